@@ -1,0 +1,134 @@
+"""RDKit in one place: parsing, canonicalisation, fingerprints, similarity, drawing, quiet logs.
+
+Functions that can fail on a bad molecule return ``None`` and say so in their docstring;
+nothing here raises on chemistry the toolkit rejects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator, Sequence
+
+from rdkit import Chem, DataStructs, rdBase
+from rdkit.Chem import rdFingerprintGenerator
+
+log = logging.getLogger(__name__)
+
+_rdkit_verbose = False
+
+
+def set_rdkit_verbose(verbose: bool) -> None:
+    """Let RDKit's own warnings and errors through :func:`quiet_rdkit` (the CLI's ``-v``)."""
+    global _rdkit_verbose
+    _rdkit_verbose = verbose
+
+
+@contextlib.contextmanager
+def quiet_rdkit() -> Iterator[None]:
+    """Silence RDKit's log lines inside the block (unless verbose mode is on); restore after.
+
+    >>> with quiet_rdkit():
+    ...     mol_from_smiles("not a molecule") is None
+    True
+    """
+    if _rdkit_verbose:
+        yield
+        return
+    blocker = rdBase.BlockLogs()
+    try:
+        yield
+    finally:
+        del blocker
+
+
+def mol_from_smiles(smiles: str) -> Chem.Mol | None:
+    """Parse and sanitise a SMILES string; ``None`` when RDKit rejects it or it is empty."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return None
+    with quiet_rdkit():
+        mol = Chem.MolFromSmiles(smiles.strip())
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    return mol
+
+
+def canonical_smiles(smiles: str, isomeric: bool = True) -> str | None:
+    """RDKit canonical SMILES of ``smiles``; ``None`` when it cannot be parsed.
+
+    >>> canonical_smiles("C1=CC=CC=C1O")
+    'Oc1ccccc1'
+    """
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return None
+    return Chem.MolToSmiles(mol, isomericSmiles=isomeric)
+
+
+def is_valid(smiles: str) -> bool:
+    """True when RDKit parses and sanitises ``smiles`` into a non-empty molecule."""
+    return mol_from_smiles(smiles) is not None
+
+
+_MORGAN: dict[tuple[int, int], rdFingerprintGenerator.FingeprintGenerator64] = {}
+
+
+def morgan_fingerprint(mol: Chem.Mol, radius: int = 2, n_bits: int = 2048):
+    """Bit-vector Morgan (ECFP-like) fingerprint of an RDKit molecule."""
+    key = (radius, n_bits)
+    gen = _MORGAN.get(key)
+    if gen is None:
+        gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+        _MORGAN[key] = gen
+    return gen.GetFingerprint(mol)
+
+
+def tanimoto(smiles_a: str, smiles_b: str, radius: int = 2, n_bits: int = 2048) -> float | None:
+    """Tanimoto similarity of Morgan fingerprints; ``None`` when either SMILES is invalid.
+
+    >>> tanimoto("CCO", "CCO")
+    1.0
+    """
+    a, b = mol_from_smiles(smiles_a), mol_from_smiles(smiles_b)
+    if a is None or b is None:
+        return None
+    return DataStructs.TanimotoSimilarity(
+        morgan_fingerprint(a, radius, n_bits), morgan_fingerprint(b, radius, n_bits)
+    )
+
+
+def draw_grid(
+    smiles: Sequence[str],
+    legends: Sequence[str] | None = None,
+    path: str | None = None,
+    mols_per_row: int = 4,
+    size: tuple[int, int] = (250, 220),
+) -> bytes:
+    """Draw molecules in a grid and return PNG bytes (also written to ``path`` if given).
+
+    Invalid SMILES are skipped together with their legend.
+    """
+    from rdkit.Chem import Draw
+
+    mols, labels = [], []
+    for i, smi in enumerate(smiles):
+        mol = mol_from_smiles(smi)
+        if mol is None:
+            continue
+        mols.append(mol)
+        labels.append(legends[i] if legends is not None else "")
+    if not mols:
+        raise ValueError("no valid molecule to draw")
+    png = Draw.MolsToGridImage(
+        mols, molsPerRow=mols_per_row, subImgSize=size, legends=labels, returnPNG=True
+    )
+    if not isinstance(png, (bytes, bytearray)):  # older RDKit returns an IPython/PIL object
+        import io
+
+        buf = io.BytesIO()
+        png.save(buf, format="PNG")
+        png = buf.getvalue()
+    if path is not None:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    return bytes(png)

@@ -1,0 +1,30 @@
+"""Typed exceptions raised by molvae. Messages are written for chemists, in one line."""
+
+from __future__ import annotations
+
+
+class MolVAEError(Exception):
+    """Base class of every error molvae raises on purpose."""
+
+
+class UnknownPropertyError(MolVAEError, KeyError):
+    """A property name that is not in the registry; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(MolVAEError):
+    """A model file that is missing, truncated, foreign, unsafe or of an unknown version."""
+
+
+class DataError(MolVAEError):
+    """Input data that cannot be used: missing file, unknown format, no usable molecule."""
+
+
+class EncodingError(MolVAEError):
+    """A molecule that cannot be encoded with the model's vocabulary or length limit."""
+
+
+class ConfigError(MolVAEError):
+    """A configuration that is invalid: unknown key, wrong type, impossible value."""

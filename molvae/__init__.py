@@ -1,3 +1,57 @@
-"""molvae: a conditional SELFIES GRU variational autoencoder for molecule design."""
+"""molvae: a conditional SELFIES GRU variational autoencoder for molecule design.
+
+>>> from molvae import MolVAE                      # doctest: +SKIP
+>>> model = MolVAE.load("runs/demo")               # doctest: +SKIP
+>>> model.sample(5, condition={"logp": 2.5}, seed=0)  # doctest: +SKIP
+
+The public API is :class:`MolVAE`, the property registry (:data:`PROPERTIES`, :func:`compute_properties`)
+and the typed errors. ``MolVAE`` is imported lazily so that worker processes which only need
+RDKit do not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from molvae.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    EncodingError,
+    MolVAEError,
+    UnknownPropertyError,
+)
+from molvae.properties import PROPERTIES
+from molvae.properties import compute as compute_properties
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "MolVAE",
+    "TrainConfig",
+    "PROPERTIES",
+    "compute_properties",
+    "MolVAEError",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "EncodingError",
+    "UnknownPropertyError",
+    "__version__",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.api import MolVAE
+    from molvae.config import TrainConfig
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MolVAE":
+        from molvae.api import MolVAE
+
+        return MolVAE
+    if name == "TrainConfig":
+        from molvae.config import TrainConfig
+
+        return TrainConfig
+    raise AttributeError(f"module 'molvae' has no attribute {name!r}")

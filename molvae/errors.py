@@ -7,7 +7,11 @@ class MolVAEError(Exception):
     """Base class of every error molvae raises on purpose."""
 
 
-class UnknownPropertyError(MolVAEError, KeyError):
+class BadInputError(MolVAEError):
+    """Input the user can correct (a usage error): unknown names, formats, options or values."""
+
+
+class UnknownPropertyError(BadInputError, KeyError):
     """A property name that is not in the registry; the message lists the known ones."""
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -26,5 +30,13 @@ class EncodingError(MolVAEError):
     """A molecule that cannot be encoded with the model's vocabulary or length limit."""
 
 
-class ConfigError(MolVAEError):
+class FormatError(DataError, BadInputError):
+    """A file of an unknown format, or a table without the column molvae needs."""
+
+
+class MissingFileError(DataError, BadInputError):
+    """A file that does not exist."""
+
+
+class ConfigError(BadInputError):
     """A configuration that is invalid: unknown key, wrong type, impossible value."""

@@ -1,0 +1,88 @@
+"""Shared option parsing and error handling for the molvae commands."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import warnings
+from typing import Any, Callable
+
+import click
+
+from molvae.errors import BadInputError, MolVAEError
+
+
+def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
+    """``("logp=2.5", "qed=0.8")`` → ``{"logp": 2.5, "qed": 0.8}``; usage error when malformed."""
+    out: dict[str, float] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE, e.g. logp=2.5", param_hint="--condition")
+        try:
+            out[name.strip().lower()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--condition") from None
+    return out or None
+
+
+def model_option(f: Callable) -> Callable:
+    return click.option(
+        "-m", "--model", "model_path", required=True, type=click.Path(exists=True),
+        help="Trained model: a .ckpt file or a run folder (its best.ckpt is used).",
+    )(f)
+
+
+def condition_option(f: Callable) -> Callable:
+    return click.option(
+        "--condition", "-c", "conditions", multiple=True, metavar="NAME=VALUE",
+        help="Requested property value, e.g. --condition logp=2.5; repeat for several. Others are left free.",
+    )(f)
+
+
+def load_model(path: str, device: str = "auto"):
+    from molvae import MolVAE
+
+    return MolVAE.load(path, device=device)
+
+
+def handle_errors(f: Callable) -> Callable:
+    """Turn molvae's typed errors into one line on stderr: exit 2 for usage, 1 for failures."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verbose = click.get_current_context().find_root().params.get("verbose", False)
+        try:
+            return f(*args, **kwargs)
+        except BadInputError as exc:
+            if verbose:
+                raise
+            raise click.UsageError(str(exc)) from None
+        except MolVAEError as exc:
+            if verbose:
+                raise
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def setup_output(verbose: bool) -> None:
+    """Logging to stderr (INFO, or DEBUG with -v), one-line warnings, RDKit quiet unless -v."""
+    from molvae.chem import set_rdkit_verbose
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s: %(message)s" if verbose else "%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    set_rdkit_verbose(verbose)
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+
+
+def echo(msg: str) -> None:
+    """Human-readable status on stderr, so stdout stays clean for data."""
+    click.echo(msg, err=True)

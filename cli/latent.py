@@ -1,0 +1,131 @@
+"""``molvae encode``, ``decode`` and ``interpolate``: move between molecules and the latent space."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from molvae_cli.common import condition_option, echo, handle_errors, load_model, model_option, parse_conditions
+
+
+def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
+    from molvae.io import write_molecules
+
+    if output:
+        write_molecules(output, rows, columns)
+        return
+    w = sys.stdout
+    w.write(",".join(["smiles", *columns]) + "\n")
+    for r in rows:
+        w.write(",".join([r["smiles"] or "", *(str(r.get(c, "")) for c in columns)]) + "\n")
+
+
+@click.command()
+@model_option
+@click.argument("smiles", nargs=-1)
+@click.option("-i", "--input", "input_path", type=click.Path(exists=True, dir_okay=False),
+              help="Molecule file (.smi, .csv, .sdf) to encode instead of SMILES arguments.")
+@click.option("--smiles-column", default=None, help="CSV column holding SMILES.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Latent vectors, .npy.")
+@click.option("--device", default="auto", show_default=True)
+@handle_errors
+def encode(model_path, smiles, input_path, smiles_column, output, device) -> None:
+    """Encode molecules to latent vectors (posterior means) in a .npy file.
+
+    Row i of OUTPUT belongs to row i of OUTPUT's .index.csv (input line and SMILES);
+    molecules that cannot be encoded go to .rejects.csv with the reason.
+
+    \b
+    Example:
+      molvae encode -m runs/demo "CCOc1ccccc1C(N)=O" "c1ccccc1O" -o z.npy
+      molvae encode -m runs/demo -i mols.smi -o z.npy
+    """
+    import numpy as np
+
+    from molvae.data import iter_smiles
+    from molvae.io import sibling, write_table
+
+    if not output.endswith(".npy"):
+        raise click.BadParameter("the output must be a .npy file", param_hint="-o")
+    if bool(smiles) == bool(input_path):
+        raise click.UsageError("give SMILES arguments or --input FILE (one of the two)")
+    records = list(iter_smiles(input_path, smiles_column)) if input_path else list(enumerate(smiles, start=1))
+    if not records:
+        raise click.UsageError("no molecules to encode")
+    model = load_model(model_path, device)
+    enc = model.encode_batch([s for _, s in records])
+    np.save(output, enc.z)
+    write_table(sibling(output, "index"), ["row", "line", "smiles"],
+                [(r, records[i][0], records[i][1]) for r, i in enumerate(enc.indices)])
+    msg = f"encoded {len(enc.indices)} of {len(records)} molecules to {output} (shape {enc.z.shape[0]}x{enc.z.shape[1]})"
+    if enc.rejects:
+        rej = sibling(output, "rejects")
+        write_table(rej, ["line", "smiles", "reason"], [(records[i][0], s, why) for i, s, why in enc.rejects])
+        msg += f", {len(enc.rejects)} rejected (see {rej})"
+    echo(msg)
+
+
+@click.command()
+@model_option
+@click.argument("latents", type=click.Path(exists=True, dir_okay=False))
+@condition_option
+@click.option("--temperature", "-t", type=float, default=0.0, show_default=True, help="0 = greedy decoding.")
+@click.option("--seed", type=int, default=None)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
+@click.option("--device", default="auto", show_default=True)
+@handle_errors
+def decode(model_path, latents, conditions, temperature, seed, output, device) -> None:
+    """Decode latent vectors (.npy, shape [n, latent_dim]) to molecules.
+
+    Rows that do not decode to a valid molecule are written with an empty SMILES and
+    valid=0, so row i of the output is row i of LATENTS.
+
+    \b
+    Example:
+      molvae decode -m runs/demo z.npy -o decoded.csv
+    """
+    import numpy as np
+
+    from molvae.properties import compute
+
+    try:
+        z = np.load(latents, allow_pickle=False)
+    except ValueError as exc:
+        raise click.UsageError(f"{latents}: not a plain .npy array ({exc})") from None
+    model = load_model(model_path, device)
+    smiles = model.decode(z, condition=parse_conditions(conditions), temperature=temperature, seed=seed)
+    rows = []
+    for i, s in enumerate(smiles):
+        props = compute(s, model.property_names) if s else {}
+        rows.append({"smiles": s or "", "row": i, "valid": s is not None, **(props or {})})
+    _emit(rows, ["row", "valid", *model.property_names], output)
+    echo(f"decoded {len(rows)} vectors: {sum(r['valid'] for r in rows)} valid")
+
+
+@click.command()
+@model_option
+@click.argument("a")
+@click.argument("b")
+@click.option("--steps", type=int, default=10, show_default=True, help="Number of molecules, ends included.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
+@click.option("--device", default="auto", show_default=True)
+@handle_errors
+def interpolate(model_path, a, b, steps, output, device) -> None:
+    """Molecules on the latent line from molecule A to molecule B.
+
+    \b
+    Example:
+      molvae interpolate -m runs/demo "CCOc1ccccc1C(N)=O" "Cc1ccc(S(N)(=O)=O)cc1" --steps 8
+    """
+    from molvae.properties import compute
+
+    if steps < 2:
+        raise click.BadParameter("needs at least 2", param_hint="--steps")
+    model = load_model(model_path, device)
+    smiles = model.interpolate(a, b, steps)
+    rows = []
+    for i, s in enumerate(smiles):
+        props = compute(s, model.property_names) if s else {}
+        rows.append({"smiles": s or "", "step": i, "valid": s is not None, **(props or {})})
+    _emit(rows, ["step", "valid", *model.property_names], output)

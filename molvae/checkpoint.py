@@ -1,0 +1,143 @@
+"""One versioned, pickle-free checkpoint file.
+
+A checkpoint is a dict of plain types (str, int, float, bool, list, dict, None) and tensors
+written with ``torch.save`` and read back with ``torch.load(weights_only=True)``, so loading a
+file never runs code from it. It holds everything needed to use the model: weights, model
+config, vocabulary, property names and scaler statistics, maximum length, format version,
+package versions, a hash of the training data, hashes of the training molecules (for the
+``novel`` flag) and, in ``last.ckpt`` files, the state needed to resume training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from molvae.errors import CheckpointError
+
+FORMAT = "molvae-checkpoint"
+FORMAT_VERSION = 1
+
+
+def package_versions() -> dict[str, str]:
+    import rdkit
+    import selfies
+
+    from molvae import __version__
+
+    return {
+        "molvae": __version__,
+        "torch": torch.__version__,
+        "rdkit": rdkit.__version__,
+        "selfies": selfies.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
+    """Sorted, unique 64-bit hashes of canonical SMILES (for membership tests without the strings)."""
+    out = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True)
+            for s in smiles
+        ),
+        dtype=np.int64,
+        count=len(smiles),
+    )
+    return np.unique(out)
+
+
+def contains_hashes(table: np.ndarray, smiles: Sequence[str]) -> np.ndarray:
+    """Boolean array: is each canonical SMILES in the hash ``table`` (from :func:`smiles_hashes`)?"""
+    if len(smiles) == 0 or len(table) == 0:
+        return np.zeros(len(smiles), dtype=bool)
+    q = np.array(
+        [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True) for s in smiles],
+        dtype=np.int64,
+    )
+    pos = np.searchsorted(table, q).clip(0, len(table) - 1)
+    return table[pos] == q
+
+
+def _plain(obj: Any) -> Any:
+    """Convert to the plain types ``torch.load(weights_only=True)`` accepts (no subclasses, no NumPy)."""
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj)
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj)
+    if isinstance(obj, str):
+        return str(obj)
+    if obj is None:
+        return None
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def save(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (to a temporary file, then renamed)."""
+    payload = dict(payload)
+    payload["format"] = FORMAT
+    payload["format_version"] = FORMAT_VERSION
+    payload.setdefault("versions", package_versions())
+    payload = _plain(payload)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint; raise :class:`CheckpointError` with a one-line reason.
+
+    A folder is accepted too: its ``best.ckpt`` (or ``last.ckpt``) is loaded.
+    """
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.ckpt", "last.ckpt"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise CheckpointError(f"{path}: folder holds no best.ckpt or last.ckpt")
+    if not path.is_file():
+        raise CheckpointError(f"no such model file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a molvae checkpoint (not a torch zip archive, or truncated)")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "pickle" in str(exc).lower():
+            raise CheckpointError(
+                f"{path}: refused, the file carries pickled Python objects that could run code"
+            ) from None
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({msg})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a molvae checkpoint")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version}, this molvae reads version {FORMAT_VERSION}"
+        )
+    for key in ("model_config", "state_dict", "vocab", "property_names", "scaler"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+    return payload

@@ -1,0 +1,151 @@
+"""Training configuration: one frozen dataclass, filled from defaults, a TOML file and options."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from molvae.errors import ConfigError
+from molvae.model import ModelConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on. Unknown keys in a TOML file are an error."""
+
+    properties: tuple[str, ...] = ("logp", "qed", "sa")
+    # data
+    max_length: int = 100
+    smiles_column: str | None = None
+    val_fraction: float = 0.05
+    val_max: int = 5000
+    # model
+    embed_dim: int = 64
+    encoder_hidden: int = 256
+    encoder_layers: int = 1
+    latent_dim: int = 64
+    decoder_hidden: int = 384
+    decoder_layers: int = 2
+    property_hidden: int = 128
+    dropout: float = 0.0
+    # optimisation
+    epochs: int = 30
+    max_minutes: float | None = None
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    # loss
+    beta: float = 0.5
+    kl_schedule: str = "linear"  # linear | cyclical | constant
+    kl_warmup_epochs: float = 5.0
+    kl_start_epochs: float = 0.0
+    free_bits: float = 0.0
+    property_weight: float = 1.0
+    condition_dropout: float = 0.5
+    word_dropout: float = 0.0
+    # validation
+    val_reconstruct: int = 500
+    val_samples: int = 500
+    # run
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    checkpoint_minutes: float = 2.0
+    n_jobs: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.properties, str):
+            object.__setattr__(self, "properties", tuple(p.strip() for p in self.properties.split(",") if p.strip()))
+        else:
+            object.__setattr__(self, "properties", tuple(self.properties))
+        from molvae.properties import resolve
+
+        object.__setattr__(self, "properties", tuple(resolve(self.properties)))
+        checks = [
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (self.max_length >= 1, "max_length must be at least 1"),
+            (0.0 <= self.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
+            (0.0 <= self.condition_dropout <= 1.0, "condition_dropout must be in [0, 1]"),
+            (0.0 <= self.word_dropout < 1.0, "word_dropout must be in [0, 1)"),
+            (self.kl_schedule in ("linear", "cyclical", "constant"), "kl_schedule must be linear, cyclical or constant"),
+            (self.beta >= 0 and self.free_bits >= 0, "beta and free_bits must be non-negative"),
+            (self.lr > 0, "lr must be positive"),
+            (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be positive"),
+            (self.latent_dim >= 1 and self.embed_dim >= 1, "latent_dim and embed_dim must be positive"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)
+
+    def model_config(self, vocab_size: int, max_symbols: int) -> ModelConfig:
+        return ModelConfig(
+            vocab_size=vocab_size,
+            n_properties=len(self.properties),
+            max_length=max_symbols,
+            embed_dim=self.embed_dim,
+            encoder_hidden=self.encoder_hidden,
+            encoder_layers=self.encoder_layers,
+            latent_dim=self.latent_dim,
+            decoder_hidden=self.decoder_hidden,
+            decoder_layers=self.decoder_layers,
+            property_hidden=self.property_hidden,
+            dropout=self.dropout,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["properties"] = list(self.properties)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        try:
+            return cls(**dict(d))
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file of training settings (flat keys, or under a ``[train]`` table)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such config file: {path}")
+    try:
+        with open(path, "rb") as fh:
+            d = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    if set(d) == {"train"} and isinstance(d["train"], dict):
+        d = d["train"]
+    return d
+
+
+def to_toml(cfg: TrainConfig) -> str:
+    """The resolved configuration as TOML text (None values are left out: they are defaults)."""
+    lines = ["# molvae training configuration (resolved)"]
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            s = "true" if v else "false"
+        elif isinstance(v, (int, float)):
+            s = repr(v)
+        elif isinstance(v, (tuple, list)):
+            s = "[" + ", ".join(f'"{x}"' for x in v) + "]"
+        else:
+            s = '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        lines.append(f"{f.name} = {s}")
+    return "\n".join(lines) + "\n"

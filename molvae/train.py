@@ -1,0 +1,420 @@
+"""The training loop: KL schedule, validation, best/last checkpoints, mid-epoch resume.
+
+No argument parsing here: :func:`train` takes a data file, a run folder and a
+:class:`~molvae.config.TrainConfig`. The run folder receives ``config.toml`` (the resolved
+settings), ``rejects.csv``, ``best.ckpt``, ``last.ckpt``, ``history.csv`` and ``curves.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from molvae import checkpoint
+from molvae.conditioning import PropertyScaler, random_mask
+from molvae.config import TrainConfig, to_toml
+from molvae.data import MoleculeData, bucketed_batches, load_molecules, split_indices, write_rejects
+from molvae.errors import CheckpointError, ConfigError, DataError
+from molvae.model import ConditionalVAE, make_condition
+from molvae.sampling import check_symbols, tokens_to_symbols
+from molvae.tokens import Vocabulary
+
+log = logging.getLogger(__name__)
+
+HISTORY_FIELDS = [
+    "epoch", "step", "minutes", "beta",
+    "train_loss", "train_recon", "train_kl", "train_prop", "train_acc",
+    "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_exact_recon",
+    "sample_validity", "sample_uniqueness",
+]  # fmt: skip
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA GPU is available")
+    return dev
+
+
+def kl_weight(cfg: TrainConfig, epoch_progress: float) -> float:
+    """β at a point of training measured in (fractional) epochs."""
+    if cfg.kl_schedule == "constant":
+        return cfg.beta
+    t = epoch_progress - cfg.kl_start_epochs
+    if t <= 0:
+        return 0.0
+    warm = max(cfg.kl_warmup_epochs, 1e-9)
+    if cfg.kl_schedule == "cyclical":
+        t = t % (2 * warm)  # ramp for one warm-up length, hold for one
+    return cfg.beta * min(1.0, t / warm)
+
+
+def sequence_tensor(data: MoleculeData) -> torch.Tensor:
+    """[N, W+1] token ids with ``<end>`` after each molecule's symbols (pad 0 after)."""
+    n, w = data.tokens.shape
+    out = np.zeros((n, w + 1), dtype=np.int16)
+    out[:, :w] = data.tokens
+    out[np.arange(n), data.lengths.astype(np.int64)] = ConditionalVAE.END
+    return torch.from_numpy(out)
+
+
+def model_payload(
+    model: ConditionalVAE,
+    vocab: Vocabulary,
+    scaler: PropertyScaler,
+    cfg: TrainConfig,
+    data_hash: str,
+    train_hashes: np.ndarray,
+) -> dict[str, Any]:
+    """Everything a checkpoint needs to use the model (see :mod:`molvae.checkpoint`)."""
+    return {
+        "model_config": model.cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "vocab": list(vocab.tokens),
+        "property_names": list(scaler.names),
+        "scaler": scaler.to_dict(),
+        "max_length": model.cfg.max_length,
+        "train_config": cfg.to_dict(),
+        "data_hash": data_hash,
+        "train_smiles_hashes": torch.from_numpy(train_hashes),
+    }
+
+
+@dataclass
+class _Batch:
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    props: torch.Tensor
+
+
+class Trainer:
+    """Holds the state of one run; :func:`train` is the entry point."""
+
+    def __init__(self, data_path: str | Path, out_dir: str | Path, cfg: TrainConfig, resume: bool,
+                 progress: bool, overrides: dict[str, Any] | None = None):
+        self.out = Path(out_dir)
+        self.progress = progress
+        last = self.out / "last.ckpt"
+        state: dict[str, Any] | None = None
+        if resume:
+            if not last.is_file():
+                raise CheckpointError(f"nothing to resume: {last} does not exist")
+            state = checkpoint.load(last)
+            if "training_state" not in state:
+                raise CheckpointError(f"{last} holds no training state to resume from")
+            # The run's own settings; only the length of training may change on resume.
+            extra = {k: v for k, v in (overrides or {}).items() if v is not None}
+            bad = sorted(set(extra) - {"epochs", "max_minutes"})
+            if bad:
+                raise ConfigError(f"only epochs and max_minutes can change on resume, not {', '.join(bad)}")
+            cfg = TrainConfig.from_dict(state["train_config"]).replace(**extra)
+        elif last.is_file():
+            raise ConfigError(f"{self.out} already holds a run; use --resume to continue it or choose another --out")
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.amp = cfg.amp and self.device.type == "cuda"
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.toml").write_text(to_toml(cfg))
+
+        data = load_molecules(
+            data_path, cfg.properties, cfg.max_length, cfg.smiles_column, n_jobs=cfg.n_jobs, progress=progress
+        )
+        write_rejects(self.out / "rejects.csv", data.rejects)
+        log.info("%s (rejects in %s)", data.summary(), self.out / "rejects.csv")
+        self.data_summary = data.summary()
+        if len(data.smiles) < 2:
+            raise DataError("need at least 2 usable molecules to train")
+        self.data_hash = data.source_hash
+        if state is not None:
+            if state.get("data_hash") != data.source_hash:
+                raise CheckpointError("the data file differs from the one this run was trained on; cannot resume")
+            self.vocab = Vocabulary(list(state["vocab"]))
+            if self.vocab.tokens != data.vocab.tokens:
+                raise CheckpointError("the data's vocabulary differs from the run's; cannot resume")
+        else:
+            self.vocab = data.vocab
+        self.train_idx, self.val_idx = split_indices(len(data.smiles), cfg.val_fraction, cfg.seed)
+        if len(self.val_idx) > cfg.val_max:
+            self.val_idx = np.sort(np.random.default_rng(cfg.seed + 1).choice(self.val_idx, cfg.val_max, replace=False))
+        self.scaler = PropertyScaler.fit(list(cfg.properties), data.properties[self.train_idx])
+        self.train_hashes = checkpoint.smiles_hashes(data.smiles)
+        self.val_smiles = [data.smiles[i] for i in self.val_idx]
+
+        self.seqs = sequence_tensor(data).to(self.device)
+        self.lengths = torch.from_numpy(data.lengths.astype(np.int64) + 1).to(self.device)
+        self.lengths_np = data.lengths.astype(np.int64) + 1
+        self.props = torch.from_numpy(self.scaler.transform(data.properties)).to(self.device)
+
+        mcfg = cfg.model_config(len(self.vocab), int(data.tokens.shape[1]))
+        self.model = ConditionalVAE(mcfg).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(cfg.seed)
+        self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
+        self.elapsed = 0.0
+        self.best = math.inf
+        self.history: list[dict[str, float]] = []
+        self.sums = torch.zeros(6, device=self.device)  # loss, recon, kl, prop, correct, tokens
+        self.n_mol = 0
+        if state is not None:
+            self.model.load_state_dict(state["state_dict"])
+            ts = state["training_state"]
+            self.opt.load_state_dict(ts["optimizer"])
+            self.epoch, self.batch_in_epoch, self.step = ts["epoch"], ts["batch_in_epoch"], ts["step"]
+            self.elapsed, self.best = ts["elapsed_seconds"], ts["best"]
+            self.history = list(ts["history"])
+            self.sums = ts["sums"].to(self.device)
+            self.n_mol = ts["n_mol"]
+            self.gen.set_state(ts["generator"])
+            log.info("resuming at epoch %d, batch %d (step %d)", self.epoch + 1, self.batch_in_epoch, self.step)
+
+    # ------------------------------------------------------------------ helpers
+    def batch(self, idx: np.ndarray) -> _Batch:
+        t = torch.from_numpy(idx).to(self.device)
+        lengths = self.lengths[t]
+        width = int(self.lengths_np[idx].max())
+        return _Batch(self.seqs[t, :width].long(), lengths, self.props[t])
+
+    def losses(self, b: _Batch, beta: float, mask: torch.Tensor, train: bool) -> dict[str, torch.Tensor]:
+        cond = make_condition(b.props, mask)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            out = self.model(b.tokens, b.lengths, cond, generator=self.gen,
+                             word_dropout=self.cfg.word_dropout if train else 0.0)
+        logits = out["logits"].float()
+        n = b.tokens.size(0)
+        recon = F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") / n
+        mu, logvar = out["mu"].float(), out["logvar"].float()
+        kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+        kl = kl_dim.sum()
+        kl_term = kl_dim.clamp(min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
+        prop = F.mse_loss(out["props"].float(), b.props) if b.props.size(1) else logits.new_zeros(())
+        loss = recon + beta * kl_term + self.cfg.property_weight * prop
+        nonpad = b.tokens != ConditionalVAE.PAD
+        correct = ((logits.argmax(-1) == b.tokens) & nonpad).sum()
+        return {"loss": loss, "recon": recon, "kl": kl, "prop": prop, "correct": correct, "tokens": nonpad.sum(), "mu": mu}
+
+    def save_last(self) -> None:
+        payload = model_payload(self.model, self.vocab, self.scaler, self.cfg, self.data_hash, self.train_hashes)
+        payload["training_state"] = {
+            "optimizer": self.opt.state_dict(),
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "step": self.step,
+            "elapsed_seconds": self.elapsed,
+            "best": self.best,
+            "history": self.history,
+            "sums": self.sums.detach().cpu(),
+            "n_mol": self.n_mol,
+            "generator": self.gen.get_state(),
+        }
+        checkpoint.save(self.out / "last.ckpt", payload)
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        cfg = self.cfg
+        g = torch.Generator(device=self.device)
+        g.manual_seed(cfg.seed + 12345)
+        saved_gen, self.gen = self.gen, g
+        totals = np.zeros(5)
+        mus = []
+        try:
+            for start in range(0, len(self.val_idx), 512):
+                b = self.batch(self.val_idx[start : start + 512])
+                mask = torch.ones_like(b.props)
+                r = self.losses(b, 0.0, mask, train=False)
+                n = b.tokens.size(0)
+                totals += [r["recon"].item() * n, r["kl"].item() * n, r["prop"].item() * n, r["correct"].item(), r["tokens"].item()]
+                mus.append(r["mu"])
+        finally:
+            self.gen = saved_gen
+        n_val = max(len(self.val_idx), 1)
+        row = {
+            "val_recon": totals[0] / n_val,
+            "val_kl": totals[1] / n_val,
+            "val_prop_mse": totals[2] / n_val,
+            "val_acc": totals[3] / max(totals[4], 1),
+        }
+        # exact reconstruction: greedy decode of the posterior mean, condition fully given
+        k = min(cfg.val_reconstruct, len(self.val_idx))
+        if k > 0:
+            mu = torch.cat(mus)[:k]
+            idx = self.val_idx[:k]
+            cond = make_condition(self.props[torch.from_numpy(idx).to(self.device)], torch.ones(k, len(self.scaler.names), device=self.device))
+            ids = self.model.generate(mu, cond, temperature=0.0)
+            checked = check_symbols(tokens_to_symbols(self.vocab, ids), [], n_jobs=1)
+            row["val_exact_recon"] = float(np.mean([c.smiles == s for c, s in zip(checked, self.val_smiles[:k])]))
+        else:
+            row["val_exact_recon"] = float("nan")
+        # validity and uniqueness of a prior sample with no condition
+        m = cfg.val_samples
+        if m > 0:
+            z = torch.randn((m, self.model.cfg.latent_dim), generator=g, device=self.device)
+            p = len(self.scaler.names)
+            cond = make_condition(torch.zeros(m, p, device=self.device), torch.zeros(m, p, device=self.device))
+            ids = self.model.generate(z, cond, temperature=1.0, generator=g)
+            checked = check_symbols(tokens_to_symbols(self.vocab, ids), [], n_jobs=1)
+            valid = [c.smiles for c in checked if c.valid]
+            row["sample_validity"] = len(valid) / m
+            row["sample_uniqueness"] = len(set(valid)) / max(len(valid), 1)
+        else:
+            row["sample_validity"] = row["sample_uniqueness"] = float("nan")
+        self.model.train()
+        return row
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> Path:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        steps_per_epoch = max(1, math.ceil(len(self.train_idx) / cfg.batch_size))
+        limit = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        last_save = time.monotonic()
+        t0 = time.monotonic() - self.elapsed
+        self.model.train()
+        out_of_time = self.elapsed >= limit
+        while self.epoch < cfg.epochs and not out_of_time:
+            rng = np.random.default_rng([cfg.seed, self.epoch])
+            batches = bucketed_batches(self.lengths_np[self.train_idx], cfg.batch_size, rng)
+            bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                       disable=not self.progress, leave=False, dynamic_ncols=True)
+            while self.batch_in_epoch < len(batches):
+                pos = batches[self.batch_in_epoch]
+                b = self.batch(self.train_idx[pos])
+                beta = kl_weight(cfg, self.epoch + self.batch_in_epoch / steps_per_epoch)
+                mask = random_mask(b.props.size(0), b.props.size(1), cfg.condition_dropout, self.gen, self.device)
+                r = self.losses(b, beta, mask, train=True)
+                self.opt.zero_grad(set_to_none=True)
+                r["loss"].backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.opt.step()
+                n = b.tokens.size(0)
+                self.sums += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
+                                          r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
+                self.n_mol += n
+                self.step += 1
+                self.batch_in_epoch += 1
+                bar.update(1)
+                if self.step % 20 == 0 and self.progress:
+                    s = self.sums.tolist()
+                    bar.set_postfix(loss=f"{s[0] / self.n_mol:.2f}", kl=f"{s[2] / self.n_mol:.2f}",
+                                    acc=f"{s[4] / max(s[5], 1):.3f}", beta=f"{beta:.3f}")
+                self.elapsed = time.monotonic() - t0
+                if self.elapsed >= limit:
+                    out_of_time = True
+                    break
+                if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
+                    self.save_last()
+                    last_save = time.monotonic()
+            bar.close()
+            self.end_epoch(beta if self.step else 0.0, epoch_done=not out_of_time)
+            last_save = time.monotonic()
+        if out_of_time:
+            log.info("stopped after %.1f minutes (max_minutes=%s)", self.elapsed / 60, cfg.max_minutes)
+        self.write_history()
+        best = self.out / "best.ckpt"
+        return best if best.is_file() else self.out / "last.ckpt"
+
+    def end_epoch(self, beta: float, epoch_done: bool) -> None:
+        s = self.sums.tolist()
+        n = max(self.n_mol, 1)
+        row: dict[str, float] = {
+            "epoch": self.epoch + (1 if epoch_done else self.batch_in_epoch / max(1, math.ceil(len(self.train_idx) / self.cfg.batch_size))),
+            "step": self.step,
+            "minutes": self.elapsed / 60,
+            "beta": beta,
+            "train_loss": s[0] / n, "train_recon": s[1] / n, "train_kl": s[2] / n, "train_prop": s[3] / n,
+            "train_acc": s[4] / max(s[5], 1),
+        }
+        row.update(self.validate())
+        self.history.append(row)
+        log.info(
+            "epoch %.2f: val recon %.3f, KL %.2f, acc %.3f, exact %.3f, valid %.3f, unique %.3f",
+            row["epoch"], row["val_recon"], row["val_kl"], row["val_acc"], row["val_exact_recon"],
+            row["sample_validity"], row["sample_uniqueness"],
+        )
+        if epoch_done:
+            self.epoch += 1
+            self.batch_in_epoch = 0
+        self.sums.zero_()
+        self.n_mol = 0
+        score = row["val_recon"] + row["val_kl"]
+        if score < self.best or not (self.out / "best.ckpt").is_file():
+            self.best = min(score, self.best)
+            checkpoint.save(
+                self.out / "best.ckpt",
+                model_payload(self.model, self.vocab, self.scaler, self.cfg, self.data_hash, self.train_hashes),
+            )
+        self.save_last()
+        self.write_history()
+
+    def write_history(self) -> None:
+        with open(self.out / "history.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
+            w.writeheader()
+            for row in self.history:
+                w.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k)) for k in HISTORY_FIELDS})
+        if self.history:
+            plot_curves(self.history, self.out / "curves.png")
+
+
+def plot_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Training curves: losses, KL and β, accuracies, sample quality, against epochs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(2, 2, figsize=(10, 7))
+    panels = [
+        (ax[0, 0], "reconstruction loss (nats/molecule)", ["train_recon", "val_recon"]),
+        (ax[0, 1], "KL (nats) and beta", ["train_kl", "val_kl", "beta"]),
+        (ax[1, 0], "accuracy", ["train_acc", "val_acc", "val_exact_recon"]),
+        (ax[1, 1], "prior sample quality / property MSE", ["sample_validity", "sample_uniqueness", "val_prop_mse"]),
+    ]
+    for a, title, keys in panels:
+        for k in keys:
+            a.plot(ep, [h.get(k, float("nan")) for h in history], marker="o", ms=3, label=k)
+        a.set_title(title, fontsize=10)
+        a.set_xlabel("epoch")
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    data_path: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Train a conditional VAE on a molecule file; return the path of the best checkpoint.
+
+    With ``resume=True`` the run in ``out_dir`` continues from ``last.ckpt`` exactly where it
+    stopped (mid-epoch included) with its saved configuration; ``overrides`` may only change
+    ``epochs`` and ``max_minutes`` (to extend a run).
+    """
+    trainer = Trainer(data_path, out_dir, config or TrainConfig(), resume, progress, overrides)
+    return trainer.run()

@@ -47,6 +47,10 @@ def load_model(path: str, device: str = "auto"):
     return MolVAE.load(path, device=device)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def handle_errors(f: Callable) -> Callable:
     """Turn molvae's typed errors into one line on stderr: exit 2 for usage, 1 for failures."""
 
@@ -54,7 +58,10 @@ def handle_errors(f: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         verbose = click.get_current_context().find_root().params.get("verbose", False)
         try:
-            return f(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.showwarning = _show_warning
+                return f(*args, **kwargs)
         except BadInputError as exc:
             if verbose:
                 raise
@@ -68,7 +75,7 @@ def handle_errors(f: Callable) -> Callable:
 
 
 def setup_output(verbose: bool) -> None:
-    """Logging to stderr (INFO, or DEBUG with -v), one-line warnings, RDKit quiet unless -v."""
+    """Logging to stderr (INFO, or DEBUG with -v), RDKit quiet unless -v."""
     from molvae.chem import set_rdkit_verbose
 
     logging.basicConfig(
@@ -80,7 +87,6 @@ def setup_output(verbose: bool) -> None:
     for noisy in ("matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     set_rdkit_verbose(verbose)
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
 
 
 def echo(msg: str) -> None:

@@ -72,7 +72,7 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {(int(k) if isinstance(k, (int, np.integer)) else str(k)): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, np.ndarray):

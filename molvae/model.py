@@ -39,6 +39,11 @@ class ModelConfig:
         return cls(**d)
 
 
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per latent dimension, averaged over the batch: shape [latent_dim]."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+
+
 def make_condition(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Condition vector ``[values * mask, mask]`` from standardised values and a 0/1 mask."""
     mask = mask.to(values.dtype)

@@ -24,7 +24,7 @@ from molvae.conditioning import PropertyScaler, random_mask
 from molvae.config import TrainConfig, to_toml
 from molvae.data import MoleculeData, bucketed_batches, load_molecules, split_indices, write_rejects
 from molvae.errors import CheckpointError, ConfigError, DataError
-from molvae.model import ConditionalVAE, make_condition
+from molvae.model import ConditionalVAE, gaussian_kl, make_condition
 from molvae.sampling import check_symbols, tokens_to_symbols
 from molvae.tokens import Vocabulary
 
@@ -161,7 +161,9 @@ class Trainer:
         self.props = torch.from_numpy(self.scaler.transform(data.properties)).to(self.device)
 
         mcfg = cfg.model_config(len(self.vocab), int(data.tokens.shape[1]))
-        self.model = ConditionalVAE(mcfg).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
+            torch.manual_seed(cfg.seed)
+            self.model = ConditionalVAE(mcfg).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
@@ -199,7 +201,7 @@ class Trainer:
         n = b.tokens.size(0)
         recon = F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") / n
         mu, logvar = out["mu"].float(), out["logvar"].float()
-        kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+        kl_dim = gaussian_kl(mu, logvar)
         kl = kl_dim.sum()
         kl_term = kl_dim.clamp(min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
         prop = F.mse_loss(out["props"].float(), b.props) if b.props.size(1) else logits.new_zeros(())
@@ -355,7 +357,12 @@ class Trainer:
             self.batch_in_epoch = 0
         self.sums.zero_()
         self.n_mol = 0
-        score = row["val_recon"] + row["val_kl"]
+        # Best by the objective training ends with (reconstruction + final beta * KL) on the
+        # validation set; with no validation set, on the training set.
+        if len(self.val_idx):
+            score = row["val_recon"] + self.cfg.beta * row["val_kl"]
+        else:
+            score = row["train_recon"] + self.cfg.beta * row["train_kl"]
         if score < self.best or not (self.out / "best.ckpt").is_file():
             self.best = min(score, self.best)
             checkpoint.save(

@@ -44,7 +44,7 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
 
     \b
     Example:
-      molvae train data/moses/test.csv.gz --properties logp,qed,sa --out runs/demo --max-minutes 10
+      molvae train data/moses/train_20k.csv.gz --properties logp,qed,sa --out runs/demo --max-minutes 10
     """
     from molvae.config import TrainConfig, load_toml
     from molvae.train import train as run_training

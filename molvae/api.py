@@ -81,6 +81,7 @@ class MolVAE:
         except RuntimeError as exc:
             raise checkpoint.CheckpointError(f"weights do not match the model config: {str(exc).splitlines()[0]}") from None
         self.model.to(self.device).eval()
+        self._first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -119,7 +120,8 @@ class MolVAE:
                   g: torch.Generator | None, batch_size: int, n_jobs: int | None = None) -> list[Checked]:
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
-            ids = self.model.generate(z[i : i + batch_size], cond[i : i + batch_size], temperature=temperature, generator=g)
+            ids = self.model.generate(z[i : i + batch_size], cond[i : i + batch_size], temperature=temperature,
+                                      generator=g, first_allowed=self._first_allowed)
             symbols.extend(tokens_to_symbols(self.vocab, ids))
         return check_symbols(symbols, self.property_names, n_jobs=n_jobs)
 

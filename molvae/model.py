@@ -184,11 +184,13 @@ class ConditionalVAE(nn.Module):
         temperature: float = 1.0,
         max_length: int | None = None,
         generator: torch.Generator | None = None,
+        first_allowed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Autoregressive decoding; returns token ids [B, T] (``<end>`` then pad after the end).
 
-        ``temperature`` 0 decodes greedily. A sequence may not end before its first symbol, and
-        decoding stops as soon as every sequence has ended.
+        ``temperature`` 0 decodes greedily. A sequence may not end before its first symbol;
+        ``first_allowed`` (bool [V]) restricts the first symbol (e.g. to atoms, so that SELFIES
+        never decodes to an empty molecule). Decoding stops as soon as every sequence has ended.
         """
         max_length = max_length or self.cfg.max_length
         b = z.size(0)
@@ -203,6 +205,8 @@ class ConditionalVAE(nn.Module):
             logits[:, self.START] = -float("inf")
             if t == 0:
                 logits[:, self.END] = -float("inf")
+                if first_allowed is not None:
+                    logits[:, ~first_allowed.to(logits.device)] = -float("inf")
             if t == max_length:
                 nxt = torch.full((b,), self.END, dtype=torch.long, device=z.device)
             elif temperature <= 0:

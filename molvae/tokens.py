@@ -102,6 +102,16 @@ class Vocabulary:
             out.append(self.tokens[i])
         return out
 
+    def atom_mask(self) -> list[bool]:
+        """True for tokens that place an atom (not a branch, ring, no-op or special token).
+
+        A SELFIES string that starts with an atom token always decodes to a non-empty molecule.
+        """
+        def is_atom(tok: str) -> bool:
+            return tok not in SPECIAL and "Branch" not in tok and "Ring" not in tok and tok not in ("[nop]", ".", "[.]")
+
+        return [is_atom(t) for t in self.tokens]
+
     def to_dict(self) -> dict:
         return {"tokens": list(self.tokens)}
 

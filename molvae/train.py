@@ -148,6 +148,7 @@ class Trainer:
                 raise CheckpointError("the data's vocabulary differs from the run's; cannot resume")
         else:
             self.vocab = data.vocab
+        self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
         self.train_idx, self.val_idx = split_indices(len(data.smiles), cfg.val_fraction, cfg.seed)
         if len(self.val_idx) > cfg.val_max:
             self.val_idx = np.sort(np.random.default_rng(cfg.seed + 1).choice(self.val_idx, cfg.val_max, replace=False))
@@ -259,7 +260,7 @@ class Trainer:
             mu = torch.cat(mus)[:k]
             idx = self.val_idx[:k]
             cond = make_condition(self.props[torch.from_numpy(idx).to(self.device)], torch.ones(k, len(self.scaler.names), device=self.device))
-            ids = self.model.generate(mu, cond, temperature=0.0)
+            ids = self.model.generate(mu, cond, temperature=0.0, first_allowed=self.first_allowed)
             checked = check_symbols(tokens_to_symbols(self.vocab, ids), [], n_jobs=1)
             row["val_exact_recon"] = float(np.mean([c.smiles == s for c, s in zip(checked, self.val_smiles[:k])]))
         else:
@@ -270,7 +271,7 @@ class Trainer:
             z = torch.randn((m, self.model.cfg.latent_dim), generator=g, device=self.device)
             p = len(self.scaler.names)
             cond = make_condition(torch.zeros(m, p, device=self.device), torch.zeros(m, p, device=self.device))
-            ids = self.model.generate(z, cond, temperature=1.0, generator=g)
+            ids = self.model.generate(z, cond, temperature=1.0, generator=g, first_allowed=self.first_allowed)
             checked = check_symbols(tokens_to_symbols(self.vocab, ids), [], n_jobs=1)
             valid = [c.smiles for c in checked if c.valid]
             row["sample_validity"] = len(valid) / m

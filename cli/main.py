@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import click
+import os
 
-from molvae import __version__
-from molvae_cli.common import setup_output
+# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a busy CPU,
+# spinning threads made GRU training 20-30x slower (measured on 2 cores, benchmarks/README).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import click  # noqa: E402
+
+from molvae import __version__  # noqa: E402
+from molvae_cli.common import setup_output  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,13 +27,14 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from molvae_cli import generate, latent, train
+    from molvae_cli import evaluate, generate, latent, train
 
     cli.add_command(train.train)
     cli.add_command(generate.generate)
     cli.add_command(latent.encode)
     cli.add_command(latent.decode)
     cli.add_command(latent.interpolate)
+    cli.add_command(evaluate.evaluate)
 
 
 _register()

@@ -1,0 +1,81 @@
+"""molvae evaluate through the command line: metrics, diagnostics, report, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from molvae_cli.main import cli
+from tests.conftest import moses
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def small_reference(tmp_path_factory):
+    p = tmp_path_factory.mktemp("ref") / "ref.smi"
+    p.write_text("\n".join(moses(400, skip=2000)) + "\n")
+    return p
+
+
+def test_evaluate_a_file_of_molecules(tmp_path, small_reference):
+    gen = tmp_path / "gen.csv"
+    smiles = moses(300, skip=5000) + ["not_a_smiles", "C1CC"]
+    gen.write_text("smiles\n" + "\n".join(smiles) + "\n")
+    res = run("evaluate", gen, "--reference", small_reference, "--json", tmp_path / "m.json", "-q", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert m["n_generated"] == 302 and m["n_valid"] == 300
+    assert m["valid"] == pytest.approx(300 / 302)
+    for key in ("FCD/Test", "SNN/Test", "Frag/Test", "IntDiv", "IntDiv2", "Filters", "logP", "SA", "QED", "weight"):
+        assert m[key] is not None, key
+    assert 0.80 < m["IntDiv"] < 0.95  # real drug-like molecules
+    assert re.search(r"valid\s+0\.99", res.output)
+
+
+def test_evaluate_empty_and_invalid_files_report_not_crash(tmp_path, small_reference):
+    empty = tmp_path / "empty.smi"
+    empty.write_text("")
+    res = run("evaluate", empty, "--reference", small_reference, "--json", tmp_path / "e.json", "-q", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "e.json").read_text())["metrics"]
+    assert m["n_generated"] == 0 and m["FCD/Test"] is None and m["notes"]["FCD/Test"]
+    bad = tmp_path / "bad.smi"
+    bad.write_text("xx\nyy\n")
+    res = run("evaluate", bad, "--reference", small_reference, "--json", tmp_path / "b.json", "-q", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "b.json").read_text())["metrics"]
+    assert m["valid"] == 0 and m["SNN/Test"] is None
+
+
+def test_evaluate_model_with_report(tiny_run, tmp_path, small_reference):
+    res = run("evaluate", "--model", tiny_run, "-n", 300, "--reference", small_reference, "--heldout-n", 100,
+              "--control-n", 20, "--report", tmp_path / "r", "--json", tmp_path / "r.json", "-q", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "r.json").read_text())
+    d = out["diagnostics"]
+    assert d["reconstruction"]["n"] == 100 and 0 <= d["reconstruction"]["token_accuracy"] <= 1
+    assert len(d["latent"]["kl_per_dim"]) == 8
+    assert set(d["property_head_mae"]) == {"logp", "qed", "sa"}
+    for name in ("logp", "qed", "sa"):
+        c = d["condition_control"][name]
+        assert len(c["requested"]) == 9 and c["mae"] is not None
+    assert out["metrics"]["notes"]["Novelty"] == "against the model's own training molecules"
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 5  # histograms, sweeps, latent map, KL, sample grid
+    assert "not available" not in html
+    assert "condition" in res.output and "reconstruction: exact" in res.output
+
+
+def test_evaluate_usage_errors(tmp_path, tiny_run):
+    assert run("evaluate").exit_code == 2
+    gen = tmp_path / "g.smi"
+    gen.write_text("CCO\n")
+    assert run("evaluate", gen, "--model", tiny_run).exit_code == 2
+    res = run("evaluate", "--model", tiny_run, "-n", 0)
+    assert res.exit_code == 2 and "must be positive" in res.output

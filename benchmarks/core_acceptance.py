@@ -6,13 +6,16 @@ Prints validity and uniqueness of 2,000 prior samples, and the median measured l
 samples at each requested logP (1, 2, 3, 4), which must rise monotonically. Exit code 1 when a
 target is missed.
 
-    python benchmarks/core_acceptance.py --minutes 10 --out runs/acceptance
+    python benchmarks/core_acceptance.py --minutes 10 --out runs/acceptance   # molvae defaults, as the README quick start
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see cli/main.py
+
 import platform
 import shutil
 import sys

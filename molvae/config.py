@@ -14,7 +14,11 @@ from molvae.model import ModelConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on. Unknown keys in a TOML file are an error."""
+    """Everything a training run depends on. Unknown keys in a TOML file are an error.
+
+    The defaults are sized for about 10 minutes of training on 2 CPU cores and ~20k molecules
+    (benchmarks/core_acceptance.py); for millions of molecules on a GPU, widen the model.
+    """
 
     properties: tuple[str, ...] = ("logp", "qed", "sa")
     # data
@@ -23,29 +27,29 @@ class TrainConfig:
     val_fraction: float = 0.05
     val_max: int = 5000
     # model
-    embed_dim: int = 64
-    encoder_hidden: int = 256
+    embed_dim: int = 48
+    encoder_hidden: int = 192
     encoder_layers: int = 1
-    latent_dim: int = 64
-    decoder_hidden: int = 384
-    decoder_layers: int = 2
+    latent_dim: int = 48
+    decoder_hidden: int = 320
+    decoder_layers: int = 1
     property_hidden: int = 128
     dropout: float = 0.0
     # optimisation
     epochs: int = 30
     max_minutes: float | None = None
-    batch_size: int = 256
-    lr: float = 1e-3
+    batch_size: int = 128
+    lr: float = 2e-3
     weight_decay: float = 0.0
     grad_clip: float = 5.0
     # loss
     beta: float = 0.5
     kl_schedule: str = "linear"  # linear | cyclical | constant
-    kl_warmup_epochs: float = 5.0
+    kl_warmup_epochs: float = 6.0
     kl_start_epochs: float = 0.0
-    free_bits: float = 0.0
+    free_bits: float = 0.05
     property_weight: float = 1.0
-    condition_dropout: float = 0.5
+    condition_dropout: float = 0.3
     word_dropout: float = 0.0
     # validation
     val_reconstruct: int = 500

@@ -22,12 +22,12 @@ class ModelConfig:
     vocab_size: int
     n_properties: int
     max_length: int  # maximum SELFIES symbols (without start/end) the decoder writes
-    embed_dim: int = 64
-    encoder_hidden: int = 256
+    embed_dim: int = 48
+    encoder_hidden: int = 192
     encoder_layers: int = 1
-    latent_dim: int = 64
-    decoder_hidden: int = 384
-    decoder_layers: int = 2
+    latent_dim: int = 48
+    decoder_hidden: int = 320
+    decoder_layers: int = 1
     property_hidden: int = 128
     dropout: float = 0.0
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see cli/main.py
+
+import gzip  # noqa: E402
 from pathlib import Path
 
 import pytest

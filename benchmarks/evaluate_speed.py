@@ -14,11 +14,8 @@ evaluation under five minutes on two cores.
 from __future__ import annotations
 
 import argparse
-import gzip
 import logging
 import os
-import platform
-import random
 import shutil
 import sys
 import tempfile
@@ -27,39 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from _common import machine, sample_train  # noqa: E402
 from molvae.metrics import cache_dir, default_reference_paths, evaluate_smiles  # noqa: E402
-
-
-def machine() -> str:
-    """One paragraph describing the machine and the library versions."""
-    import numpy
-    import rdkit
-    import torch
-
-    from molvae.metrics._parallel import available_cores
-
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (
-        f"machine: {available_cores()} usable cores (os.cpu_count {os.cpu_count()}), {model}; "
-        f"load average (1/5/15 min) {load}\n"
-        f"python {platform.python_version()}, torch {torch.__version__}, rdkit {rdkit.__version__}, "
-        f"numpy {numpy.__version__}"
-    )
-
-
-def sample_train(n: int, seed: int) -> list[str]:
-    """``n`` random SMILES of the MOSES training set (seeded)."""
-    with gzip.open(default_reference_paths().train, "rt") as fh:
-        train = fh.read().split()[1:]
-    if n > len(train):
-        raise SystemExit(f"--n {n} is larger than the training set ({len(train)})")
-    return random.Random(seed).sample(train, n)
 
 
 def timed(gen, reference, n_jobs, progress) -> tuple[float, dict]:

@@ -22,7 +22,7 @@ import torch
 from molvae import checkpoint
 from molvae.chem import mol_from_smiles
 from molvae.conditioning import PropertyScaler, condition_arrays
-from molvae.errors import BadInputError, EncodingError, MolVAEError
+from molvae.errors import BadInputError, EncodingError
 from molvae.model import ConditionalVAE, ModelConfig, make_condition
 from molvae.properties import compute_mol
 from molvae.sampling import Checked, check_symbols, tokens_to_symbols
@@ -260,6 +260,17 @@ class MolVAE:
             ok.append(i)
         return rows, props, ok, rejects
 
+    def _batches(self, rows: list[list[int]], props: list[list[float]], batch_size: int):
+        """Yield ``(start, tokens, lengths, condition)`` batches of prepared molecules (full condition)."""
+        for s in range(0, len(rows), batch_size):
+            part = rows[s : s + batch_size]
+            tok = torch.zeros((len(part), max(len(r) for r in part)), dtype=torch.long)
+            for j, r in enumerate(part):
+                tok[j, : len(r)] = torch.tensor(r)
+            lengths = torch.tensor([len(r) for r in part])
+            p = torch.from_numpy(self.scaler.transform(np.asarray(props[s : s + batch_size])))
+            yield s, tok.to(self.device), lengths, make_condition(p, torch.ones_like(p)).to(self.device)
+
     @torch.no_grad()
     def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
         """Posterior means of every encodable molecule; the others come back as rejects with reasons.
@@ -268,16 +279,8 @@ class MolVAE:
         """
         rows, props, ok, rejects = self._prepare(list(smiles))
         zs = []
-        for s in range(0, len(rows), batch_size):
-            part = rows[s : s + batch_size]
-            width = max(len(r) for r in part)
-            tok = torch.zeros((len(part), width), dtype=torch.long)
-            for j, r in enumerate(part):
-                tok[j, : len(r)] = torch.tensor(r)
-            lengths = torch.tensor([len(r) for r in part])
-            p = torch.from_numpy(self.scaler.transform(np.asarray(props[s : s + batch_size])))
-            cond = make_condition(p, torch.ones_like(p)).to(self.device)
-            mu, _ = self.model.encode(tok.to(self.device), lengths, cond)
+        for _, tok, lengths, cond in self._batches(rows, props, batch_size):
+            mu, _ = self.model.encode(tok, lengths, cond)
             zs.append(mu.float().cpu().numpy())
         z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim), dtype=np.float32)
         return Encoded(z=z, indices=ok, rejects=rejects)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from molvae.model import ConditionalVAE, gaussian_kl, make_condition
+from molvae.model import ConditionalVAE, gaussian_kl
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,7 @@ def reconstruction(model, smiles: Sequence[str], batch_size: int = 512) -> dict[
     correct = total = 0
     exact = 0
     mus, logvars = [], []
-    for s in range(0, len(rows), batch_size):
-        part = rows[s : s + batch_size]
-        width = max(len(r) for r in part)
-        tok = torch.zeros((len(part), width), dtype=torch.long)
-        for j, r in enumerate(part):
-            tok[j, : len(r)] = torch.tensor(r)
-        tok = tok.to(model.device)
-        lengths = torch.tensor([len(r) for r in part])
-        p = torch.from_numpy(model.scaler.transform(np.asarray(props[s : s + batch_size]))).to(model.device)
-        cond = make_condition(p, torch.ones_like(p))
+    for s, tok, lengths, cond in model._batches(rows, props, batch_size):
         mu, logvar = model.model.encode(tok, lengths, cond)
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())

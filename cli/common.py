@@ -60,6 +60,7 @@ def handle_errors(f: Callable) -> Callable:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("default")
+                warnings.simplefilter("ignore", ResourceWarning)  # library internals, not the user's concern
                 warnings.showwarning = _show_warning
                 return f(*args, **kwargs)
         except BadInputError as exc:

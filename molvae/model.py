@@ -17,19 +17,23 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters that fully determine the network's shape."""
+    """Hyper-parameters that fully determine the network's shape.
+
+    No defaults here: :class:`molvae.config.TrainConfig` is their single home, and a checkpoint
+    stores every field.
+    """
 
     vocab_size: int
     n_properties: int
     max_length: int  # maximum SELFIES symbols (without start/end) the decoder writes
-    embed_dim: int = 48
-    encoder_hidden: int = 192
-    encoder_layers: int = 1
-    latent_dim: int = 48
-    decoder_hidden: int = 320
-    decoder_layers: int = 1
-    property_hidden: int = 128
-    dropout: float = 0.0
+    embed_dim: int
+    encoder_hidden: int
+    encoder_layers: int
+    latent_dim: int
+    decoder_hidden: int
+    decoder_layers: int
+    property_hidden: int
+    dropout: float
 
     def to_dict(self) -> dict:
         return asdict(self)

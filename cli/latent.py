@@ -9,6 +9,14 @@ import click
 from molvae_cli.common import condition_option, echo, handle_errors, load_model, model_option, parse_conditions
 
 
+def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
+    """One output row per decoded molecule: SMILES ('' if invalid), position, validity, properties."""
+    from molvae.properties import compute
+
+    return [{"smiles": s or "", key: i, "valid": s is not None, **((compute(s, names) if s else None) or {})}
+            for i, s in enumerate(smiles)]
+
+
 def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
     from molvae.io import write_molecules
 
@@ -87,18 +95,13 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
     """
     import numpy as np
 
-    from molvae.properties import compute
-
     try:
         z = np.load(latents, allow_pickle=False)
     except ValueError as exc:
         raise click.UsageError(f"{latents}: not a plain .npy array ({exc})") from None
     model = load_model(model_path, device)
     smiles = model.decode(z, condition=parse_conditions(conditions), temperature=temperature, seed=seed)
-    rows = []
-    for i, s in enumerate(smiles):
-        props = compute(s, model.property_names) if s else {}
-        rows.append({"smiles": s or "", "row": i, "valid": s is not None, **(props or {})})
+    rows = _rows(smiles, model.property_names, "row")
     _emit(rows, ["row", "valid", *model.property_names], output)
     echo(f"decoded {len(rows)} vectors: {sum(r['valid'] for r in rows)} valid")
 
@@ -118,14 +121,9 @@ def interpolate(model_path, a, b, steps, output, device) -> None:
     Example:
       molvae interpolate -m runs/demo "CCOc1ccccc1C(N)=O" "Cc1ccc(S(N)(=O)=O)cc1" --steps 8
     """
-    from molvae.properties import compute
-
     if steps < 2:
         raise click.BadParameter("needs at least 2", param_hint="--steps")
     model = load_model(model_path, device)
     smiles = model.interpolate(a, b, steps)
-    rows = []
-    for i, s in enumerate(smiles):
-        props = compute(s, model.property_names) if s else {}
-        rows.append({"smiles": s or "", "step": i, "valid": s is not None, **(props or {})})
+    rows = _rows(smiles, model.property_names, "step")
     _emit(rows, ["step", "valid", *model.property_names], output)

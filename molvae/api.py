@@ -26,7 +26,7 @@ from molvae.errors import BadInputError, EncodingError
 from molvae.model import ConditionalVAE, ModelConfig, make_condition
 from molvae.properties import compute_mol
 from molvae.sampling import Checked, check_symbols, tokens_to_symbols
-from molvae.tokens import Vocabulary, smiles_to_symbols
+from molvae.tokens import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -231,29 +231,19 @@ class MolVAE:
         return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
 
     def _prepare(self, smiles: Sequence[str]):
-        """Token rows, lengths and standardised properties of encodable molecules, plus rejects."""
+        """Token rows and property values of encodable molecules, their positions, and rejects."""
+        from molvae.data import prepare_molecule
+
         rows, props, ok, rejects = [], [], [], []
         for i, smi in enumerate(smiles):
-            mol = mol_from_smiles(smi)
-            if mol is None:
-                rejects.append((i, smi, "invalid SMILES: RDKit could not parse it"))
+            prepared, reason = prepare_molecule(smi, self.config.max_length, self.property_names)
+            if prepared is None:
+                rejects.append((i, smi, reason))
                 continue
-            from rdkit import Chem
-
-            symbols = smiles_to_symbols(Chem.MolToSmiles(mol))
-            if not symbols:
-                rejects.append((i, smi, "SELFIES cannot encode this molecule"))
-                continue
+            _, symbols, values = prepared
             lacking = self.vocab.missing(symbols)
             if lacking:
                 rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
-                continue
-            if len(symbols) > self.config.max_length:
-                rejects.append((i, smi, f"{len(symbols)} SELFIES tokens, more than the model's maximum {self.config.max_length}"))
-                continue
-            values = compute_mol(mol, self.property_names)
-            if not all(np.isfinite(values)):
-                rejects.append((i, smi, "a conditioning property could not be computed"))
                 continue
             rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
             props.append(values)

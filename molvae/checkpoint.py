@@ -42,27 +42,25 @@ def package_versions() -> dict[str, str]:
     }
 
 
-def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
-    """Sorted, unique 64-bit hashes of canonical SMILES (for membership tests without the strings)."""
-    out = np.fromiter(
-        (
-            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True)
-            for s in smiles
-        ),
+def _hash64(smiles: Sequence[str]) -> np.ndarray:
+    """Signed 64-bit BLAKE2b hashes of SMILES strings."""
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True) for s in smiles),
         dtype=np.int64,
         count=len(smiles),
     )
-    return np.unique(out)
+
+
+def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
+    """Sorted, unique 64-bit hashes of canonical SMILES (for membership tests without the strings)."""
+    return np.unique(_hash64(smiles))
 
 
 def contains_hashes(table: np.ndarray, smiles: Sequence[str]) -> np.ndarray:
     """Boolean array: is each canonical SMILES in the hash ``table`` (from :func:`smiles_hashes`)?"""
     if len(smiles) == 0 or len(table) == 0:
         return np.zeros(len(smiles), dtype=bool)
-    q = np.array(
-        [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True) for s in smiles],
-        dtype=np.int64,
-    )
+    q = _hash64(smiles)
     pos = np.searchsorted(table, q).clip(0, len(table) - 1)
     return table[pos] == q
 

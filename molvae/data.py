@@ -172,30 +172,40 @@ def _iter_sdf(path: Path) -> Iterator[tuple[int, str]]:
 # --------------------------------------------------------------------------- preprocessing
 
 
-def _process_one(args: tuple[int, str, int, tuple[str, ...]]):
-    """Worker: canonicalise, SELFIES-encode and compute properties, or give a reject reason."""
+def prepare_molecule(raw: str, max_length: int, names: Sequence[str]):
+    """Canonicalise with RDKit, SELFIES-encode and compute properties of one SMILES.
+
+    Returns ``((canonical, symbols, values), "")``, or ``(None, reason)`` when the molecule
+    cannot be used (unparsable, not SELFIES-encodable, too long, a property not computable).
+    """
     from rdkit import Chem
 
     from molvae.chem import mol_from_smiles
     from molvae.properties import compute_mol
 
-    lineno, raw, max_length, names = args
     if not raw:
-        return lineno, raw, None, "empty or unreadable record"
+        return None, "empty or unreadable record"
     mol = mol_from_smiles(raw)
     if mol is None:
-        return lineno, raw, None, "invalid SMILES: RDKit could not parse it"
+        return None, "invalid SMILES: RDKit could not parse it"
     canonical = Chem.MolToSmiles(mol)
     symbols = smiles_to_symbols(canonical)
     if not symbols:
-        return lineno, raw, None, "SELFIES cannot encode this molecule"
+        return None, "SELFIES cannot encode this molecule"
     if len(symbols) > max_length:
-        return lineno, raw, None, f"{len(symbols)} SELFIES tokens, more than max_length {max_length}"
+        return None, f"{len(symbols)} SELFIES tokens, more than max_length {max_length}"
     values = compute_mol(mol, names)
     bad = [n for n, v in zip(names, values) if not math.isfinite(v)]
     if bad:
-        return lineno, raw, None, f"property {', '.join(bad)} could not be computed"
-    return lineno, raw, (canonical, symbols, values), ""
+        return None, f"property {', '.join(bad)} could not be computed"
+    return (canonical, symbols, values), ""
+
+
+def _process_one(args: tuple[int, str, int, tuple[str, ...]]):
+    """Worker: :func:`prepare_molecule` of one numbered record."""
+    lineno, raw, max_length, names = args
+    ok, reason = prepare_molecule(raw, max_length, names)
+    return lineno, raw, ok, reason
 
 
 def _process_chunk(chunk: list[tuple[int, str, int, tuple[str, ...]]]):

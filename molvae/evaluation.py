@@ -71,10 +71,7 @@ def evaluate(
         from molvae.api import MolVAE
 
         model = MolVAE.load(model)
-    paths = None
-    if reference is None or (heldout is None and model is not None):
-        paths = default_reference_paths()
-    reference = reference or paths.test  # type: ignore[union-attr]
+    reference = reference or default_reference_paths().test
     if model is not None:
         log.info("sampling %d molecules from the prior", n)
         samples = ["" if s is None else s for s in model.sample(n, seed=seed)]

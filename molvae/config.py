@@ -40,6 +40,8 @@ class TrainConfig:
     max_minutes: float | None = None
     batch_size: int = 128
     lr: float = 2e-3
+    lr_schedule: str = "constant"  # constant | cosine (to lr * lr_final_fraction at the last step)
+    lr_final_fraction: float = 0.05
     weight_decay: float = 0.0
     grad_clip: float = 5.0
     # loss
@@ -79,6 +81,8 @@ class TrainConfig:
             (self.kl_schedule in ("linear", "cyclical", "constant"), "kl_schedule must be linear, cyclical or constant"),
             (self.beta >= 0 and self.free_bits >= 0, "beta and free_bits must be non-negative"),
             (self.lr > 0, "lr must be positive"),
+            (self.lr_schedule in ("constant", "cosine"), "lr_schedule must be constant or cosine"),
+            (0.0 <= self.lr_final_fraction <= 1.0, "lr_final_fraction must be in [0, 1]"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be positive"),
             (self.latent_dim >= 1 and self.embed_dim >= 1, "latent_dim and embed_dim must be positive"),
         ]

@@ -64,6 +64,19 @@ def kl_weight(cfg: TrainConfig, epoch_progress: float) -> float:
     return cfg.beta * min(1.0, t / warm)
 
 
+def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning rate at an optimiser step: constant, or cosine from ``lr`` to ``lr * lr_final_fraction``.
+
+    The cosine runs over ``epochs`` (``total_steps``); a run stopped early by ``max_minutes``
+    simply ends part-way down the curve, and resuming continues it exactly.
+    """
+    if cfg.lr_schedule == "constant" or total_steps <= 1:
+        return cfg.lr
+    t = min(step / (total_steps - 1), 1.0)
+    low = cfg.lr * cfg.lr_final_fraction
+    return low + 0.5 * (cfg.lr - low) * (1.0 + math.cos(math.pi * t))
+
+
 def sequence_tensor(data: MoleculeData) -> torch.Tensor:
     """[N, W+1] token ids with ``<end>`` after each molecule's symbols (pad 0 after)."""
     n, w = data.tokens.shape
@@ -302,6 +315,8 @@ class Trainer:
                 b = self.batch(self.train_idx[pos])
                 beta = kl_weight(cfg, self.epoch + self.batch_in_epoch / steps_per_epoch)
                 mask = random_mask(b.props.size(0), b.props.size(1), cfg.condition_dropout, self.gen, self.device)
+                for group in self.opt.param_groups:
+                    group["lr"] = learning_rate(cfg, self.step, steps_per_epoch * cfg.epochs)
                 r = self.losses(b, beta, mask, train=True)
                 self.opt.zero_grad(set_to_none=True)
                 r["loss"].backward()

@@ -29,8 +29,9 @@ def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
 
 def model_option(f: Callable) -> Callable:
     return click.option(
-        "-m", "--model", "model_path", required=True, type=click.Path(exists=True),
-        help="Trained model: a .ckpt file or a run folder (its best.ckpt is used).",
+        "-m", "--model", "model_path", default=None, metavar="PATH",
+        help="Trained model: a .ckpt file or a run folder (its best.ckpt is used). "
+             "Default (or 'pretrained'): the model that ships with molvae (MOSES; logp, qed, sa, mw, tpsa).",
     )(f)
 
 
@@ -41,9 +42,12 @@ def condition_option(f: Callable) -> Callable:
     )(f)
 
 
-def load_model(path: str, device: str = "auto"):
+def load_model(path: str | None, device: str = "auto"):
+    """The model at ``path``, or the shipped pretrained model when ``path`` is None."""
     from molvae import MolVAE
 
+    if path is None or path == "pretrained":
+        return MolVAE.pretrained(device=device)
     return MolVAE.load(path, device=device)
 
 

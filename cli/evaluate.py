@@ -17,8 +17,9 @@ def _fmt(v) -> str:
 
 @click.command()
 @click.argument("generated", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-m", "--model", "model_path", type=click.Path(exists=True), default=None,
-              help="Evaluate a model: sample -n molecules and run the diagnostics.")
+@click.option("-m", "--model", "model_path", default=None, metavar="PATH",
+              help="Evaluate a model (a .ckpt, a run folder, or 'pretrained' for the shipped model): "
+                   "sample -n molecules and run the diagnostics.")
 @click.option("-n", "n", type=int, default=30000, show_default=True, help="Prior samples to draw with --model.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Test set (default: MOSES test set in data/).")
@@ -46,13 +47,14 @@ def evaluate(generated, model_path, n, reference, scaffold_reference, train_path
       molvae evaluate --model runs/demo -n 30000 --report report/
     """
     from molvae.evaluation import evaluate as run_evaluation
+    from molvae_cli.common import load_model
 
     if (generated is None) == (model_path is None):
         raise click.UsageError("give a file of molecules or --model (one of the two)")
     if n <= 0:
         raise click.BadParameter(f"must be positive, got {n}", param_hint="-n")
     result = run_evaluation(
-        generated=generated, model=model_path, n=n, reference=reference, scaffold_reference=scaffold_reference,
+        generated=generated, model=None if model_path is None else load_model(model_path), n=n, reference=reference, scaffold_reference=scaffold_reference,
         train=train_path, heldout=heldout, heldout_n=heldout_n, control_n=control_n, seed=seed,
         report_dir=report_dir, json_path=json_path, n_jobs=jobs, progress=not quiet,
     )

@@ -66,6 +66,7 @@ class MolVAE:
 
     def __init__(self, payload: dict[str, Any], device: str | torch.device = "cpu"):
         self.device = torch.device(device)
+        self.source = "(in memory)"  # where the model was loaded from, for reports
         self.config = ModelConfig.from_dict(payload["model_config"])
         self.vocab = Vocabulary(list(payload["vocab"]))
         self.scaler = PropertyScaler.from_dict(payload["scaler"])
@@ -93,7 +94,21 @@ class MolVAE:
         from molvae.train import resolve_device
 
         dev = resolve_device(device)
-        return cls(checkpoint.load(path), dev)
+        model = cls(checkpoint.load(path), dev)
+        model.source = str(path)
+        return model
+
+    @classmethod
+    def pretrained(cls, device: str = "auto") -> "MolVAE":
+        """The model that ships with molvae: trained on MOSES, conditioned on logp, qed, sa, mw
+        and tpsa. Needs no network; see ``molvae/pretrained/MODEL_CARD.md`` for what it can do.
+
+        >>> model = MolVAE.pretrained()                    # doctest: +SKIP
+        >>> model.sample(2, condition={"qed": 0.9}, seed=0)  # doctest: +SKIP
+        """
+        model = cls.load(checkpoint.pretrained_path(), device=device)
+        model.source = f"the shipped model {checkpoint.PRETRAINED_NAME}"
+        return model
 
     @property
     def latent_dim(self) -> int:

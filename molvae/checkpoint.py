@@ -24,6 +24,21 @@ from molvae.errors import CheckpointError
 
 FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1
+PRETRAINED_NAME = "moses-cvae"
+
+
+def pretrained_path(name: str = PRETRAINED_NAME) -> Path:
+    """Path of a model shipped inside the package (``molvae/pretrained/NAME.ckpt``).
+
+    Raises :class:`CheckpointError` when it is not there (for example in a source tree whose
+    model file was not fetched); its model card is ``MODEL_CARD.md`` beside it.
+    """
+    path = Path(__file__).resolve().parent / "pretrained" / f"{name}.ckpt"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in path.parent.glob("*.ckpt")) if path.parent.is_dir() else []
+        have = f"; shipped models: {', '.join(shipped)}" if shipped else ""
+        raise CheckpointError(f"no shipped model named {name!r} at {path}{have}; pass a model file with --model")
+    return path
 
 
 def package_versions() -> dict[str, str]:

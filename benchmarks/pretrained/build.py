@@ -2,6 +2,7 @@
 
     python benchmarks/pretrained/build.py data                # write the training subset
     python benchmarks/pretrained/build.py train [--resume]    # train (resumable, chunk after chunk)
+    python benchmarks/pretrained/build.py hashes              # hash table of MOSES train (cached)
     python benchmarks/pretrained/build.py package             # copy best.ckpt into molvae/pretrained/
 
 Training uses ``benchmarks/pretrained/train.toml``. The run folder defaults to
@@ -71,15 +72,38 @@ def cmd_train(args) -> None:
     print(f"best checkpoint {best}; this chunk took {(time.time() - t) / 60:.1f} min")
 
 
-def cmd_package(args) -> None:
+def _canonical_chunk(rows: list[str]) -> list[str]:
+    from molvae.chem import canonical_smiles
+
+    return [c for c in map(canonical_smiles, rows) if c]
+
+
+def moses_train_hashes(args):
+    """Hashes of the RDKit-canonical MOSES training SMILES (cached: ~1.6M parses take minutes)."""
     import numpy as np
+    from concurrent.futures import ProcessPoolExecutor
+
+    cache = Path(args.data_dir) / "moses_train_hashes.npy"
+    if cache.is_file():
+        return np.load(cache)
+    rows = moses_train()
+    chunks = [rows[i : i + 20000] for i in range(0, len(rows), 20000)]
+    with ProcessPoolExecutor() as pool:
+        canon = [c for part in pool.map(_canonical_chunk, chunks) for c in part]
+    print(f"canonicalised {len(canon)} of {len(rows)} MOSES training SMILES")
+    hashes = checkpoint.smiles_hashes(canon)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, hashes)
+    return hashes
+
+
+def cmd_package(args) -> None:
     import torch
 
     src = Path(args.run) / "best.ckpt"
     payload = checkpoint.load(src)
     payload.pop("training_state", None)
-    hashes = checkpoint.smiles_hashes(moses_train())
-    payload["train_smiles_hashes"] = torch.from_numpy(np.unique(hashes))
+    payload["train_smiles_hashes"] = torch.from_numpy(moses_train_hashes(args))
     payload["novelty_reference"] = "MOSES training set (1,584,663 molecules)"
     dest = HERE.parents[1] / "molvae" / "pretrained" / "moses-cvae.ckpt"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +113,7 @@ def cmd_package(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["data", "train", "package"])
+    ap.add_argument("step", choices=["data", "train", "hashes", "package"])
     ap.add_argument("--n", type=int, default=400_000, help="training molecules (0 = all of MOSES train)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default="runs/pretrained-data")
@@ -98,7 +122,8 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
-    {"data": cmd_data, "train": cmd_train, "package": cmd_package}[args.step](args)
+    steps = {"data": cmd_data, "train": cmd_train, "hashes": moses_train_hashes, "package": cmd_package}
+    steps[args.step](args)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ def _read_seeds(path: str) -> list[str]:
 
 
 _SEARCH = [  # option, SearchSettings field, type, help
-    ("--method", "method", click.Choice(["auto", "gradient", "cma", "gradient+cma"]),
-     "auto: gradient ascent on the property head then CMA-ES when the head predicts every term, else CMA-ES."),
+    ("--method", "method", click.Choice(["cma", "gradient", "gradient+cma"]),
+     "cma: CMA-ES on decoded, RDKit-scored molecules (default); gradient: ascent on the property head; "
+     "gradient+cma: one then the other."),
     ("--budget", "budget", int, "Molecules to decode (per seed with --from). [default: 4000]"),
     ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
     ("--steps", "steps", int, "Gradient-ascent steps."),

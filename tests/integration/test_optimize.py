@@ -69,7 +69,8 @@ def test_cma_es_on_a_combined_objective(tiny_model, tmp_path):
 
 
 def test_gradient_then_cma_and_searched_condition(tiny_model):
-    res = tiny_model.optimize({"objective": [{"property": "plogp"}]}, budget=300, seed=2, condition="search")
+    res = tiny_model.optimize({"objective": [{"property": "plogp"}]}, method="gradient+cma", budget=300, seed=2,
+                              condition="search")
     assert {c.method for c in res.candidates} <= {"gradient", "cma"} and "cma" in {c.method for c in res.candidates}
     check_ranked_and_rescored(res, lambda s, p: p["plogp"])
 
@@ -139,7 +140,7 @@ def user_module(tmp_path, monkeypatch):
 
 def test_user_function_as_a_black_box(tiny_model, user_module, tmp_path):
     res = tiny_model.optimize("userobj:halogens", budget=200, seed=0, top=10)
-    assert {c.method for c in res.candidates} == {"cma"}  # auto: the head cannot predict a user function
+    assert {c.method for c in res.candidates} == {"cma"}
     check_ranked_and_rescored(res, lambda s, p: sum(s.count(x) for x in ("F", "Cl", "Br")) + 0.01 * len(s))
     rows = check_csv(res, tmp_path / "u.csv")
     assert float(rows[0]["userobj:halogens"]) == pytest.approx(float(rows[0]["objective"]), abs=1e-4)

@@ -67,7 +67,7 @@ class SearchSettings:
     lr: float = 0.1  # gradient step size (Adam)
     prior_weight: float = 0.05  # weight of ||z||^2 / 2 in the gradient loss
     radius: float = 0.3  # spread of starting points around a seed, and CMA-ES step size there
-    sigma: float = 0.5  # CMA-ES step size from the prior and when refining
+    sigma: float = 0.5  # CMA-ES step size when refining a good point (from the prior: 1, its own scale)
     popsize: int | None = None  # CMA-ES population (default: cma's 4 + 3 ln n)
     gradient_share: float = 0.25  # share of the budget for the gradient phase of gradient+cma
     samples_per_z: int = 2  # decodes per latent point: one greedy, the rest at ``temperature``
@@ -200,7 +200,12 @@ def optimize(
     Raises :class:`~molvae.errors.ConfigError` for a bad objective or setting and
     :class:`SeedError` for a seed the model cannot encode.
     """
-    settings = replace(settings or SearchSettings(), **kwargs) if kwargs else (settings or SearchSettings())
+    settings = settings or SearchSettings()
+    if kwargs:
+        search_settings(kwargs, "settings")  # unknown names and bad values are a ConfigError
+        settings = replace(settings, **kwargs)
+    if top is not None and top < 1:
+        raise ConfigError(f"top must be positive (or None for all), got {top}")
     obj = as_objective(objective, seeds or ())
     search = _Search(model, obj, settings, progress)
     search.run()
@@ -225,7 +230,6 @@ class _Search:
         self.rng = np.random.default_rng(settings.seed)
         self.g = model._generator(None if settings.seed is None else settings.seed)
         self.dev = model.device
-        d = model.latent_dim
         # seeds: canonical SMILES, latent vectors, fingerprints, conditions
         self.seeds: list[str] = []
         if objective.seeds:
@@ -243,7 +247,6 @@ class _Search:
         self.cond_v, self.cond_m = self._base_conditions()
         self.search_cond = settings.condition == "search" and bool(self.cond_index) and "cma" in method
         self.searched = sorted(self.cond_index) if self.search_cond else []
-        self.dim = d + len(self.searched)
         # bookkeeping
         self.pool: dict[tuple[int, str], _Record] = {}
         self.seen: set[tuple[int, str]] = set()
@@ -285,6 +288,8 @@ class _Search:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, x: np.ndarray, group: np.ndarray, method: str) -> np.ndarray:
         """Decode each point ``samples_per_z`` times, score, record; fitness to minimise per point."""
+        from rdkit import DataStructs
+
         self.step += 1
         s, n = self.s, len(x)
         z = torch.from_numpy(np.ascontiguousarray(x[:, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
@@ -308,8 +313,6 @@ class _Search:
             key = (g, ev.smiles)
             sim = None
             if self.seeds:
-                from rdkit import DataStructs
-
                 sim = DataStructs.TanimotoSimilarity(self.seed_eval[g].fingerprint, ev.fingerprint)
             if ev.failed:
                 f = WORST
@@ -421,10 +424,11 @@ class _Search:
         opts = {"seed": int(self.rng.integers(1, 1 << 30)), "verbose": -9, "CMA_diagonal": False}
         if s.popsize:
             opts["popsize"] = s.popsize
-        mine = sorted((r for r in self.pool.values() if r.group == group), key=lambda r: -r.score)
+        mine = sorted((r for r in self.pool.values() if r.group == group), key=lambda r: -r.score)[:8] \
+            if refine and k % 4 == 0 else []
         cond0 = self.cond_v[group][self.searched]
-        if refine and mine and k % 4 == 0:  # a quarter refine good points, the rest keep exploring
-            x0, sigma = mine[(k // 2) % min(len(mine), 8)].x, s.sigma
+        if mine:  # a quarter of the runs refine good points found so far, the rest keep exploring
+            x0, sigma = mine[(k // 4) % len(mine)].x, s.sigma
         elif self.seeds:
             x0, sigma = np.concatenate([self.seed_z[group], cond0]), s.radius
         else:

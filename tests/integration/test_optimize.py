@@ -88,6 +88,10 @@ def test_gradient_needs_properties_the_head_knows(tiny_model):
         tiny_model.optimize("qed", budget=0)
     with pytest.raises(ConfigError, match="unknown method 'annealing'"):
         tiny_model.optimize("qed", method="annealing")
+    with pytest.raises(ConfigError, match=r"settings: unknown key\(s\) budgett"):
+        tiny_model.optimize("qed", budgett=10)
+    with pytest.raises(ConfigError, match="top must be positive"):
+        tiny_model.optimize("qed", top=0)
 
 
 def test_similarity_constraint_is_respected_for_each_seed(tiny_model):

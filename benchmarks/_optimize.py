@@ -12,7 +12,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from _common import machine  # noqa: E402,F401  (re-exported for the scripts)
+from _common import machine  # noqa: E402,F401  (the scripts import it from here)
 
 
 def add_common_args(ap: argparse.ArgumentParser, budget: int) -> None:

@@ -351,3 +351,22 @@ class MolVAE:
         z = np.stack([(1 - t) * za + t * zb for t in ts])
         conds = [{k: (1 - t) * pa[k] + t * pb[k] for k in self.property_names} for t in ts]
         return self.decode(z, conds, warn=False)
+
+    # ------------------------------------------------------------------ optimisation
+    def optimize(self, objective: Any, seeds: Sequence[str] | None = None, top: int | None = 100,
+                 progress: bool = False, **settings: Any):
+        """Search the latent space for molecules that score well on ``objective``.
+
+        ``objective``: a property name or ``module:function`` to maximise, a ``.toml`` file, a
+        dict in that schema or a :class:`molvae.objectives.Objective`. ``seeds``: start from
+        (and stay similar to) these molecules, each optimised separately. ``settings``: fields
+        of :class:`molvae.optimize.SearchSettings` (``method``, ``budget``, ``seed``, ...).
+        Returns a :class:`molvae.optimize.OptimizationResult`: ranked candidates, each checked
+        and scored with RDKit. See :func:`molvae.optimize.optimize`.
+
+        >>> model.optimize("qed", budget=2000, seed=0).candidates[0].score  # doctest: +SKIP
+        0.947...
+        """
+        from molvae.optimize import optimize
+
+        return optimize(self, objective, seeds=seeds, top=top, progress=progress, **settings)

@@ -1,0 +1,166 @@
+"""``molvae optimize``: search the latent space for molecules that meet an objective."""
+
+from __future__ import annotations
+
+import click
+
+from molvae_cli.common import echo, handle_errors, load_model, model_option
+
+
+def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dict:
+    """``("logp=2.5",)`` → ``{"logp": 2.5}``; ``mw=250:400`` → ``{"mw": (250, 400)}`` with ``split_range``."""
+    out: dict = {}
+    for item in values:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name.strip():
+            example = "mw=250:400" if split_range else "logp=2.5"
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE, e.g. {example}", param_hint=flag)
+        try:
+            if split_range:
+                lo, colon, hi = value.partition(":")
+                if not colon:
+                    raise ValueError
+                out[name.strip()] = (float(lo), float(hi))
+            else:
+                out[name.strip()] = float(value)
+        except ValueError:
+            want = "LOW:HIGH numbers" if split_range else "a number"
+            raise click.BadParameter(f"{item!r}: {value!r} is not {want}", param_hint=flag) from None
+    return out
+
+
+def _read_seeds(path: str) -> list[str]:
+    from molvae.data import iter_smiles
+
+    return [s for _, s in iter_smiles(path, None)]
+
+
+_SEARCH = [  # option, SearchSettings field, type, help
+    ("--method", "method", click.Choice(["cma", "gradient", "gradient+cma"]),
+     "cma: CMA-ES on decoded, RDKit-scored molecules (default); gradient: ascent on the property head; "
+     "gradient+cma: one then the other."),
+    ("--budget", "budget", int, "Molecules to decode (per seed with --from). [default: 4000]"),
+    ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
+    ("--steps", "steps", int, "Gradient-ascent steps."),
+    ("--samples-per-z", "samples_per_z", int, "Decodes per latent point: one greedy, the rest sampled."),
+    ("--temperature", "temperature", float, "Temperature of the sampled decodes."),
+    ("--radius", "radius", float, "How far from a seed the search starts (latent units)."),
+    ("--condition", "condition", click.Choice(["auto", "search", "none"]),
+     "Decoder condition: favourable values of the objective's properties (auto), searched by CMA-ES too, or none."),
+    ("--seed", "seed", int, "Random seed. [default: 0]"),
+]
+
+
+def _search_options(f):
+    for flag, key, typ, help_ in reversed(_SEARCH):
+        f = click.option(flag, key, type=typ, default=None, help=help_)(f)
+    return f
+
+
+@click.command()
+@model_option
+@click.option("--maximize", "maximize", multiple=True, metavar="NAME",
+              help="Property to maximise (or package.module:function); repeat for several.")
+@click.option("--minimize", "minimize", multiple=True, metavar="NAME", help="Property to minimise.")
+@click.option("--target", "targets", multiple=True, metavar="NAME=VALUE", help="Bring a property to a value.")
+@click.option("--range", "ranges", multiple=True, metavar="NAME=LOW:HIGH", help="Keep a property within a range.")
+@click.option("--objective", "functions", multiple=True, metavar="MODULE:FUNCTION",
+              help="Your own score to maximise: a function from a list of SMILES to a list of floats.")
+@click.option("--weight", "weights", multiple=True, metavar="NAME=W", help="Weight of an objective (default 1).")
+@click.option("--combine", type=click.Choice(["sum", "desirability"]), default=None,
+              help="Weighted sum of the terms (default), or weighted geometric mean of 0-1 desirabilities.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of objectives, constraints, seeds and [search] settings; options add to it.")
+@click.option("--from", "starts", multiple=True, metavar="SMILES",
+              help="Start from this molecule (repeat for several; each is optimised separately).")
+@click.option("--from-file", "starts_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Start from each molecule of this file (.smi, .csv, .sdf).")
+@click.option("--similarity", type=float, default=None, help="Keep Tanimoto similarity to the seed at least this.")
+@click.option("--require", multiple=True, metavar="SMARTS", help="Substructure every result must contain.")
+@click.option("--forbid", multiple=True, metavar="SMARTS", help="Substructure no result may contain.")
+@click.option("--max-heavy-atoms", type=int, default=None, help="Largest number of heavy atoms allowed.")
+@_search_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
+@click.option("--top", type=int, default=100, show_default=True, help="Keep the K best molecules (per seed); 0 = all.")
+@click.option("--image", type=click.Path(dir_okay=False), default=None, help="Draw the best molecules to this PNG.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@handle_errors
+def optimize(model_path, maximize, minimize, targets, ranges, functions, weights, combine, config_path, starts,
+             starts_file, similarity, require, forbid, max_heavy_atoms, output, top, image, device, quiet,
+             **search) -> None:
+    """Search the model's latent space for molecules that score well on an objective.
+
+    Every molecule found is decoded, checked and re-scored with RDKit (and your function);
+    OUTPUT lists the distinct ones that meet every constraint, best first, with the objective,
+    every property, the similarity to the seed, a novel flag and the search step that found
+    them. OUTPUT's .optimize.toml records the objective and settings (usable as --config).
+
+    \b
+    Examples:
+      molvae optimize -m runs/demo --maximize qed -o best_qed.csv --top 20 --image best.png
+      molvae optimize -m runs/demo --maximize plogp --max-heavy-atoms 38 --budget 20000 -o plogp.csv
+      molvae optimize -m runs/demo --maximize plogp --from "COc1cc2c(cc1OC)CC([NH3+])C2" --similarity 0.4 -o near.csv
+      molvae optimize -m runs/demo --objective mytools.dock:score --range mw=250:450 --forbid "[N+](=O)[O-]" -o dock.csv
+      molvae optimize -m runs/demo --config objective.toml -o out.csv
+    """
+    from pathlib import Path
+
+    from molvae.io import output_format, sibling, write_molecules, write_table
+    from molvae.objectives import Objective, as_objective, read_toml, to_toml
+    from molvae.optimize import SearchSettings, search_settings, settings_dict
+
+    output_format(output)  # fail on a bad name before any work
+    if top < 0:
+        raise click.BadParameter(f"must be 0 or more, got {top}", param_hint="--top")
+    base, settings = None, {}
+    if config_path:
+        base = as_objective(Path(config_path))
+        settings = search_settings(read_toml(config_path).get("search", {}), f"{config_path}: search")
+    settings.update({k: v for k, v in search.items() if v is not None})
+    settings = SearchSettings(**settings)  # validated before the model loads
+    seeds = list(starts) + (_read_seeds(starts_file) if starts_file else [])
+    constraints = None
+    if any(v not in (None, ()) for v in (similarity, require, forbid, max_heavy_atoms)):
+        old = base.constraints if base else None
+        constraints = {
+            "similarity": similarity if similarity is not None else (old.similarity if old else None),
+            "require": tuple(old.require if old else ()) + tuple(require),
+            "forbid": tuple(old.forbid if old else ()) + tuple(forbid),
+            "max_heavy_atoms": max_heavy_atoms if max_heavy_atoms is not None else (old.max_heavy_atoms if old else None),
+        }
+    if not (maximize or minimize or targets or ranges or functions) and base is None:
+        raise click.UsageError("nothing to optimise: give --maximize, --minimize, --target, --range, --objective "
+                               "or --config")
+    objective = Objective.build(
+        maximize=[*maximize, *functions], minimize=minimize, target=_pairs(targets, "--target"),
+        range=_pairs(ranges, "--range", split_range=True), weights=_pairs(weights, "--weight"),
+        combine=combine or "sum", constraints=constraints, seeds=seeds, base=base)
+
+    model = load_model(model_path, device)
+    result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings)
+
+    rows = result.rows()
+    write_molecules(output, rows, result.columns)
+    (sibling(output, "optimize", ".toml")).write_text(to_toml(result.objective, settings_dict(settings)))
+    parts = [f"decoded {result.n_decoded} molecules in {result.seconds:.0f} s: {result.n_invalid} invalid, "
+             f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint"]
+    if result.n_failures:
+        fail = sibling(output, "failures")
+        write_table(fail, ["smiles", "reason"], result.failures)
+        parts.append(f"{result.n_failures} got the worst score because the objective failed on them (see {fail})")
+    parts.append(f"wrote {len(rows)} to {output}")
+    echo("; ".join(parts))
+    if result.seeds:
+        found = sum(result.best(i) is not None for i in range(len(result.seeds)))
+        echo(f"{found} of {len(result.seeds)} seeds have a candidate")
+    if rows:
+        best = result.candidates[0]
+        echo(f"best: {best.smiles} objective {best.score:.4g}")
+    if image and rows:
+        from molvae.chem import draw_grid
+
+        shown = result.candidates[:24]
+        legends = [f"{c.score:.3f}" + (f", sim {c.similarity:.2f}" if c.similarity is not None else "") for c in shown]
+        draw_grid([c.smiles for c in shown], legends, path=image)
+        echo(f"drew {len(shown)} molecules to {image}")

@@ -1,0 +1,177 @@
+"""Scores of molecules against an :class:`~molvae.objectives.Objective`: RDKit and user functions.
+
+Each canonical SMILES is scored once (a cache), user functions are called with lists of new
+molecules, and a molecule a user function fails on gets the worst score and is counted.
+
+>>> from molvae.objectives import Objective
+>>> obj = Objective.build(maximize=["plogp"], constraints={"max_heavy_atoms": 38})
+>>> round(Scorer(obj).evaluate(["COc1cc2c(cc1OC)CC([NH3+])C2"])[0].score, 3)
+-2.505
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from molvae.chem import mol_from_smiles, morgan_fingerprint, quiet_rdkit
+from molvae.errors import ConfigError
+from molvae.objectives import Objective
+from molvae.properties import compute_mol
+
+
+def load_function(spec: str) -> Callable[[list[str]], Sequence[float]]:
+    """Import ``package.module:function`` (the function may be a dotted attribute path)."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or the module itself failing on import
+        raise ConfigError(f"objective {spec}: cannot import {module_name!r} ({type(exc).__name__}: {exc})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"objective {spec}: {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ConfigError(f"objective {spec}: {attr!r} is not callable")
+    return obj
+
+
+@dataclass
+class Evaluation:
+    """A molecule scored against an objective (similarity to seeds is added by the search).
+
+    ``score`` is NaN when a user function failed on the molecule (``failure`` says how);
+    ``violation`` > 0 means a constraint other than similarity is broken (0 = feasible).
+    """
+
+    smiles: str
+    score: float
+    values: dict[str, float]
+    violation: float
+    failure: str = ""
+    fingerprint: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failure)
+
+
+class Scorer:
+    """Scores molecules with RDKit and the user's functions; each canonical SMILES is scored once.
+
+    User functions are called with lists of new SMILES. When one raises, it is called again one
+    molecule at a time to find the culprits; a molecule on which it raises or returns a
+    non-finite number gets the worst score and is counted in :attr:`n_failures`.
+    """
+
+    def __init__(self, objective: Objective):
+        from rdkit import Chem
+
+        self.objective = objective
+        self.functions = {t.function: load_function(t.function) for t in objective.terms if t.function}
+        self.property_names = [t.property for t in objective.terms if t.property]
+        c = objective.constraints
+        self._smarts: list[tuple[str, bool, Any]] = []
+        for kind, patterns in (("require", c.require), ("forbid", c.forbid)):
+            for s in patterns:
+                with quiet_rdkit():
+                    patt = Chem.MolFromSmarts(s)
+                if patt is None:
+                    raise ConfigError(f"constraints.{kind}: invalid SMARTS {s!r}")
+                self._smarts.append((s, kind == "require", patt))
+        self.cache: dict[str, Evaluation] = {}
+        self.n_failures = 0
+        self.failures: list[tuple[str, str]] = []  # (SMILES, reason), the first few hundred
+
+    def combine(self, values: Mapping[str, float]) -> float:
+        terms = self.objective.terms
+        if self.objective.combine == "sum":
+            return float(sum(t.weight * t.raw(values[t.name]) for t in terms))
+        total = sum(t.weight for t in terms)
+        logd = 0.0
+        for t in terms:
+            d = t.desirability(values[t.name])
+            if d <= 0:
+                return 0.0
+            logd += t.weight / total * math.log(d)
+        return float(math.exp(logd))
+
+    def evaluate(self, smiles: Sequence[str]) -> list[Evaluation]:
+        """Evaluations of canonical SMILES (valid molecules), in order, from the cache when known."""
+        new = [s for s in dict.fromkeys(smiles) if s not in self.cache]
+        if new:
+            self._score_new(new)
+        return [self.cache[s] for s in smiles]
+
+    def _score_new(self, smiles: list[str]) -> None:
+        mols = [mol_from_smiles(s) for s in smiles]
+        values: list[dict[str, float]] = [dict(zip(self.property_names, compute_mol(m, self.property_names)))
+                                          if m is not None else {} for m in mols]
+        failures = ["" if m is not None else "RDKit could not parse it" for m in mols]
+        for spec, fn in self.functions.items():
+            todo = [i for i, f in enumerate(failures) if not f]
+            for i, (v, why) in zip(todo, self._call(spec, fn, [smiles[i] for i in todo])):
+                values[i][spec] = v
+                if why:
+                    failures[i] = why
+        for i, (s, m) in enumerate(zip(smiles, mols)):
+            failure = failures[i]
+            if not failure:
+                bad = [n for n in self.property_names if not math.isfinite(values[i][n])]
+                if bad:
+                    failure = f"RDKit could not compute {', '.join(bad)}"
+            if failure:
+                self.n_failures += 1
+                if len(self.failures) < 500:
+                    self.failures.append((s, failure))
+                score = math.nan
+            else:
+                score = self.combine(values[i])
+            self.cache[s] = Evaluation(s, score, values[i], self._violation(m) if m is not None else math.inf,
+                                       failure, morgan_fingerprint(m) if m is not None else None)
+
+    def _call(self, spec: str, fn: Callable, smiles: list[str]) -> list[tuple[float, str]]:
+        """(value, failure reason) per molecule; never raises for a molecule's sake."""
+        if not smiles:
+            return []
+        try:
+            out = list(fn(list(smiles)))
+        except Exception as exc:
+            if len(smiles) == 1:
+                return [(math.nan, f"{spec} raised {type(exc).__name__}: {exc}")]
+            return [self._call_one(spec, fn, s) for s in smiles]
+        if len(out) != len(smiles):
+            raise ConfigError(f"objective {spec} returned {len(out)} values for {len(smiles)} molecules")
+        return [_as_value(spec, v) for v in out]
+
+    def _call_one(self, spec: str, fn: Callable, smi: str) -> tuple[float, str]:
+        try:
+            out = list(fn([smi]))
+        except Exception as exc:
+            return math.nan, f"{spec} raised {type(exc).__name__}: {exc}"
+        if len(out) != 1:
+            raise ConfigError(f"objective {spec} returned {len(out)} values for 1 molecule")
+        return _as_value(spec, out[0])
+
+    def _violation(self, mol: Any) -> float:
+        """How far a molecule is from meeting the SMARTS and size constraints (0 = it meets them)."""
+        v = 0.0
+        for _, required, patt in self._smarts:
+            if mol.HasSubstructMatch(patt) != required:
+                v += 1.0
+        limit = self.objective.constraints.max_heavy_atoms
+        if limit is not None and mol.GetNumHeavyAtoms() > limit:
+            v += (mol.GetNumHeavyAtoms() - limit) / 10.0
+        return v
+
+
+def _as_value(spec: str, v: Any) -> tuple[float, str]:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan, f"{spec} returned {v!r}, not a number"
+    if not math.isfinite(f):
+        return math.nan, f"{spec} returned {f}"
+    return f, ""

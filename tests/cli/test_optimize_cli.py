@@ -1,0 +1,107 @@
+"""``molvae optimize`` end to end, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from molvae.properties import compute
+from molvae_cli.main import cli
+from tests.conftest import moses
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_optimize_writes_ranked_top_k_with_image_and_settings(tiny_run, tmp_path):
+    out = tmp_path / "best.csv"
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--minimize", "sa", "--weight", "sa=0.1",
+              "--budget", 200, "--top", 7, "-o", out, "--image", tmp_path / "best.png", "-q")
+    assert res.exit_code == 0, res.output
+    rows = read_csv(out)
+    assert len(rows) == 7 and len({r["smiles"] for r in rows}) == 7
+    assert list(rows[0])[:3] == ["smiles", "objective", "logp"] and {"plogp", "novel", "step", "method"} <= set(rows[0])
+    scores = [float(r["objective"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    for r in rows:
+        p = compute(r["smiles"], ["qed", "sa"])
+        assert float(r["objective"]) == pytest.approx(p["qed"] - 0.1 * p["sa"], abs=2e-4)
+    assert (tmp_path / "best.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "decoded" in res.stderr and "wrote 7 to" in res.stderr and "drew 7 molecules" in res.stderr
+    # the settings written next to the results reproduce the run
+    again = tmp_path / "again.csv"
+    res = run("optimize", "-m", tiny_run, "--config", tmp_path / "best.optimize.toml", "--top", 7, "-o", again, "-q")
+    assert res.exit_code == 0, res.output
+    assert read_csv(again) == rows
+
+
+def test_optimize_from_seeds_with_constraints_and_a_user_function(tiny_run, tmp_path, monkeypatch):
+    (tmp_path / "clifn.py").write_text(textwrap.dedent("""
+        def score(smiles):
+            if any("S" in s for s in smiles):
+                raise ValueError("no sulfur please")
+            return [float(len(s)) for s in smiles]
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seeds = moses(2, skip=10)
+    (tmp_path / "seeds.smi").write_text(seeds[1] + "\n")
+    out = tmp_path / "o.csv"
+    res = run("optimize", "-m", tiny_run, "--objective", "clifn:score", "--from", seeds[0], "--from-file",
+              tmp_path / "seeds.smi", "--similarity", 0.05, "--forbid", "[#9]", "--budget", 150, "--top", 3,
+              "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    rows = read_csv(out)
+    assert rows and {"similarity", "seed", "clifn:score"} <= set(rows[0])
+    assert len({r["seed"] for r in rows}) <= 2 and all(sum(x["seed"] == r["seed"] for x in rows) <= 3 for r in rows)
+    for r in rows:
+        assert float(r["similarity"]) >= 0.05 and "F" not in r["smiles"] and "S" not in r["smiles"]
+        assert float(r["objective"]) == pytest.approx(len(r["smiles"]))
+    assert "objective failed on them" in res.stderr
+    fails = read_csv(tmp_path / "o.failures.csv")
+    assert fails and all("S" in f["smiles"] and "no sulfur please" in f["reason"] for f in fails)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--maximize", "potency"], "unknown property 'potency'"),
+    (["--maximize", "qed", "--similarity", "0.4"], "a similarity constraint needs seed molecules"),
+    (["--maximize", "qed", "--from", "C[Si](C)(C)C"], "lacks the SELFIES tokens [Si]"),
+    (["--maximize", "qed", "--from", "not-a-molecule"], "cannot encode seed not-a-molecule"),
+    (["--maximize", "qed", "--require", "c1ccc"], "invalid SMARTS 'c1ccc'"),
+    (["--objective", "no_such_pkg_xyz.mod:f"], "cannot import 'no_such_pkg_xyz.mod'"),
+    (["--range", "mw=250-400"], "is not LOW:HIGH numbers"),
+    (["--target", "logp"], "write NAME=VALUE"),
+    (["--maximize", "qed", "--budget", "0"], "budget must be positive"),
+    ([], "nothing to optimise"),
+    (["--maximize", "qed", "--weight", "sa=2"], "--weight sa: no objective of that name"),
+])
+def test_bad_input_gives_one_line_and_exit_code_2(tiny_run, tmp_path, args, message):
+    res = run("optimize", "-m", tiny_run, *args, "-o", tmp_path / "x.csv", "-q")
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[objective]]\nproperty = 'qed'\nwieght = 2\n", "objective #1: unknown key(s) wieght"),
+    ("[[objective]\n", "invalid TOML"),
+    ("[[objective]]\nproperty = 'qed'\n[search]\nbudgett = 3\n", "search: unknown key(s) budgett"),
+    ("[[objective]]\nproperty = 'potency'\n", "unknown property 'potency'"),
+])
+def test_bad_objective_file_names_file_and_problem(tiny_run, tmp_path, text, message):
+    f = tmp_path / "obj.toml"
+    f.write_text(text)
+    res = run("optimize", "-m", tiny_run, "--config", f, "-o", tmp_path / "x.csv", "-q")
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "obj.toml" in res.output
+    assert "Traceback" not in res.output
+    assert len([line for line in res.stderr.splitlines() if line.startswith("Error")]) == 1

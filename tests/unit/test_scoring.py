@@ -1,0 +1,86 @@
+"""Scoring molecules: constraints as violations, user functions called in batches, failures counted."""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+
+import pytest
+
+from molvae.errors import ConfigError
+from molvae.objectives import Objective
+from molvae.scoring import Scorer
+
+
+def test_constraints_are_reported_as_violations():
+    obj = Objective.build(maximize=["qed"], constraints={"require": ["c1ccccc1"], "forbid": ["C(=O)N"],
+                                                          "max_heavy_atoms": 12})
+    sc = Scorer(obj)
+    ok, amide, no_ring, big = sc.evaluate(["Oc1ccccc1", "NC(=O)c1ccccc1", "CCCCO", "CCCCCCCCCCCCc1ccccc1"])
+    assert ok.violation == 0
+    assert amide.violation == 1 and no_ring.violation == 1
+    assert big.violation == pytest.approx(0.6)  # 18 heavy atoms, 6 over
+    with pytest.raises(ConfigError, match="invalid SMARTS 'c1ccc'"):
+        Scorer(Objective.build(maximize=["qed"], constraints={"require": ["c1ccc"]}))
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "userscore.py").write_text(textwrap.dedent("""
+        calls = []
+
+        def length(smiles):
+            calls.append(list(smiles))
+            return [float(len(s)) for s in smiles]
+
+        def fragile(smiles):
+            calls.append(list(smiles))
+            if any("N" in s for s in smiles):
+                raise RuntimeError("docking failed")
+            return [float("nan") if "O" in s else 1.0 for s in smiles]
+
+        def wrong_length(smiles):
+            return [1.0]
+
+        not_callable = 3
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("userscore", None)
+    yield
+    sys.modules.pop("userscore", None)
+
+
+def test_user_function_is_called_in_batches_and_cached(user_module):
+    import userscore
+
+    sc = Scorer(Objective.build(maximize=["userscore:length"]))
+    evs = sc.evaluate(["CCO", "c1ccccc1", "CCO"])
+    assert [e.score for e in evs] == [3.0, 8.0, 3.0]
+    sc.evaluate(["CCO", "CCN"])
+    assert userscore.calls == [["CCO", "c1ccccc1"], ["CCN"]]  # each molecule scored once
+
+
+def test_failing_user_function_gives_the_worst_score_and_is_counted(user_module):
+    sc = Scorer(Objective.build(maximize=["userscore:fragile"]))
+    evs = sc.evaluate(["CCC", "CCN", "CCO", "CCCC"])
+    assert [e.failed for e in evs] == [False, True, True, False]
+    assert evs[0].score == 1.0 and math.isnan(evs[1].score) and math.isnan(evs[2].score)
+    assert sc.n_failures == 2
+    assert "raised RuntimeError: docking failed" in dict(sc.failures)["CCN"]
+    assert "returned nan" in dict(sc.failures)["CCO"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module_xyz:f", "cannot import 'no_such_module_xyz'"),
+    ("userscore:missing", "has no attribute 'missing'"),
+    ("userscore:not_callable", "is not callable"),
+])
+def test_bad_user_function_names_the_problem(user_module, spec, message):
+    with pytest.raises(ConfigError, match=message):
+        Scorer(Objective.build(maximize=[spec]))
+
+
+def test_user_function_returning_the_wrong_number_of_values(user_module):
+    with pytest.raises(ConfigError, match="returned 1 values for 2 molecules"):
+        Scorer(Objective.build(maximize=["userscore:wrong_length"])).evaluate(["CC", "CCC"])

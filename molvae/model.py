@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,32 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
 
 
+def run_gru(gru: nn.GRU, x, hidden: torch.Tensor | None = None):
+    """``gru(x, hidden)``, in float32 (TF32 tensor cores) when CUDA autocast is on.
+
+    Under autocast, PyTorch sends cuDNN RNNs to float16 whatever autocast's dtype is, and float16
+    gradients without loss scaling can underflow; the GRU is kept out of autocast on CUDA, and
+    the layers around it run in bf16. On the CPU autocast (bf16) reaches the GRU's matrix
+    products and the state stays float32, so nothing changes there.
+    """
+    packed = isinstance(x, PackedSequence)
+    if (x.data if packed else x).device.type != "cuda" or not _cuda_autocast_on():
+        return gru(x, hidden)
+    with torch.autocast("cuda", enabled=False):
+        if packed:
+            x = PackedSequence(x.data.float(), x.batch_sizes, x.sorted_indices, x.unsorted_indices)
+        else:
+            x = x.float()
+        return gru(x, None if hidden is None else hidden.float())
+
+
+def _cuda_autocast_on() -> bool:
+    try:
+        return torch.is_autocast_enabled("cuda")
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_enabled()
+
+
 def make_condition(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Condition vector ``[values * mask, mask]`` from standardised values and a 0/1 mask."""
     mask = mask.to(values.dtype)
@@ -71,11 +97,17 @@ class Encoder(nn.Module):
         self.to_stats = nn.Linear(2 * cfg.encoder_hidden + 2 * cfg.n_properties, 2 * cfg.latent_dim)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, cond: torch.Tensor):
-        """Return ``(mu, logvar)`` of q(z | x, c). ``tokens`` [B, T] with ``<end>``, lengths [B]."""
+        """Return ``(mu, logvar)`` of q(z | x, c). ``tokens`` [B, T] with ``<end>``, lengths [B].
+
+        Give ``lengths`` as a CPU tensor to avoid a device-to-host copy; when they are already in
+        decreasing order (as training batches are), packing needs no index tensors on the device.
+        """
         x = self.embedding(tokens)
         x = torch.cat([x, cond.unsqueeze(1).expand(-1, x.size(1), -1)], dim=-1)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, h = self.gru(packed)  # [layers * 2, B, H]
+        lengths = lengths.cpu()
+        ordered = bool((lengths[:-1] >= lengths[1:]).all())
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=ordered)
+        _, h = run_gru(self.gru, packed)  # [layers * 2, B, H]
         h = torch.cat([h[-2], h[-1]], dim=-1)
         mu, logvar = self.to_stats(torch.cat([h, cond], dim=-1)).chunk(2, dim=-1)
         return mu, logvar.clamp(-10.0, 10.0)
@@ -115,7 +147,7 @@ class Decoder(nn.Module):
             hidden = self.initial_state(z, cond)
         x = self.embedding(inputs)
         x = torch.cat([x, side.unsqueeze(1).expand(-1, x.size(1), -1)], dim=-1)
-        y, hidden = self.gru(x, hidden)
+        y, hidden = run_gru(self.gru, x, hidden)
         return self.out(y), hidden
 
 
@@ -168,17 +200,26 @@ class ConditionalVAE(nn.Module):
         cond: torch.Tensor,
         generator: torch.Generator | None = None,
         word_dropout: float = 0.0,
+        eps: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Teacher-forced pass. ``tokens`` [B, T] hold symbols, ``<end>`` and padding.
 
         Returns logits [B, T, V] (predicting ``tokens``), mu, logvar, z and property predictions.
+        The noise can be given instead of drawn from ``generator``: ``eps`` [B, latent_dim] for
+        the reparameterisation and ``drop`` (bool [B, T]) for word dropout (training only).
         """
         mu, logvar = self.encode(tokens, lengths, cond)
-        z = self.reparameterize(mu, logvar, generator)
+        if eps is None:
+            z = self.reparameterize(mu, logvar, generator)
+        else:
+            z = mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)
         start = torch.full((tokens.size(0), 1), self.START, dtype=tokens.dtype, device=tokens.device)
         inputs = torch.cat([start, tokens[:, :-1]], dim=1)
-        if word_dropout > 0 and self.training:
-            drop = torch.rand(inputs.shape, generator=generator, device=inputs.device) < word_dropout
+        if self.training and (drop is not None or word_dropout > 0):
+            if drop is None:
+                drop = torch.rand(inputs.shape, generator=generator, device=inputs.device) < word_dropout
+            drop = drop.clone()
             drop[:, 0] = False
             inputs = inputs.masked_fill(drop & (inputs != self.PAD), self.PAD)
         logits, _ = self.decoder(inputs, z, cond)

@@ -76,7 +76,6 @@ def setup(device: str = "auto") -> DistContext:
     """
     if not launched():
         return DistContext()
-    world = int(os.environ["WORLD_SIZE"])
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
     owns = False

@@ -373,56 +373,66 @@ class Trainer:
         return row
 
     # ------------------------------------------------------------------ main loop
+    def train_step(self, batches: list[np.ndarray], local_idx: torch.Tensor, offsets: np.ndarray) -> float:
+        """One optimiser step on global batch ``batch_in_epoch`` of :meth:`epoch_plan`; returns β.
+
+        Nothing here waits for the device: no ``.item()``, no device-to-host copy.
+        """
+        cfg = self.cfg
+        rank, world = self.dist.rank, self.dist.world_size
+        steps_per_epoch = max(1, math.ceil(len(self.train_idx) / cfg.batch_size))
+        n_prop, latent = len(self.scaler.names), self.model.cfg.latent_dim
+        i = self.batch_in_epoch
+        idx = batches[i]
+        n = len(idx)
+        local = idx[rank::world] if n > rank else idx[:1]
+        t = local_idx[offsets[i] : offsets[i + 1]]
+        width = int(self.lengths_np[idx[0]])  # the global batch's longest molecule
+        b = _Batch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[local]), self.props[t])
+        beta = kl_weight(cfg, self.epoch + i / steps_per_epoch)
+        # Random numbers for the whole global batch, in the single-process order; this rank
+        # keeps its rows, so any number of processes sees the same noise per molecule.
+        mask = random_mask(n, n_prop, cfg.condition_dropout, self.gen, self.device)
+        eps = torch.randn((n, latent), generator=self.gen, device=self.device)
+        drop = None
+        if cfg.word_dropout > 0:
+            drop = torch.rand((n, width), generator=self.gen, device=self.device) < cfg.word_dropout
+        if world > 1:
+            pick = slice(rank, None, world) if n > rank else slice(0, 1)
+            mask, eps = mask[pick], eps[pick]
+            drop = drop[pick] if drop is not None else None
+        for group in self.opt.param_groups:
+            group["lr"] = learning_rate(cfg, self.step, steps_per_epoch * cfg.epochs)
+        r = self.losses(b, beta, mask, train=True, n_total=n, eps=eps, drop=drop,
+                        weight=1.0 if n > rank else 0.0)
+        self.opt.zero_grad(set_to_none=True)
+        (r["loss"] * world if world > 1 else r["loss"]).backward()  # DDP averages over ranks
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.sums += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
+                                  r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
+        self.n_mol += n
+        self.step += 1
+        self.batch_in_epoch += 1
+        return beta
+
     def run(self) -> Path:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
-        rank, world = self.dist.rank, self.dist.world_size
-        steps_per_epoch = max(1, math.ceil(len(self.train_idx) / cfg.batch_size))
+        world = self.dist.world_size
         limit = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         last_save = last_shown = time.monotonic()
         t0 = time.monotonic() - self.elapsed
         self.model.train()
         out_of_time = self.elapsed >= limit
-        n_prop, latent = len(self.scaler.names), self.model.cfg.latent_dim
         while self.epoch < cfg.epochs and not out_of_time:
             batches, local_idx, offsets = self.epoch_plan()
             bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                        disable=not self.progress, leave=False, dynamic_ncols=True)
             while self.batch_in_epoch < len(batches):
-                i = self.batch_in_epoch
-                idx = batches[i]
-                n = len(idx)
-                local = idx[rank::world] if n > rank else idx[:1]
-                t = local_idx[offsets[i] : offsets[i + 1]]
-                width = int(self.lengths_np[idx[0]])  # the global batch's longest molecule
-                b = _Batch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[local]), self.props[t])
-                beta = kl_weight(cfg, self.epoch + i / steps_per_epoch)
-                # Random numbers for the whole global batch, in the single-process order; this rank
-                # keeps its rows, so any number of processes sees the same noise per molecule.
-                mask = random_mask(n, n_prop, cfg.condition_dropout, self.gen, self.device)
-                eps = torch.randn((n, latent), generator=self.gen, device=self.device)
-                drop = None
-                if cfg.word_dropout > 0:
-                    drop = torch.rand((n, width), generator=self.gen, device=self.device) < cfg.word_dropout
-                if world > 1:
-                    pick = slice(rank, None, world) if n > rank else slice(0, 1)
-                    mask, eps = mask[pick], eps[pick]
-                    drop = drop[pick] if drop is not None else None
-                for group in self.opt.param_groups:
-                    group["lr"] = learning_rate(cfg, self.step, steps_per_epoch * cfg.epochs)
-                r = self.losses(b, beta, mask, train=True, n_total=n, eps=eps, drop=drop,
-                                weight=1.0 if n > rank else 0.0)
-                self.opt.zero_grad(set_to_none=True)
-                (r["loss"] * world if world > 1 else r["loss"]).backward()  # DDP averages over ranks
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                self.opt.step()
-                self.sums += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
-                                          r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
-                self.n_mol += n
-                self.step += 1
-                self.batch_in_epoch += 1
+                beta = self.train_step(batches, local_idx, offsets)
                 bar.update(1)
                 now = time.monotonic()
                 if self.progress and now - last_shown > 2.0:  # reading the sums synchronises: rarely

@@ -203,9 +203,9 @@ class Trainer:
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.ddp = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                gradient_as_bucket_view=True)
+            # device_ids=None: batches are already on the device, and DDP would otherwise copy the
+            # CPU lengths to the GPU (and packing would copy them back, a sync per step)
+            self.ddp = DistributedDataParallel(self.model, device_ids=None, gradient_as_bucket_view=True)
         fused = {"fused": True} if self.device.type == "cuda" else {}
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         self.gen = torch.Generator(device=self.device)

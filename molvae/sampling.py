@@ -146,12 +146,6 @@ def _init_worker() -> None:
     from rdkit import RDLogger
 
     RDLogger.DisableLog("rdApp.*")
-    try:  # workers only run RDKit; keep any stray torch import single-threaded
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _executor(n_jobs: int) -> ProcessPoolExecutor:

@@ -25,7 +25,16 @@ from molvae.conditioning import PropertyScaler, condition_arrays
 from molvae.errors import BadInputError, EncodingError
 from molvae.model import ConditionalVAE, ModelConfig, make_condition
 from molvae.properties import compute_mol
-from molvae.sampling import CHUNK, POOL_ABOVE, Checked, CheckedChunk, ChemistryPool, check_symbols, resolve_jobs, tokens_to_symbols
+from molvae.sampling import (
+    CHUNK,
+    POOL_ABOVE,
+    Checked,
+    CheckedChunk,
+    ChemistryPool,
+    check_symbols,
+    resolve_jobs,
+    tokens_to_symbols,
+)
 from molvae.tokens import Vocabulary
 
 log = logging.getLogger(__name__)

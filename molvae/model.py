@@ -67,6 +67,40 @@ def run_gru(gru: nn.GRU, x, hidden: torch.Tensor | None = None):
         return gru(x, None if hidden is None else hidden.float())
 
 
+def padded_bidirectional_states(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Final states ``[layers * 2, B, H]`` of a bidirectional, batch-first ``gru`` over the padded
+    ``x`` [B, T, D] with ``lengths`` [B] (CPU): what the GRU gives for the packed sequences.
+
+    Each direction runs over the padded batch, the backward one on every sequence reversed within
+    its own length, and its state is read at position ``length - 1``; padding only ever comes
+    after that position, so it changes nothing. On the CPU this is about 3x faster than packing,
+    whose per-step batch sizes prevent computing the input projections of all steps at once.
+    """
+    b, t, _ = x.shape
+    steps = torch.arange(t)
+    length = lengths.to(torch.long).unsqueeze(1)
+    rev = torch.where(steps < length, length - 1 - steps, steps).to(x.device)  # its own inverse
+    last = (lengths.to(torch.long) - 1).to(x.device)
+    rows = torch.arange(b, device=x.device)
+    states, inp = [], x
+    for layer in range(gru.num_layers):
+        outs = []
+        for suffix in ("", "_reverse"):
+            weights = [getattr(gru, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if suffix:
+                inp_dir = inp.gather(1, rev.unsqueeze(2).expand(-1, -1, inp.size(2)))
+            else:
+                inp_dir = inp
+            h0 = inp.new_zeros((1, b, gru.hidden_size))
+            y, _ = torch._VF.gru(inp_dir, h0, weights, True, 1, 0.0, gru.training, False, True)
+            states.append(y[rows, last])
+            outs.append(y.gather(1, rev.unsqueeze(2).expand(-1, -1, y.size(2))) if suffix else y)
+        inp = torch.cat(outs, dim=2)
+        if gru.training and gru.dropout > 0 and layer < gru.num_layers - 1:
+            inp = F.dropout(inp, gru.dropout, True)
+    return torch.stack(states)
+
+
 def _cuda_autocast_on() -> bool:
     try:
         return torch.is_autocast_enabled("cuda")
@@ -101,13 +135,17 @@ class Encoder(nn.Module):
 
         Give ``lengths`` as a CPU tensor to avoid a device-to-host copy; when they are already in
         decreasing order (as training batches are), packing needs no index tensors on the device.
+        On the CPU the GRU reads the padded batch instead (see :func:`padded_bidirectional_states`).
         """
         x = self.embedding(tokens)
         x = torch.cat([x, cond.unsqueeze(1).expand(-1, x.size(1), -1)], dim=-1)
         lengths = lengths.cpu()
-        ordered = bool((lengths[:-1] >= lengths[1:]).all())
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=ordered)
-        _, h = run_gru(self.gru, packed)  # [layers * 2, B, H]
+        if x.device.type == "cpu":
+            h = padded_bidirectional_states(self.gru, x, lengths)
+        else:
+            ordered = bool((lengths[:-1] >= lengths[1:]).all())
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=ordered)
+            _, h = run_gru(self.gru, packed)  # [layers * 2, B, H]
         h = torch.cat([h[-2], h[-1]], dim=-1)
         mu, logvar = self.to_stats(torch.cat([h, cond], dim=-1)).chunk(2, dim=-1)
         return mu, logvar.clamp(-10.0, 10.0)

@@ -115,3 +115,24 @@ def test_fast_generate_matches_step_by_step_gru():
         assert torch.equal(got, expected)
         ends = (got == ConditionalVAE.END).float().argmax(1)
         assert ends.min() < ends.max()  # rows really did finish at different steps
+
+
+def test_padded_bidirectional_encoder_equals_packing():
+    """The CPU encoder path (padded batch, backward direction reversed within each length) gives
+    the states and gradients of the packed GRU."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from molvae.model import padded_bidirectional_states
+
+    for layers in (1, 2):
+        torch.manual_seed(layers)
+        gru = torch.nn.GRU(7, 5, num_layers=layers, batch_first=True, bidirectional=True)
+        x = torch.randn(6, 9, 7, requires_grad=True)
+        lengths = torch.tensor([9, 7, 7, 4, 2, 1])
+        _, expected = gru(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        got = padded_bidirectional_states(gru, x, lengths)
+        assert torch.allclose(got, expected, atol=1e-6)
+        grads_expected = torch.autograd.grad(expected.pow(2).sum(), [x, *gru.parameters()])
+        grads_got = torch.autograd.grad(got.pow(2).sum(), [x, *gru.parameters()])
+        for a, b in zip(grads_got, grads_expected):
+            assert torch.allclose(a, b, atol=1e-5)

@@ -19,40 +19,36 @@ from molvae_cli.common import condition_option, echo, handle_errors, load_model,
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
 @click.option("--image", type=click.Path(dir_okay=False), default=None, help="Also draw the first molecules to this PNG.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--jobs", "-j", type=int, default=None, help="Worker processes for the RDKit checks (default: all cores).")
 @handle_errors
-def generate(model_path, n, conditions, temperature, seed, unique, around, radius, output, image, device) -> None:
+def generate(model_path, n, conditions, temperature, seed, unique, around, radius, output, image, device, jobs) -> None:
     """Sample N molecules and write them with their properties and a `novel` flag.
 
     Invalid samples go to OUTPUT's .rejects.csv with the reason; the counts printed add up.
+    Molecules are written as they come: memory stays bounded for millions of them.
 
     \b
     Examples:
       molvae generate -m runs/demo -n 10000 --condition logp=2.5 --condition qed=0.8 -o out.csv
       molvae generate -m runs/demo -n 100 --around "CCOc1ccccc1C(N)=O" --radius 0.3 -o near.sdf
     """
-    from molvae.io import output_format, sibling, write_molecules, write_table
+    from molvae.io import output_format
 
     output_format(output)  # fail on a bad name before any work
     if n <= 0:
         raise click.BadParameter(f"must be positive, got {n}", param_hint="-n")
     condition = parse_conditions(conditions)
     model = load_model(model_path, device)
-    gen = model.generate(n, condition=condition, temperature=temperature, seed=seed, unique=unique,
-                         around=around, radius=radius)
+    res = model.generate_to_file(output, n, condition=condition, temperature=temperature, seed=seed, unique=unique,
+                                 around=around, radius=radius, n_jobs=jobs, progress=True)
     names = model.property_names
-    rows = [{"smiles": m.smiles, **m.properties, "novel": nov} for m, nov in zip(gen.molecules, gen.novel)]
-    write_molecules(output, rows, [*names, "novel"])
-    parts = [f"sampled {gen.n_sampled}: wrote {len(rows)} valid molecules to {output}"]
-    if gen.invalid:
-        rej = sibling(output, "rejects")
-        write_table(rej, ["selfies", "reason"], [(c.selfies, c.reason) for c in gen.invalid])
-        parts.append(f"{len(gen.invalid)} invalid (see {rej})")
-    else:
-        parts.append("0 invalid")
+    parts = [f"sampled {res.n_sampled}: wrote {res.n_written} valid molecules to {output}"]
+    parts.append(f"{res.n_invalid} invalid (see {res.rejects_path})" if res.n_invalid else "0 invalid")
     if unique:
-        parts.append(f"{gen.n_duplicates} duplicates removed")
-    parts.append(f"{sum(gen.novel)} novel")
+        parts.append(f"{res.n_duplicates} duplicates removed")
+    parts.append(f"{res.n_novel} novel")
     echo(", ".join(parts))
+    rows = [{"smiles": m.smiles, **m.properties} for m in res.first]
     if image and rows:
         from molvae.chem import draw_grid
 

@@ -42,12 +42,18 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
     Settings come from the defaults, then --config, then options. The run folder gets
     best.ckpt, last.ckpt, config.toml, history.csv, curves.png and rejects.csv.
 
+    On several GPUs or processes, launch it with torchrun (--batch-size is the global batch):
+    torchrun --nproc_per_node 4 -m molvae_cli train DATA --out runs/NAME ...
+
     \b
     Example:
       molvae train data/moses/train_20k.csv.gz --properties logp,qed,sa --out runs/demo --max-minutes 10
     """
     from molvae.config import TrainConfig, load_toml
+    from molvae.distributed import is_main_process
     from molvae.train import train as run_training
+
+    say = echo if is_main_process() else (lambda msg: None)  # under torchrun, rank 0 speaks for the run
 
     settings = load_toml(config_path) if config_path else {}
     settings.update({k: v for k, v in opts.items() if v is not None})
@@ -58,6 +64,6 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
         best = run_training(data, out, resume=True, progress=not quiet, overrides=overrides)
     else:
         cfg = TrainConfig.from_dict(settings)
-        echo(f"training on {data} with properties {', '.join(cfg.properties)} -> {out}")
+        say(f"training on {data} with properties {', '.join(cfg.properties)} -> {out}")
         best = run_training(data, out, cfg, progress=not quiet)
-    echo(f"done: best model {best}")
+    say(f"done: best model {best}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +25,16 @@ from molvae.conditioning import PropertyScaler, condition_arrays
 from molvae.errors import BadInputError, EncodingError
 from molvae.model import ConditionalVAE, ModelConfig, make_condition
 from molvae.properties import compute_mol
-from molvae.sampling import Checked, check_symbols, tokens_to_symbols
+from molvae.sampling import (
+    CHUNK,
+    POOL_ABOVE,
+    Checked,
+    CheckedChunk,
+    ChemistryPool,
+    check_symbols,
+    resolve_jobs,
+    tokens_to_symbols,
+)
 from molvae.tokens import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,38 @@ class Generation:
     invalid: list[Checked] = field(default_factory=list)
     n_duplicates: int = 0
     n_sampled: int = 0
+
+
+@dataclass
+class GenerationChunk:
+    """One chunk of :meth:`MolVAE.generate_iter`: kept molecules and an account of the rest.
+
+    Summed over all chunks, ``n_sampled == len(molecules) + len(invalid) + n_duplicates``.
+    """
+
+    molecules: list[Checked] = field(default_factory=list)
+    novel: list[bool] = field(default_factory=list)
+    invalid: list[Checked] = field(default_factory=list)
+    n_duplicates: int = 0
+    n_sampled: int = 0
+
+
+@dataclass
+class GenerationSummary:
+    """What :meth:`MolVAE.generate_to_file` returns: counts and the first molecules written.
+
+    ``n_sampled == n_written + n_invalid + n_duplicates`` always.
+    """
+
+    path: Path
+    rejects_path: Path
+    n_sampled: int = 0
+    n_written: int = 0
+    n_invalid: int = 0
+    n_duplicates: int = 0
+    n_novel: int = 0
+    first: list[Checked] = field(default_factory=list)
+    first_novel: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +124,8 @@ class MolVAE:
             raise checkpoint.CheckpointError(f"weights do not match the model config: {str(exc).splitlines()[0]}") from None
         self.model.to(self.device).eval()
         self._first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
+        #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
+        self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -136,7 +179,7 @@ class MolVAE:
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
             ids = self.model.generate(z[i : i + batch_size], cond[i : i + batch_size], temperature=temperature,
-                                      generator=g, first_allowed=self._first_allowed)
+                                      generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
             symbols.extend(tokens_to_symbols(self.vocab, ids))
         return check_symbols(symbols, self.property_names, n_jobs=n_jobs)
 
@@ -145,13 +188,107 @@ class MolVAE:
         return checkpoint.contains_hashes(self._train_hashes, list(smiles)).__invert__().tolist()
 
     # ------------------------------------------------------------------ sampling
-    @torch.no_grad()
-    def _sample_checked(self, n: int, condition: Condition | None, temperature: float, g: torch.Generator,
-                        center: torch.Tensor | None, radius: float, batch_size: int, n_jobs: int | None,
-                        warn: bool = True) -> list[Checked]:
-        noise = torch.randn((n, self.latent_dim), generator=g, device=self.device)
-        z = center + radius * noise if center is not None else noise
-        return self._decode_z(z, self._cond(condition, n, warn=warn), temperature, g, batch_size, n_jobs)
+    def _stream(self, budget: Callable[[int], int], condition: Condition | None, temperature: float,
+                g: torch.Generator, center: torch.Tensor | None, radius: float, names: Sequence[str],
+                n_jobs: int | None, batch_size: int | None, expected: int) -> Iterator[CheckedChunk]:
+        """Checked samples in sampling order, chunk by chunk, the chemistry overlapped with sampling.
+
+        ``budget(produced)`` says how many more molecules to sample now (0: stop). A batch is
+        sampled on the model only when the :class:`~molvae.sampling.ChemistryPool` has room, so
+        memory stays bounded. Without an explicit ``n_jobs``, fewer than ``POOL_ABOVE`` ``expected``
+        molecules are checked in this process (a pool would cost more than it saves).
+        """
+        bs = batch_size or (32768 if self.device.type == "cuda" else 4096)
+        jobs = resolve_jobs(n_jobs) if n_jobs is not None or expected >= POOL_ABOVE else 1
+        id_dtype = torch.uint8 if len(self.vocab) < 256 else torch.int16
+
+        def batches() -> Iterator[np.ndarray]:
+            produced = 0
+            while (m := min(bs, budget(produced))) > 0:
+                noise = torch.randn((m, self.latent_dim), generator=g, device=self.device)
+                z = center + radius * noise if center is not None else noise
+                ids = self.model.generate(z, self._cond(condition, m, warn=produced == 0), temperature=temperature,
+                                          generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
+                produced += m
+                arr = ids.to(id_dtype).cpu().numpy()
+                for s in range(0, m, CHUNK):
+                    yield arr[s : s + CHUNK]
+
+        with ChemistryPool(self.vocab, names, jobs) as pool:
+            yield from pool.imap(batches())
+
+    def _around(self, around: str | None, condition: Condition | None):
+        if around is None:
+            return None, condition
+        center = torch.from_numpy(self.encode([around])).to(self.device)
+        return center, (self.properties_of(around) if condition is None else condition)
+
+    def generate_iter(
+        self,
+        n: int,
+        condition: Condition | None = None,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        unique: bool = False,
+        around: str | None = None,
+        radius: float = 0.5,
+        batch_size: int | None = None,
+        max_samples: int | None = None,
+        n_jobs: int | None = None,
+    ) -> Iterator[GenerationChunk]:
+        """:meth:`generate`, chunk by chunk: for millions of molecules in bounded memory.
+
+        Yields :class:`GenerationChunk` objects in sampling order; summed over the chunks,
+        ``n_sampled == kept + invalid + duplicates``. The RDKit work runs in ``n_jobs`` worker
+        processes (default: all cores) while the model samples the next batch. With ``unique``,
+        duplicates are recognised by 64-bit hashes of the canonical SMILES (no strings are kept)
+        and sampling stops after ``max_samples`` (default ``20 * n``). The same ``seed`` and
+        ``batch_size`` give the same molecules whatever ``n_jobs`` is.
+        """
+        if n <= 0:
+            raise BadInputError(f"number of molecules must be positive, got {n}")
+        g = self._generator(seed)
+        center, condition = self._around(around, condition)
+        limit = (max_samples or 20 * n) if unique else n
+        kept = sampled = 0
+
+        def budget(produced: int) -> int:
+            if not unique:
+                return n - produced
+            return 0 if kept >= n else min(limit - produced, int((n - kept) * 1.25) + 16)
+
+        names = self.property_names
+        seen: set[int] = set()
+        for part in self._stream(budget, condition, temperature, g, center, radius, names, n_jobs, batch_size, n):
+            chunk = GenerationChunk()
+            checked = part.checked(names)
+            hashes = iter(checkpoint.hash64([c.smiles for c in checked if c.valid]).tolist())
+            kept_hashes = []
+            for c in checked:
+                if kept >= n or sampled >= limit:
+                    break  # surplus samples are not part of the request
+                sampled += 1
+                chunk.n_sampled += 1
+                if not c.valid:
+                    chunk.invalid.append(c)
+                    continue
+                h = next(hashes)
+                if unique:
+                    if h in seen:
+                        chunk.n_duplicates += 1
+                        continue
+                    seen.add(h)
+                chunk.molecules.append(c)
+                kept_hashes.append(h)
+                kept += 1
+            known = checkpoint.in_table(self._train_hashes, np.asarray(kept_hashes, dtype=np.int64))
+            chunk.novel = (~known).tolist()
+            if chunk.n_sampled:
+                yield chunk
+            if kept >= n or sampled >= limit:
+                break
+        if unique and kept < n:
+            log.warning("found only %d unique valid molecules of %d requested in %d samples", kept, n, sampled)
 
     def generate(
         self,
@@ -162,7 +299,7 @@ class MolVAE:
         unique: bool = False,
         around: str | None = None,
         radius: float = 0.5,
-        batch_size: int = 2048,
+        batch_size: int | None = None,
         max_rounds: int = 20,
         n_jobs: int | None = None,
     ) -> Generation:
@@ -174,48 +311,79 @@ class MolVAE:
             temperature: softmax temperature of the decoder (0 = greedy).
             seed: random seed for reproducible samples.
             unique: drop duplicates and keep sampling until ``n`` unique valid molecules are found
-                (at most ``max_rounds`` rounds; a warning says when fewer were found).
+                (at most ``max_rounds * n`` samples; a warning says when fewer were found).
             around: sample near this molecule: z = encode(around) + radius * N(0, I). Without a
                 ``condition``, the seed's own properties are the condition.
             radius: standard deviation of the noise added around the seed.
+            batch_size: molecules sampled at once on the model (default 4096 on a CPU, 32768 on a GPU).
+            n_jobs: worker processes for the RDKit checks of large requests (default: all cores).
+
+        Everything is returned in memory; :meth:`generate_to_file` and :meth:`generate_iter` stream.
 
         Raises :class:`~molvae.errors.MolVAEError` for ``n <= 0``,
         :class:`~molvae.errors.UnknownPropertyError` for a property the model does not know and
         :class:`~molvae.errors.EncodingError` for a seed it cannot encode.
         """
-        if n <= 0:
-            raise BadInputError(f"number of molecules must be positive, got {n}")
-        g = self._generator(seed)
-        center = None
-        if around is not None:
-            center = torch.from_numpy(self.encode([around])).to(self.device)
-            if condition is None:
-                condition = self.properties_of(around)
         result = Generation(molecules=[], novel=[])
-        seen: set[str] = set()
-        for rounds in range(1, max_rounds + 1):
-            missing = n - len(result.molecules)
-            want = n if rounds == 1 else min(n, int(missing * 1.25) + 16)
-            checked = self._sample_checked(want, condition, temperature, g, center, radius, batch_size,
-                                           n_jobs, warn=rounds == 1)
-            for c in checked:
-                if len(result.molecules) >= n:
-                    break  # surplus of the last round is not part of the request
-                result.n_sampled += 1
-                if not c.valid:
-                    result.invalid.append(c)
-                elif unique and c.smiles in seen:
-                    result.n_duplicates += 1
-                else:
-                    seen.add(c.smiles)  # type: ignore[arg-type]
-                    result.molecules.append(c)
-            if not unique or len(result.molecules) >= n:
-                break
-        if unique and len(result.molecules) < n:
-            log.warning("found only %d unique valid molecules of %d requested in %d samples",
-                        len(result.molecules), n, result.n_sampled)
-        result.novel = self.is_novel([c.smiles for c in result.molecules])  # type: ignore[misc]
+        for chunk in self.generate_iter(n, condition, temperature, seed, unique, around, radius, batch_size,
+                                        max_rounds * n, n_jobs):
+            result.molecules.extend(chunk.molecules)
+            result.novel.extend(chunk.novel)
+            result.invalid.extend(chunk.invalid)
+            result.n_duplicates += chunk.n_duplicates
+            result.n_sampled += chunk.n_sampled
         return result
+
+    def generate_to_file(
+        self,
+        path: str | Path,
+        n: int,
+        condition: Condition | None = None,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        unique: bool = False,
+        around: str | None = None,
+        radius: float = 0.5,
+        batch_size: int | None = None,
+        max_samples: int | None = None,
+        n_jobs: int | None = None,
+        rejects: str | Path | None = None,
+        keep_first: int = 24,
+        progress: bool = False,
+    ) -> GenerationSummary:
+        """:meth:`generate` straight into a .csv/.tsv/.smi/.sdf file, written as molecules come.
+
+        Columns: ``smiles``, each property, ``novel``. Invalid samples go to ``rejects`` (default
+        ``OUT.rejects.csv``, created only when there is one) with their SELFIES and the reason.
+        Memory stays bounded however large ``n`` is. Returns the counts and the first
+        ``keep_first`` molecules (for pictures). ``progress`` shows a bar on a terminal.
+        """
+        from tqdm.auto import tqdm
+
+        from molvae.io import MoleculeWriter, TableWriter, output_format, sibling
+
+        output_format(path)  # fail on a bad name before any work
+        names = self.property_names
+        summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
+        bar = tqdm(total=n, unit="mol", desc="generating", disable=None if progress else True, leave=False)
+        with MoleculeWriter(path, [*names, "novel"]) as out, bar, \
+                TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej:
+            for chunk in self.generate_iter(n, condition, temperature, seed, unique, around, radius, batch_size,
+                                            max_samples, n_jobs):
+                out.write({"smiles": m.smiles, **m.properties, "novel": nov}
+                          for m, nov in zip(chunk.molecules, chunk.novel))
+                rej.write((c.selfies, c.reason) for c in chunk.invalid)
+                room = keep_first - len(summary.first)
+                if room > 0:
+                    summary.first.extend(chunk.molecules[:room])
+                    summary.first_novel.extend(chunk.novel[:room])
+                summary.n_sampled += chunk.n_sampled
+                summary.n_written += len(chunk.molecules)
+                summary.n_invalid += len(chunk.invalid)
+                summary.n_duplicates += chunk.n_duplicates
+                summary.n_novel += sum(chunk.novel)
+                bar.update(len(chunk.molecules) if unique else chunk.n_sampled)
+        return summary
 
     def sample(
         self,
@@ -223,19 +391,24 @@ class MolVAE:
         condition: Condition | None = None,
         temperature: float = 1.0,
         seed: int | None = None,
+        n_jobs: int | None = None,
     ) -> list[str | None]:
         """Sample ``n`` molecules from the prior at the requested properties.
 
         Returns ``n`` canonical SMILES in sampling order, ``None`` where a sample is not a valid
-        molecule. Use :meth:`generate` for properties, novelty and de-duplication.
+        molecule. Use :meth:`generate` for properties, novelty and de-duplication. Large requests
+        are checked by ``n_jobs`` worker processes (default: all cores) while sampling goes on.
 
         >>> model.sample(2, condition={"logp": 3.0}, seed=1)  # doctest: +SKIP
         ['Cc1ccc(NC(=O)c2ccco2)cc1C', 'CCN(CC)C(=O)c1ccc(Cl)cc1']
         """
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
-        checked = self._sample_checked(n, condition, temperature, self._generator(seed), None, 0.0, 2048, None)
-        return [c.smiles for c in checked]
+        out: list[str | None] = []
+        for part in self._stream(lambda produced: n - produced, condition, temperature, self._generator(seed),
+                                 None, 0.0, (), n_jobs, None, n):
+            out.extend(part.smiles)
+        return out
 
     # ------------------------------------------------------------------ encoding
     def properties_of(self, smiles: str) -> dict[str, float]:

@@ -57,8 +57,8 @@ def package_versions() -> dict[str, str]:
     }
 
 
-def _hash64(smiles: Sequence[str]) -> np.ndarray:
-    """Signed 64-bit BLAKE2b hashes of SMILES strings."""
+def hash64(smiles: Sequence[str]) -> np.ndarray:
+    """Signed 64-bit BLAKE2b hashes of SMILES strings, in order (int64 array)."""
     return np.fromiter(
         (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True) for s in smiles),
         dtype=np.int64,
@@ -68,16 +68,20 @@ def _hash64(smiles: Sequence[str]) -> np.ndarray:
 
 def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
     """Sorted, unique 64-bit hashes of canonical SMILES (for membership tests without the strings)."""
-    return np.unique(_hash64(smiles))
+    return np.unique(hash64(smiles))
 
 
 def contains_hashes(table: np.ndarray, smiles: Sequence[str]) -> np.ndarray:
     """Boolean array: is each canonical SMILES in the hash ``table`` (from :func:`smiles_hashes`)?"""
-    if len(smiles) == 0 or len(table) == 0:
-        return np.zeros(len(smiles), dtype=bool)
-    q = _hash64(smiles)
-    pos = np.searchsorted(table, q).clip(0, len(table) - 1)
-    return table[pos] == q
+    return in_table(table, hash64(smiles))
+
+
+def in_table(table: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Boolean array: is each 64-bit hash (from :func:`hash64`) in the sorted ``table``?"""
+    if len(hashes) == 0 or len(table) == 0:
+        return np.zeros(len(hashes), dtype=bool)
+    pos = np.searchsorted(table, hashes).clip(0, len(table) - 1)
+    return table[pos] == hashes
 
 
 def _plain(obj: Any) -> Any:

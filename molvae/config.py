@@ -59,7 +59,8 @@ class TrainConfig:
     # run
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
+    amp: bool = True  # bf16 autocast on CUDA
+    cpu_bf16: bool = False  # bf16 autocast on the CPU too: ~3x faster where it has AVX512-BF16/AMX, slower elsewhere
     checkpoint_minutes: float = 2.0
     n_jobs: int | None = None
 

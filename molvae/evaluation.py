@@ -73,8 +73,8 @@ def evaluate(
         model = MolVAE.load(model)
     reference = reference or default_reference_paths().test
     if model is not None:
-        log.info("sampling %d molecules from the prior", n)
-        samples = ["" if s is None else s for s in model.sample(n, seed=seed)]
+        log.info("sampling %d molecules from the prior (RDKit checks in worker processes while sampling)", n)
+        samples = ["" if s is None else s for s in model.sample(n, seed=seed, n_jobs=n_jobs)]
     elif isinstance(generated, (str, Path)):
         from molvae.data import iter_smiles
 

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from molvae import checkpoint
+from molvae import checkpoint, distributed
 from molvae.conditioning import PropertyScaler, random_mask
 from molvae.config import TrainConfig, to_toml
 from molvae.data import MoleculeData, bucketed_batches, load_molecules, split_indices, write_rejects
 from molvae.errors import CheckpointError, ConfigError, DataError
-from molvae.model import ConditionalVAE, gaussian_kl, make_condition
+from molvae.model import ConditionalVAE, make_condition
 from molvae.sampling import check_symbols, tokens_to_symbols
 from molvae.tokens import Vocabulary
 
@@ -111,17 +111,23 @@ def model_payload(
 @dataclass
 class _Batch:
     tokens: torch.Tensor
-    lengths: torch.Tensor
+    lengths: torch.Tensor  # on the CPU: packing needs them there, and a copy back would synchronise
     props: torch.Tensor
 
 
+SYNC_EVERY = 25  # steps between the ranks' agreement on stopping / checkpointing (a host sync)
+
+
 class Trainer:
-    """Holds the state of one run; :func:`train` is the entry point."""
+    """Holds the state of one run; :func:`train` is the entry point.
+
+    Runs in one process, or in each process of a ``torchrun`` launch (see :mod:`molvae.distributed`):
+    every rank walks the same global batches and takes every ``world_size``-th molecule of each.
+    """
 
     def __init__(self, data_path: str | Path, out_dir: str | Path, cfg: TrainConfig, resume: bool,
                  progress: bool, overrides: dict[str, Any] | None = None):
         self.out = Path(out_dir)
-        self.progress = progress
         last = self.out / "last.ckpt"
         state: dict[str, Any] | None = None
         if resume:
@@ -139,16 +145,29 @@ class Trainer:
         elif last.is_file():
             raise ConfigError(f"{self.out} already holds a run; use --resume to continue it or choose another --out")
         self.cfg = cfg
+        self.dist = distributed.setup(cfg.device)
+        self.main = self.dist.is_main
+        self.progress = progress and self.main
         self.device = resolve_device(cfg.device)
-        self.amp = cfg.amp and self.device.type == "cuda"
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.toml").write_text(to_toml(cfg))
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.amp = cfg.amp and (self.device.type == "cuda" or cfg.cpu_bf16)
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.toml").write_text(to_toml(cfg))
 
+        if not self.main:
+            self.dist.barrier()  # rank 0 preprocesses (and caches); the others then read the cache
         data = load_molecules(
-            data_path, cfg.properties, cfg.max_length, cfg.smiles_column, n_jobs=cfg.n_jobs, progress=progress
+            data_path, cfg.properties, cfg.max_length, cfg.smiles_column, n_jobs=cfg.n_jobs, progress=self.progress
         )
-        write_rejects(self.out / "rejects.csv", data.rejects)
-        log.info("%s (rejects in %s)", data.summary(), self.out / "rejects.csv")
+        if self.main:
+            self.dist.barrier()
+            write_rejects(self.out / "rejects.csv", data.rejects)
+            log.info("%s (rejects in %s)", data.summary(), self.out / "rejects.csv")
+            if self.dist.enabled:
+                log.info("distributed training: %d processes, global batch %d (about %d per process)",
+                         self.dist.world_size, cfg.batch_size, math.ceil(cfg.batch_size / self.dist.world_size))
         self.data_summary = data.summary()
         if len(data.smiles) < 2:
             raise DataError("need at least 2 usable molecules to train")
@@ -169,8 +188,8 @@ class Trainer:
         self.train_hashes = checkpoint.smiles_hashes(data.smiles)
         self.val_smiles = [data.smiles[i] for i in self.val_idx]
 
+        # The whole tokenised data set lives on the device; batches are gathered there.
         self.seqs = sequence_tensor(data).to(self.device)
-        self.lengths = torch.from_numpy(data.lengths.astype(np.int64) + 1).to(self.device)
         self.lengths_np = data.lengths.astype(np.int64) + 1
         self.props = torch.from_numpy(self.scaler.transform(data.properties)).to(self.device)
 
@@ -178,53 +197,112 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
             torch.manual_seed(cfg.seed)
             self.model = ConditionalVAE(mcfg).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if state is not None:
+            self.model.load_state_dict(state["state_dict"])
+        self.ddp = None
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # device_ids=None: batches are already on the device, and DDP would otherwise copy the
+            # CPU lengths to the GPU (and packing would copy them back, a sync per step)
+            self.ddp = DistributedDataParallel(self.model, device_ids=None, gradient_as_bucket_view=True)
+        fused = {"fused": True} if self.device.type == "cuda" else {}
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.elapsed = 0.0
         self.best = math.inf
         self.history: list[dict[str, float]] = []
+        # Loss sums of this rank's molecules (summed over ranks when read); n_mol counts all ranks'.
         self.sums = torch.zeros(6, device=self.device)  # loss, recon, kl, prop, correct, tokens
         self.n_mol = 0
         if state is not None:
-            self.model.load_state_dict(state["state_dict"])
             ts = state["training_state"]
             self.opt.load_state_dict(ts["optimizer"])
             self.epoch, self.batch_in_epoch, self.step = ts["epoch"], ts["batch_in_epoch"], ts["step"]
             self.elapsed, self.best = ts["elapsed_seconds"], ts["best"]
             self.history = list(ts["history"])
-            self.sums = ts["sums"].to(self.device)
+            if self.main:  # the saved sums are global: one rank carries them on
+                self.sums = ts["sums"].to(self.device)
             self.n_mol = ts["n_mol"]
             self.gen.set_state(ts["generator"])
             log.info("resuming at epoch %d, batch %d (step %d)", self.epoch + 1, self.batch_in_epoch, self.step)
 
+    def close(self) -> None:
+        distributed.teardown(self.dist)
+
     # ------------------------------------------------------------------ helpers
     def batch(self, idx: np.ndarray) -> _Batch:
         t = torch.from_numpy(idx).to(self.device)
-        lengths = self.lengths[t]
         width = int(self.lengths_np[idx].max())
-        return _Batch(self.seqs[t, :width].long(), lengths, self.props[t])
+        return _Batch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[idx]), self.props[t])
 
-    def losses(self, b: _Batch, beta: float, mask: torch.Tensor, train: bool) -> dict[str, torch.Tensor]:
+    def epoch_plan(self) -> tuple[list[np.ndarray], torch.Tensor, np.ndarray]:
+        """This epoch's global batches (indices into the data, longest molecule first), and this
+        rank's share of all of them as one device tensor with host-side offsets: one host-to-device
+        copy per epoch, none per step."""
+        rng = np.random.default_rng([self.cfg.seed, self.epoch])
+        batches = []
+        for pos in bucketed_batches(self.lengths_np[self.train_idx], self.cfg.batch_size, rng):
+            idx = self.train_idx[pos]
+            batches.append(idx[np.argsort(-self.lengths_np[idx], kind="stable")])
+        r, w = self.dist.rank, self.dist.world_size
+        local = [b[r::w] if len(b) > r else b[:1] for b in batches]  # b[:1]: a placeholder, weight 0
+        offsets = np.zeros(len(local) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in local], out=offsets[1:])
+        flat = torch.from_numpy(np.concatenate(local)) if local else torch.zeros(0, dtype=torch.long)
+        return batches, flat.to(self.device), offsets
+
+    def losses(self, b: _Batch, beta: float, mask: torch.Tensor, train: bool, n_total: int | None = None,
+               eps: torch.Tensor | None = None, drop: torch.Tensor | None = None,
+               weight: float = 1.0) -> dict[str, torch.Tensor]:
+        """Loss terms of a batch as this rank's share of per-molecule sums over ``n_total`` molecules.
+
+        In a single process (``n_total`` = batch size) they are the batch means. Across ranks they
+        add up to the global batch's means; the free-bits decision uses the global KL per dimension.
+        ``weight`` 0 marks a placeholder batch of a rank that has no molecule in this step.
+        """
+        n_total = n_total or b.tokens.size(0)
+        shard = train and self.dist.enabled
         cond = make_condition(b.props, mask)
+        model = self.ddp if shard else self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            out = self.model(b.tokens, b.lengths, cond, generator=self.gen,
-                             word_dropout=self.cfg.word_dropout if train else 0.0)
+            out = model(b.tokens, b.lengths, cond, generator=self.gen,
+                        word_dropout=self.cfg.word_dropout if train else 0.0, eps=eps, drop=drop)
         logits = out["logits"].float()
-        n = b.tokens.size(0)
-        recon = F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") / n
+        scale = weight / n_total
+        recon = F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") * scale
         mu, logvar = out["mu"].float(), out["logvar"].float()
-        kl_dim = gaussian_kl(mu, logvar)
+        kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(0) * scale  # [latent_dim]
         kl = kl_dim.sum()
-        kl_term = kl_dim.clamp(min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
-        prop = F.mse_loss(out["props"].float(), b.props) if b.props.size(1) else logits.new_zeros(())
+        if self.cfg.free_bits > 0:
+            fb = self.cfg.free_bits
+            whole = self.dist.all_reduce_(kl_dim.detach().clone()) if shard else kl_dim.detach()
+            kl_term = torch.where(whole >= fb, kl_dim, fb / (self.dist.world_size if shard else 1)).sum()
+        else:
+            kl_term = kl
+        pred = out["props"].float()
+        if b.props.size(1):
+            prop = (pred - b.props).pow(2).sum() * (scale / b.props.size(1))
+        else:  # no property: keep the head in the graph (DDP expects a gradient for every parameter)
+            prop = pred.sum() * 0.0
         loss = recon + beta * kl_term + self.cfg.property_weight * prop
         nonpad = b.tokens != ConditionalVAE.PAD
-        correct = ((logits.argmax(-1) == b.tokens) & nonpad).sum()
-        return {"loss": loss, "recon": recon, "kl": kl, "prop": prop, "correct": correct, "tokens": nonpad.sum(), "mu": mu}
+        correct = ((logits.argmax(-1) == b.tokens) & nonpad).sum() * int(weight)
+        return {"loss": loss, "recon": recon, "kl": kl, "prop": prop, "correct": correct,
+                "tokens": nonpad.sum() * int(weight), "mu": mu}
+
+    def global_sums(self) -> list[float]:
+        """The running loss sums over every rank's molecules."""
+        return self.dist.all_reduce_(self.sums.detach().clone()).tolist()
 
     def save_last(self) -> None:
+        """Write ``last.ckpt``: every rank must call it (the running sums are summed over the ranks
+        first), rank 0 writes."""
+        sums = self.global_sums()
+        if not self.main:
+            return
         payload = model_payload(self.model, self.vocab, self.scaler, self.cfg, self.data_hash, self.train_hashes)
         payload["training_state"] = {
             "optimizer": self.opt.state_dict(),
@@ -234,7 +312,7 @@ class Trainer:
             "elapsed_seconds": self.elapsed,
             "best": self.best,
             "history": self.history,
-            "sums": self.sums.detach().cpu(),
+            "sums": torch.tensor(sums),
             "n_mol": self.n_mol,
             "generator": self.gen.get_state(),
         }
@@ -295,50 +373,85 @@ class Trainer:
         return row
 
     # ------------------------------------------------------------------ main loop
+    def train_step(self, batches: list[np.ndarray], local_idx: torch.Tensor, offsets: np.ndarray) -> float:
+        """One optimiser step on global batch ``batch_in_epoch`` of :meth:`epoch_plan`; returns β.
+
+        Nothing here waits for the device: no ``.item()``, no device-to-host copy.
+        """
+        cfg = self.cfg
+        rank, world = self.dist.rank, self.dist.world_size
+        steps_per_epoch = max(1, math.ceil(len(self.train_idx) / cfg.batch_size))
+        n_prop, latent = len(self.scaler.names), self.model.cfg.latent_dim
+        i = self.batch_in_epoch
+        idx = batches[i]
+        n = len(idx)
+        local = idx[rank::world] if n > rank else idx[:1]
+        t = local_idx[offsets[i] : offsets[i + 1]]
+        width = int(self.lengths_np[idx[0]])  # the global batch's longest molecule
+        b = _Batch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[local]), self.props[t])
+        beta = kl_weight(cfg, self.epoch + i / steps_per_epoch)
+        # Random numbers for the whole global batch, in the single-process order; this rank
+        # keeps its rows, so any number of processes sees the same noise per molecule.
+        mask = random_mask(n, n_prop, cfg.condition_dropout, self.gen, self.device)
+        eps = torch.randn((n, latent), generator=self.gen, device=self.device)
+        drop = None
+        if cfg.word_dropout > 0:
+            drop = torch.rand((n, width), generator=self.gen, device=self.device) < cfg.word_dropout
+        if world > 1:
+            pick = slice(rank, None, world) if n > rank else slice(0, 1)
+            mask, eps = mask[pick], eps[pick]
+            drop = drop[pick] if drop is not None else None
+        for group in self.opt.param_groups:
+            group["lr"] = learning_rate(cfg, self.step, steps_per_epoch * cfg.epochs)
+        r = self.losses(b, beta, mask, train=True, n_total=n, eps=eps, drop=drop,
+                        weight=1.0 if n > rank else 0.0)
+        self.opt.zero_grad(set_to_none=True)
+        (r["loss"] * world if world > 1 else r["loss"]).backward()  # DDP averages over ranks
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.sums += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
+                                  r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
+        self.n_mol += n
+        self.step += 1
+        self.batch_in_epoch += 1
+        return beta
+
     def run(self) -> Path:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
-        steps_per_epoch = max(1, math.ceil(len(self.train_idx) / cfg.batch_size))
+        world = self.dist.world_size
         limit = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
-        last_save = time.monotonic()
+        last_save = last_shown = time.monotonic()
         t0 = time.monotonic() - self.elapsed
         self.model.train()
         out_of_time = self.elapsed >= limit
         while self.epoch < cfg.epochs and not out_of_time:
-            rng = np.random.default_rng([cfg.seed, self.epoch])
-            batches = bucketed_batches(self.lengths_np[self.train_idx], cfg.batch_size, rng)
+            batches, local_idx, offsets = self.epoch_plan()
             bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                        disable=not self.progress, leave=False, dynamic_ncols=True)
             while self.batch_in_epoch < len(batches):
-                pos = batches[self.batch_in_epoch]
-                b = self.batch(self.train_idx[pos])
-                beta = kl_weight(cfg, self.epoch + self.batch_in_epoch / steps_per_epoch)
-                mask = random_mask(b.props.size(0), b.props.size(1), cfg.condition_dropout, self.gen, self.device)
-                for group in self.opt.param_groups:
-                    group["lr"] = learning_rate(cfg, self.step, steps_per_epoch * cfg.epochs)
-                r = self.losses(b, beta, mask, train=True)
-                self.opt.zero_grad(set_to_none=True)
-                r["loss"].backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                self.opt.step()
-                n = b.tokens.size(0)
-                self.sums += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
-                                          r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
-                self.n_mol += n
-                self.step += 1
-                self.batch_in_epoch += 1
+                beta = self.train_step(batches, local_idx, offsets)
                 bar.update(1)
-                if self.step % 20 == 0 and self.progress:
-                    s = self.sums.tolist()
+                now = time.monotonic()
+                if self.progress and now - last_shown > 2.0:  # reading the sums synchronises: rarely
+                    last_shown = now
+                    s = [x * world for x in self.sums.tolist()]  # rank 0's share, scaled
                     bar.set_postfix(loss=f"{s[0] / self.n_mol:.2f}", kl=f"{s[2] / self.n_mol:.2f}",
                                     acc=f"{s[4] / max(s[5], 1):.3f}", beta=f"{beta:.3f}")
-                self.elapsed = time.monotonic() - t0
-                if self.elapsed >= limit:
+                self.elapsed = now - t0
+                stop, save = self.elapsed >= limit, now - last_save > cfg.checkpoint_minutes * 60
+                if world > 1:  # every rank must make the same choice; agree every SYNC_EVERY steps
+                    if self.step % SYNC_EVERY:
+                        stop = save = False
+                    else:
+                        flags = self.dist.all_reduce_(torch.tensor([float(stop), float(save)], device=self.device), "max")
+                        stop, save = (bool(x) for x in flags.tolist())
+                if stop:
                     out_of_time = True
                     break
-                if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
+                if save:
                     self.save_last()
                     last_save = time.monotonic()
             bar.close()
@@ -346,12 +459,14 @@ class Trainer:
             last_save = time.monotonic()
         if out_of_time:
             log.info("stopped after %.1f minutes (max_minutes=%s)", self.elapsed / 60, cfg.max_minutes)
-        self.write_history()
+        if self.main:
+            self.write_history()
+        self.dist.barrier()  # the files are complete before any process returns
         best = self.out / "best.ckpt"
         return best if best.is_file() else self.out / "last.ckpt"
 
     def end_epoch(self, beta: float, epoch_done: bool) -> None:
-        s = self.sums.tolist()
+        s = self.global_sums()
         n = max(self.n_mol, 1)
         row: dict[str, float] = {
             "epoch": self.epoch + (1 if epoch_done else self.batch_in_epoch / max(1, math.ceil(len(self.train_idx) / self.cfg.batch_size))),
@@ -361,6 +476,14 @@ class Trainer:
             "train_loss": s[0] / n, "train_recon": s[1] / n, "train_kl": s[2] / n, "train_prop": s[3] / n,
             "train_acc": s[4] / max(s[5], 1),
         }
+        if epoch_done:
+            self.epoch += 1
+            self.batch_in_epoch = 0
+        self.sums.zero_()
+        self.n_mol = 0
+        if not self.main:  # rank 0 validates and writes; the others wait for it in save_last
+            self.save_last()
+            return
         row.update(self.validate())
         self.history.append(row)
         log.info(
@@ -368,11 +491,6 @@ class Trainer:
             row["epoch"], row["val_recon"], row["val_kl"], row["val_acc"], row["val_exact_recon"],
             row["sample_validity"], row["sample_uniqueness"],
         )
-        if epoch_done:
-            self.epoch += 1
-            self.batch_in_epoch = 0
-        self.sums.zero_()
-        self.n_mol = 0
         # Best by the objective training ends with (reconstruction + final beta * KL) on the
         # validation set; with no validation set, on the training set.
         if len(self.val_idx):
@@ -440,4 +558,7 @@ def train(
     ``epochs`` and ``max_minutes`` (to extend a run).
     """
     trainer = Trainer(data_path, out_dir, config or TrainConfig(), resume, progress, overrides)
-    return trainer.run()
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import warnings
 from typing import Any, Callable
@@ -46,8 +47,12 @@ def load_model(path: str | None, device: str = "auto"):
     """The model at ``path``, or the shipped pretrained model when ``path`` is None."""
     from molvae import MolVAE
 
+    from molvae.errors import MissingFileError
+
     if path is None or path == "pretrained":
         return MolVAE.pretrained(device=device)
+    if not os.path.exists(path):
+        raise MissingFileError(f"no such model: {path} (a .ckpt file, a run folder, or 'pretrained')")
     return MolVAE.load(path, device=device)
 
 

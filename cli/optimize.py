@@ -100,7 +100,7 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
     Examples:
       molvae optimize -m runs/demo --maximize qed -o best_qed.csv --top 20 --image best.png
       molvae optimize -m runs/demo --maximize plogp --max-heavy-atoms 38 --budget 20000 -o plogp.csv
-      molvae optimize -m runs/demo --maximize plogp --from "COc1cc2c(cc1OC)CC([NH3+])C2" --similarity 0.4 -o near.csv
+      molvae optimize -m runs/demo --maximize plogp --from "COc1cc2c(cc1OC)CC(N)C2" --similarity 0.4 -o near.csv
       molvae optimize -m runs/demo --objective mytools.dock:score --range mw=250:450 --forbid "[N+](=O)[O-]" -o dock.csv
       molvae optimize -m runs/demo --config objective.toml -o out.csv
     """

@@ -33,10 +33,14 @@ def _with_options(f):
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file of settings.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--init", "init", default=None, metavar="MODEL",
+              help="Fine-tune: start from a trained model ('pretrained', a .ckpt file or a run folder), keeping its "
+                   "architecture, scaling and vocabulary (grown by new SELFIES symbols); --properties defaults to its own.")
 @_with_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
-def train(data: str, properties: str | None, out: str, config_path: str | None, resume: bool, quiet: bool, **opts) -> None:
+def train(data: str, properties: str | None, out: str, config_path: str | None, resume: bool, init: str | None,
+          quiet: bool, **opts) -> None:
     """Train on DATA (.smi, .csv, .tsv or .sdf, optionally .gz).
 
     Settings come from the defaults, then --config, then options. The run folder gets
@@ -57,8 +61,14 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
 
     settings = load_toml(config_path) if config_path else {}
     settings.update({k: v for k, v in opts.items() if v is not None})
+    if init is not None:
+        settings["init"] = init
     if properties is not None:
         settings["properties"] = properties
+    elif settings.get("init") and "properties" not in settings:
+        from molvae.finetune import base_properties
+
+        settings["properties"] = base_properties(settings["init"])
     if resume:
         overrides = {k: settings.get(k) for k in ("epochs", "max_minutes")}
         best = run_training(data, out, resume=True, progress=not quiet, overrides=overrides)

@@ -63,6 +63,9 @@ class TrainConfig:
     cpu_bf16: bool = False  # bf16 autocast on the CPU too: ~3x faster where it has AVX512-BF16/AMX, slower elsewhere
     checkpoint_minutes: float = 2.0
     n_jobs: int | None = None
+    # fine-tuning: start from a trained model ("pretrained", a .ckpt file or a run folder); its
+    # architecture, vocabulary (grown by the data's new symbols) and property scaler are kept
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.properties, str):

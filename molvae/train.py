@@ -24,7 +24,8 @@ from molvae.conditioning import PropertyScaler, random_mask
 from molvae.config import TrainConfig, to_toml
 from molvae.data import MoleculeData, bucketed_batches, load_molecules, split_indices, write_rejects
 from molvae.errors import CheckpointError, ConfigError, DataError
-from molvae.model import ConditionalVAE, make_condition
+from molvae.finetune import architecture_settings, remap_tokens, warm_start
+from molvae.model import ConditionalVAE, ModelConfig, make_condition
 from molvae.sampling import check_symbols, tokens_to_symbols
 from molvae.tokens import Vocabulary
 
@@ -172,19 +173,33 @@ class Trainer:
         if len(data.smiles) < 2:
             raise DataError("need at least 2 usable molecules to train")
         self.data_hash = data.source_hash
+        warm = None
         if state is not None:
             if state.get("data_hash") != data.source_hash:
                 raise CheckpointError("the data file differs from the one this run was trained on; cannot resume")
             self.vocab = Vocabulary(list(state["vocab"]))
-            if self.vocab.tokens != data.vocab.tokens:
-                raise CheckpointError("the data's vocabulary differs from the run's; cannot resume")
+        elif cfg.init:
+            warm = warm_start(cfg.init, data.vocab.tokens, cfg.properties, data.properties,
+                              int(data.tokens.shape[1]), cfg.seed)
+            self.vocab = warm.vocab
+            cfg = self.cfg = cfg.replace(**architecture_settings(warm.model_config))
+            if self.main:
+                (self.out / "config.toml").write_text(to_toml(cfg))
+                log.info("starting from %s (%s)", cfg.init, warm.model_config)
         else:
             self.vocab = data.vocab
+        if self.vocab.tokens != data.vocab.tokens:  # the run's vocabulary may hold more symbols
+            data.tokens = remap_tokens(data.tokens, data.vocab, self.vocab)
         self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
         self.train_idx, self.val_idx = split_indices(len(data.smiles), cfg.val_fraction, cfg.seed)
         if len(self.val_idx) > cfg.val_max:
             self.val_idx = np.sort(np.random.default_rng(cfg.seed + 1).choice(self.val_idx, cfg.val_max, replace=False))
-        self.scaler = PropertyScaler.fit(list(cfg.properties), data.properties[self.train_idx])
+        if state is not None:
+            self.scaler = PropertyScaler.from_dict(state["scaler"])
+        elif warm is not None:
+            self.scaler = warm.scaler
+        else:
+            self.scaler = PropertyScaler.fit(list(cfg.properties), data.properties[self.train_idx])
         self.train_hashes = checkpoint.smiles_hashes(data.smiles)
         self.val_smiles = [data.smiles[i] for i in self.val_idx]
 
@@ -193,12 +208,19 @@ class Trainer:
         self.lengths_np = data.lengths.astype(np.int64) + 1
         self.props = torch.from_numpy(self.scaler.transform(data.properties)).to(self.device)
 
-        mcfg = cfg.model_config(len(self.vocab), int(data.tokens.shape[1]))
+        if state is not None:
+            mcfg = ModelConfig.from_dict(state["model_config"])
+        elif warm is not None:
+            mcfg = warm.model_config
+        else:
+            mcfg = cfg.model_config(len(self.vocab), int(data.tokens.shape[1]))
         with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
             torch.manual_seed(cfg.seed)
             self.model = ConditionalVAE(mcfg).to(self.device)
         if state is not None:
             self.model.load_state_dict(state["state_dict"])
+        elif warm is not None:
+            self.model.load_state_dict(warm.state_dict)
         self.ddp = None
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel

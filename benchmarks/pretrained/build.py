@@ -5,7 +5,8 @@
     python benchmarks/pretrained/build.py hashes              # hash table of MOSES train (cached)
     python benchmarks/pretrained/build.py package             # copy best.ckpt into molvae/pretrained/
 
-Training uses ``benchmarks/pretrained/train.toml``. The run folder defaults to
+Training uses ``benchmarks/pretrained/train.toml`` (``--config`` names another: ``round1.toml``
+continues the shipped model, see the model card). The run folder defaults to
 ``runs/pretrained`` and the subset to ``runs/pretrained-data/train_400k.csv.gz``: a seeded
 random sample of the MOSES training set in data/moses/ (2 CPU cores cannot preprocess and
 train on all 1.58M molecules in the ~90 minutes this model was given; on a GPU, use ``--n 0``
@@ -65,7 +66,7 @@ def cmd_train(args) -> None:
         overrides = {"max_minutes": args.max_minutes} if args.max_minutes else None
         best = train(data, args.run, resume=True, progress=not args.quiet, overrides=overrides)
     else:
-        settings = load_toml(HERE / "train.toml")
+        settings = load_toml(args.config)
         if args.max_minutes:
             settings["max_minutes"] = args.max_minutes
         best = train(data, args.run, TrainConfig.from_dict(settings), progress=not args.quiet)
@@ -118,6 +119,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default="runs/pretrained-data")
     ap.add_argument("--run", default="runs/pretrained")
+    ap.add_argument("--config", default=str(HERE / "train.toml"), help="training settings (TOML)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--quiet", action="store_true")

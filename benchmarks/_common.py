@@ -20,7 +20,7 @@ def machine() -> str:
     import rdkit
     import torch
 
-    from molvae.metrics._parallel import available_cores
+    from molvae.parallel import available_cores
 
     model = platform.processor() or "?"
     try:

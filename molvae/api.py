@@ -24,6 +24,7 @@ from molvae.chem import mol_from_smiles
 from molvae.conditioning import PropertyScaler, condition_arrays
 from molvae.errors import BadInputError, EncodingError
 from molvae.model import ConditionalVAE, ModelConfig, make_condition
+from molvae.parallel import resolve_jobs
 from molvae.properties import compute_mol
 from molvae.sampling import (
     CHUNK,
@@ -32,7 +33,6 @@ from molvae.sampling import (
     CheckedChunk,
     ChemistryPool,
     check_symbols,
-    resolve_jobs,
     tokens_to_symbols,
 )
 from molvae.tokens import Vocabulary
@@ -358,14 +358,13 @@ class MolVAE:
         Memory stays bounded however large ``n`` is. Returns the counts and the first
         ``keep_first`` molecules (for pictures). ``progress`` shows a bar on a terminal.
         """
-        from tqdm.auto import tqdm
-
         from molvae.io import MoleculeWriter, TableWriter, output_format, sibling
+        from molvae.progress import progress_bar
 
         output_format(path)  # fail on a bad name before any work
         names = self.property_names
         summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
-        bar = tqdm(total=n, unit="mol", desc="generating", disable=None if progress else True, leave=False)
+        bar = progress_bar(n, "generating", unit="mol", disable=not progress)
         with MoleculeWriter(path, [*names, "novel"]) as out, bar, \
                 TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej:
             for chunk in self.generate_iter(n, condition, temperature, seed, unique, around, radius, batch_size,

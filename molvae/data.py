@@ -1,6 +1,7 @@
 """Molecule files in, clean tokenised tensors out.
 
-Reads .smi/.txt, .csv/.tsv (optionally .gz) and .sdf (optionally .gz); canonicalises every
+Reads molecule files with :mod:`molvae.molfile` (.smi, .csv/.tsv, .sdf, optionally .gz; its
+rules for the SMILES column and text encodings); canonicalises every
 molecule with RDKit, encodes it to SELFIES, computes the conditioning properties and keeps a
 reject (line number and reason) for everything it cannot use, so that
 ``n_read == n_kept + n_rejected`` always. Results are cached on disk keyed by a hash of the
@@ -9,31 +10,24 @@ input file and the settings: a second run does no RDKit work.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import json
 import logging
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from molvae.errors import DataError, FormatError, MissingFileError
+from molvae.errors import DataError, MissingFileError
+from molvae.molfile import file_format, iter_smiles
 from molvae.tokens import Vocabulary, smiles_to_symbols
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "mol", "molecule", "structure")
-SMILES_SUFFIXES = (".smi", ".smiles", ".txt")
-CSV_SUFFIXES = (".csv", ".tsv")
-SDF_SUFFIXES = (".sdf", ".sd", ".mol")
 SERIAL_BELOW = 4000  # below this many molecules a process pool costs more than it saves
 
 
@@ -73,100 +67,6 @@ class MoleculeData:
 
     def summary(self) -> str:
         return f"read {self.n_read}: kept {self.n_kept}, rejected {self.n_rejected}"
-
-
-# --------------------------------------------------------------------------- reading files
-
-
-def file_format(path: str | os.PathLike) -> str:
-    """``smi``, ``csv`` or ``sdf`` from a file name; raises :class:`FormatError` otherwise."""
-    path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    suffix = os.path.splitext(name)[1]
-    if suffix in SMILES_SUFFIXES:
-        return "smi"
-    if suffix in CSV_SUFFIXES:
-        return "csv"
-    if suffix in SDF_SUFFIXES:
-        return "sdf"
-    raise FormatError(
-        f"unknown file format {path.name!r}: use .smi, .csv, .tsv or .sdf (optionally .gz)"
-    )
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
-def _find_smiles_column(header: Sequence[str], wanted: str | None, path: Path) -> int:
-    lowered = [h.strip().lower() for h in header]
-    if wanted is not None:
-        if wanted in header:
-            return list(header).index(wanted)
-        if wanted.lower() in lowered:
-            return lowered.index(wanted.lower())
-        raise FormatError(f"{path.name}: no column {wanted!r}; columns are {', '.join(header)}")
-    for name in SMILES_COLUMN_NAMES:
-        if name in lowered:
-            return lowered.index(name)
-    raise FormatError(
-        f"{path.name}: no SMILES column found among {', '.join(header)}; "
-        "name it with --smiles-column"
-    )
-
-
-def iter_smiles(path: str | os.PathLike, smiles_column: str | None = None) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, smiles)`` for every record of a molecule file, in file order.
-
-    Line numbers are 1-based lines of the file (for SDF: 1-based record numbers). Records
-    RDKit cannot read from an SDF are yielded with an empty SMILES so that they are counted
-    and rejected, never silently lost. Raises :class:`DataError` for missing files, unknown
-    formats or a missing SMILES column.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"no such file: {path}")
-    fmt = file_format(path)
-    if fmt == "sdf":
-        yield from _iter_sdf(path)
-        return
-    with _open_text(path) as fh:
-        if fmt == "smi":
-            for lineno, line in enumerate(fh, start=1):
-                fields = line.split()
-                if not fields:
-                    continue  # blank line: not a record
-                if lineno == 1 and fields[0].lower() in SMILES_COLUMN_NAMES:
-                    continue  # header line
-                yield lineno, fields[0]
-            return
-        delimiter = "\t" if ".tsv" in path.name.lower() else ","
-        reader = csv.reader(fh, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        col = _find_smiles_column(header, smiles_column, path)
-        for row in reader:
-            if not row or all(not c.strip() for c in row):
-                continue
-            lineno = reader.line_num
-            yield lineno, row[col].strip() if col < len(row) else ""
-
-
-def _iter_sdf(path: Path) -> Iterator[tuple[int, str]]:
-    from rdkit import Chem
-
-    from molvae.chem import quiet_rdkit
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as fh, quiet_rdkit():
-        for i, mol in enumerate(Chem.ForwardSDMolSupplier(fh), start=1):
-            yield i, (Chem.MolToSmiles(mol) if mol is not None else "")
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -326,25 +226,12 @@ def load_molecules(
 
 
 def _run_pool(records: list, n_jobs: int | None, progress: bool) -> list:
-    from tqdm.auto import tqdm
+    """:func:`_process_chunk` over chunks of records in worker processes (in this one when few)."""
+    from molvae.parallel import pmap
 
-    n_jobs = n_jobs or os.cpu_count() or 1
-    chunk = 2000
-    bar = tqdm(total=len(records), desc="preprocessing", unit="mol", disable=not progress)
-    out: list = []
-    if n_jobs <= 1 or len(records) < SERIAL_BELOW:
-        for part in _chunks(records, chunk):
-            out.extend(_process_chunk(part))
-            bar.update(len(part))
-    else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as pool:
-            for part in pool.map(_process_chunk, _chunks(records, chunk)):
-                out.extend(part)
-                bar.update(len(part))
-    bar.close()
-    return out
+    jobs = 1 if len(records) < SERIAL_BELOW else n_jobs
+    parts = pmap(_process_chunk, list(_chunks(records, 2000)), jobs, progress, "preprocessing", serial_below=2, size=len)
+    return [r for part in parts for r in part]
 
 
 def _join(strings: Sequence[str]) -> np.ndarray:

@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 MOSES_PROPERTY_KEYS = {"logp": "logP", "sa": "SA", "qed": "QED", "mw": "weight"}
 
 
-def _heldout(path: str | Path, n: int) -> list[str]:
-    from molvae.data import iter_smiles
+def _heldout(path: str | Path, n: int, smiles_column: str | None = None) -> list[str]:
+    from molvae.molfile import iter_smiles
 
     out: list[str] = []
-    for _, smi in iter_smiles(path):
+    for _, smi in iter_smiles(path, smiles_column):
         if len(out) >= n:
             break
         out.append(smi)
@@ -50,18 +50,23 @@ def evaluate(
     json_path: str | Path | None = None,
     n_jobs: int | None = None,
     progress: bool = False,
+    smiles_column: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate molecules (a file or a list of SMILES) or a model (a :class:`~molvae.MolVAE` or a path).
 
     With a model, ``n`` prior samples are drawn (``seed``) and evaluated, and the diagnostics of
     :mod:`molvae.diagnostics` run on ``heldout_n`` held-out molecules (default: the reference
     set) with ``control_n`` samples per requested value. Without ``train`` and with a model,
-    novelty is measured against the model's own training molecules.
+    novelty is measured against the model's own training molecules. ``reference=None`` uses the
+    MOSES test-set statistics that ship with molvae (and its first 10,000 molecules as held-out
+    set). ``smiles_column`` names the SMILES column of ``generated`` and ``heldout`` CSV files
+    (:mod:`molvae.molfile` has the rule).
 
     Returns ``{"metrics": {...}, "diagnostics": {...} or None, "report": path or None}``; also
     written as JSON to ``json_path`` when given.
     """
-    from molvae.metrics import default_reference_paths, evaluate_smiles
+    from molvae.metrics import evaluate_smiles
+    from molvae.metrics.packaged import MOSES_HELDOUT
 
     if (generated is None) == (model is None):
         raise BadInputError("evaluate needs either generated molecules or a model (one of the two)")
@@ -71,14 +76,13 @@ def evaluate(
         from molvae.api import MolVAE
 
         model = MolVAE.load(model)
-    reference = reference or default_reference_paths().test
     if model is not None:
         log.info("sampling %d molecules from the prior (RDKit checks in worker processes while sampling)", n)
         samples = ["" if s is None else s for s in model.sample(n, seed=seed, n_jobs=n_jobs)]
     elif isinstance(generated, (str, Path)):
-        from molvae.data import iter_smiles
+        from molvae.molfile import read_smiles
 
-        samples = [smi for _, smi in iter_smiles(generated)]  # an empty file is 0 molecules, not an error
+        samples = read_smiles(generated, smiles_column, allow_empty=True)  # an empty file is 0 molecules
     else:
         samples = ["" if s is None else str(s) for s in generated]
     metrics = evaluate_smiles(samples, reference=reference, scaffold_reference=scaffold_reference, train=train,
@@ -92,7 +96,7 @@ def evaluate(
     if model is not None:
         from molvae.diagnostics import diagnose
 
-        held = _heldout(heldout or reference, heldout_n)
+        held = _heldout(heldout or reference or MOSES_HELDOUT, heldout_n, smiles_column if heldout else None)
         log.info("diagnostics on %d held-out molecules", len(held))
         diagnostics = diagnose(model, held, control_n=control_n, seed=seed)
     report = None

@@ -11,17 +11,14 @@ samples the next batch, and results come back in submission order.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
-import warnings
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from molvae.parallel import executor, resolve_jobs
 from molvae.tokens import Vocabulary, symbols_to_smiles
 
 POOL_ABOVE = 4000  # fewer molecules than this are checked in-process
@@ -125,40 +122,11 @@ def check_symbols(
     if n_jobs <= 1 or len(seqs) < POOL_ABOVE:
         return _check_symbol_lists(seqs, names).checked(names)
     out: list[Checked] = []
-    with _executor(n_jobs) as pool:
+    with executor(n_jobs) as pool:
         parts = [seqs[i : i + CHUNK] for i in range(0, len(seqs), CHUNK)]
         for res in pool.map(_check_symbol_lists, parts, [names] * len(parts)):
             out.extend(res.checked(names))
     return out
-
-
-def resolve_jobs(n_jobs: int | None) -> int:
-    """``None`` or a value below 1 means every core this process may use."""
-    if n_jobs is not None and n_jobs >= 1:
-        return int(n_jobs)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _init_worker() -> None:
-    from rdkit import RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-
-
-def _executor(n_jobs: int) -> ProcessPoolExecutor:
-    """Worker processes for RDKit work.
-
-    On Linux they are forked: no start-up imports and no ``if __name__ == "__main__"`` guard
-    needed in user scripts; the workers never touch torch or the GPU. Elsewhere they are spawned.
-    """
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    with warnings.catch_warnings():  # Python >= 3.12 warns about forking a process with threads
-        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context(method),
-                                   initializer=_init_worker)
 
 
 class ChemistryPool:
@@ -177,7 +145,7 @@ class ChemistryPool:
         self.names = tuple(property_names)
         self.n_jobs = resolve_jobs(n_jobs)
         self.max_pending = max_pending or max(4, 3 * self.n_jobs)
-        self._pool = _executor(self.n_jobs) if self.n_jobs > 1 else None
+        self._pool = executor(self.n_jobs) if self.n_jobs > 1 else None
 
     def submit(self, ids: np.ndarray) -> Future:
         if self._pool is None:

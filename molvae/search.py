@@ -92,9 +92,9 @@ class Search:
         self._progress = progress
         self._bar = None
         if progress is True:
-            from tqdm.auto import tqdm
+            from molvae.progress import progress_bar
 
-            self._bar = tqdm(total=self.total_budget, unit="mol", desc="optimize", leave=False)
+            self._bar = progress_bar(self.total_budget, "optimize", unit="mol")
 
     # ------------------------------------------------------------------ conditions
     def _base_conditions(self) -> tuple[np.ndarray, np.ndarray]:

@@ -440,7 +440,7 @@ class Trainer:
         return beta
 
     def run(self) -> Path:
-        from tqdm.auto import tqdm
+        from molvae.progress import progress_bar
 
         cfg = self.cfg
         world = self.dist.world_size
@@ -451,8 +451,8 @@ class Trainer:
         out_of_time = self.elapsed >= limit
         while self.epoch < cfg.epochs and not out_of_time:
             batches, local_idx, offsets = self.epoch_plan()
-            bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                       disable=not self.progress, leave=False, dynamic_ncols=True)
+            bar = progress_bar(len(batches), f"epoch {self.epoch + 1}/{cfg.epochs}", "batch", not self.progress,
+                               initial=self.batch_in_epoch)
             while self.batch_in_epoch < len(batches):
                 beta = self.train_step(batches, local_idx, offsets)
                 bar.update(1)

@@ -17,7 +17,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
@@ -45,11 +45,6 @@ class Features(NamedTuple):
     scaffold: str | None
     passes_filters: bool | None  # None when not asked for (reference sets)
     properties: tuple[float, float, float, float]  # in PROPERTY_NAMES order, NaN on failure
-
-
-def init_worker() -> None:
-    """Pool initialiser: silence RDKit's log lines in the worker process."""
-    RDLogger.DisableLog("rdApp.*")
 
 
 def fingerprint_bytes(mol: Chem.Mol) -> bytes:

@@ -60,7 +60,7 @@ def _init_worker() -> None:
     """ChemNet pool initialiser: one torch thread per process, RDKit quiet."""
     import torch
 
-    from molvae.metrics._features import init_worker
+    from molvae.parallel import init_worker
 
     torch.set_num_threads(1)
     init_worker()
@@ -96,7 +96,7 @@ def activations(
     """
     import torch
 
-    from molvae.metrics._parallel import pmap, torch_threads
+    from molvae.parallel import pmap, torch_threads
 
     if len(smiles) == 0:
         return np.zeros((0, 512), dtype=np.float32)

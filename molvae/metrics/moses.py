@@ -40,15 +40,14 @@ import numpy as np
 
 from molvae.errors import DataError
 from molvae.metrics import _features, chemnet, similarity
-from molvae.metrics._parallel import pmap, resolve_jobs, torch_threads
 from molvae.metrics.reference import (
     ReferenceStats,
     Source,
     canonical_set,
-    default_reference_paths,
-    read_smiles,
     reference_stats,
 )
+from molvae.molfile import read_smiles
+from molvae.parallel import pmap, resolve_jobs, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +137,10 @@ def evaluate_smiles(
 
     Args:
         reference: test set for the ``*/Test`` metrics and the property distances: a file
-            (.csv/.csv.gz with a ``SMILES`` column, else the first column, or .smi), a list of
-            SMILES or :class:`ReferenceStats`. ``None``: the MOSES test set. Its statistics are
-            cached on disk (:func:`molvae.metrics.reference_stats`).
+            (read by :func:`molvae.molfile.read_smiles`: .csv/.tsv/.smi/.sdf), a list of
+            SMILES or :class:`ReferenceStats`. ``None``: the MOSES test set, whose statistics
+            ship with molvae; those of other references are cached on disk
+            (:func:`molvae.metrics.reference_stats`).
         scaffold_reference: the same for the ``*/TestSF`` metrics; ``None`` skips them (use
             ``default_reference_paths().test_scaffolds`` for MOSES's scaffold test set).
         train: training molecules (file or list) for ``Novelty``; ``None`` skips it.
@@ -222,15 +222,13 @@ def evaluate_smiles(
 
     # 2. Metrics of the generated set alone.
     res["Filters"] = float(np.average([f.passes_filters for f in gen.feats], weights=gen.weights))
-    with torch_threads(1):  # processes, not threads: see _parallel.torch_threads
+    with torch_threads(1):  # processes, not threads: see molvae.parallel.torch_threads
         rows = similarity.mean_similarity_powers(gen.fps, gen.weights, (1, 2), progress, n_jobs)
         for name, p in (("IntDiv", 1), ("IntDiv2", 2)):
             res[name] = float(1.0 - np.average(rows[p] ** (1.0 / p), weights=gen.weights))
         lap("IntDiv")
 
         # 3. Against the reference set(s).
-        if reference is None:
-            reference = default_reference_paths().test
         ref = _resolve_reference(reference, "reference", n_jobs, progress, device)
         _against(res, notes, "Test", gen, ref, n_jobs, progress, device)
         lap("Test")

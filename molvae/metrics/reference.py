@@ -6,7 +6,9 @@ fragment and Bemis-Murcko scaffold counts (Frag, Scaf) and logP/SA/QED/weight va
 (Wasserstein distances). :func:`reference_stats` computes them and stores them in
 ``$MOLVAE_CACHE_DIR/reference/`` (default ``~/.cache/molvae/reference/``) as a pickle-free
 ``.npz`` named by a hash of the reference contents, the RDKit version and the cache format, so
-the next evaluation against the same reference only reads that file.
+the next evaluation against the same reference only reads that file. The MOSES test set's
+statistics ship with the package (:mod:`molvae.metrics.packaged`): the default reference
+(``None``) costs nothing to compute.
 
 >>> paths = default_reference_paths()          # doctest: +SKIP
 >>> stats = reference_stats(paths.test)  # minutes the first time  # doctest: +SKIP
@@ -14,24 +16,24 @@ the next evaluation against the same reference only reads that file.
 
 from __future__ import annotations
 
-import csv
-import gzip
+import dataclasses
 import hashlib
-import io
 import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence, Union
+from typing import NamedTuple, Union
 
 import numpy as np
 import rdkit
 
 from molvae.errors import DataError
 from molvae.metrics import _features, chemnet
-from molvae.metrics._parallel import pmap, resolve_jobs
+from molvae.molfile import read_smiles
+from molvae.parallel import pmap, resolve_jobs
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ Source = Union[str, os.PathLike, Sequence[str]]
 
 
 class MosesPaths(NamedTuple):
-    """The MOSES data files shipped in ``data/moses`` of the repository."""
+    """The MOSES data files in ``data/moses`` of a checkout of the repository."""
 
     train: Path
     test: Path
@@ -50,8 +52,10 @@ class MosesPaths(NamedTuple):
 def default_reference_paths() -> MosesPaths:
     """Paths of the MOSES train, test and scaffold-test files (``<repo>/data/moses``).
 
-    Raises :class:`~molvae.errors.DataError` naming the missing files when they are absent
-    (for instance in an installed package without the repository's ``data`` folder).
+    These are files of a checkout, not of the installed package: the default reference of the
+    metrics is the MOSES test set's statistics shipped in the package
+    (:func:`molvae.metrics.packaged.moses_test_stats`), which needs none of them. Raises
+    :class:`~molvae.errors.DataError` naming the missing files when they are absent.
     """
     root = Path(__file__).resolve().parents[2] / "data" / "moses"
     paths = MosesPaths(root / "train.csv.gz", root / "test.csv.gz", root / "test_scaffolds.csv.gz")
@@ -68,49 +72,6 @@ def cache_dir() -> Path:
     """Folder of cached reference statistics: ``$MOLVAE_CACHE_DIR/reference`` or ``~/.cache/molvae/reference``."""
     root = os.environ.get("MOLVAE_CACHE_DIR") or os.path.join(Path.home(), ".cache", "molvae")
     return Path(root) / "reference"
-
-
-# ---------------------------------------------------------------------------- reading SMILES
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
-def _iter_smiles(path: Path) -> Iterator[str]:
-    """SMILES from a ``.csv``/``.tsv`` (column ``SMILES``, else the first) or ``.smi`` file, streamed."""
-    stem = path.name[:-3] if path.name.endswith(".gz") else path.name
-    with _open_text(path) as fh:
-        if stem.endswith((".csv", ".tsv")):
-            reader = csv.reader(fh, delimiter="\t" if stem.endswith(".tsv") else ",")
-            header = next(reader, None) or []
-            lower = [h.strip().lower() for h in header]
-            col = lower.index("smiles") if "smiles" in lower else 0
-            for row in reader:
-                if len(row) > col:
-                    yield row[col].strip()
-        else:  # .smi / .txt: first whitespace-separated field, optional "smiles" header
-            for n, line in enumerate(fh):
-                fields = line.split()
-                if not fields or (n == 0 and fields[0].lower() == "smiles"):
-                    continue
-                yield fields[0]
-
-
-def read_smiles(path: str | os.PathLike) -> list[str]:
-    """All SMILES of a molecule file (see :func:`_iter_smiles`); DataError when missing or empty."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"molecule file {path} does not exist")
-    try:
-        smiles = list(_iter_smiles(path))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"cannot read SMILES from {path}: {exc}") from exc
-    if not smiles:
-        raise DataError(f"{path} holds no SMILES")
-    return smiles
 
 
 def _content_hash(source: Source, kind: str) -> str:
@@ -201,18 +162,8 @@ class ReferenceStats:
         )
 
 
-def compute_reference_stats(
-    smiles: Sequence[str],
-    key: str = "",
-    n_jobs: int | None = None,
-    progress: bool = False,
-    device: str | None = None,
-) -> ReferenceStats:
-    """Compute (without any cache) the statistics of a list of reference SMILES.
-
-    Invalid SMILES are left out and counted; raises DataError when none is valid.
-    """
-    n_jobs = resolve_jobs(n_jobs)
+def _rdkit_part(smiles: Sequence[str], key: str, n_jobs: int, progress: bool) -> tuple[ReferenceStats, list[str]]:
+    """Everything but FCD (fcd_mu None), and the canonical SMILES ChemNet will need."""
     feats = pmap(_features.reference_features, list(smiles), n_jobs, progress, "reference")
     valid = [f for f in feats if f is not None]
     if not valid:
@@ -225,11 +176,7 @@ def compute_reference_stats(
         fragments.update(f.fragments)
     scaffolds = Counter(f.scaffold for f in valid if f.scaffold is not None)
     props = np.array([f.properties for f in valid], dtype=np.float64).T
-    mu = sigma = None
-    if len(valid) >= 2:
-        acts = chemnet.activations([f.canonical for f in valid], device, progress, n_jobs)
-        mu, sigma = chemnet.statistics(acts)
-    return ReferenceStats(
+    stats = ReferenceStats(
         key=key,
         n_molecules=len(valid),
         n_invalid=len(feats) - len(valid),
@@ -239,13 +186,52 @@ def compute_reference_stats(
         fragments=dict(fragments),
         scaffolds=dict(scaffolds),
         properties=dict(zip(_features.PROPERTY_NAMES, props)),
-        fcd_mu=mu,
-        fcd_sigma=sigma,
+        fcd_mu=None,
+        fcd_sigma=None,
     )
+    return stats, [f.canonical for f in valid]
+
+
+def compute_reference_stats(
+    smiles: Sequence[str],
+    key: str = "",
+    n_jobs: int | None = None,
+    progress: bool = False,
+    device: str | None = None,
+    partial: Path | None = None,
+) -> ReferenceStats:
+    """Compute the statistics of a list of reference SMILES.
+
+    Invalid SMILES are left out and counted; raises DataError when none is valid. With
+    ``partial``, the RDKit part is written to (or, when there, read from) that file before
+    ChemNet runs, so that an interrupted computation keeps it.
+    """
+    n_jobs = resolve_jobs(n_jobs)
+    part = None
+    if partial is not None and partial.is_file():
+        try:
+            with np.load(partial, allow_pickle=False) as a:
+                part = ReferenceStats.from_arrays(a), _unpack_strings(a["canonical"])
+            log.info("RDKit part of the reference statistics read from %s", partial)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable partial cache %s (%s)", partial, exc)
+    if part is None:
+        part = _rdkit_part(smiles, key, n_jobs, progress)
+        if partial is not None:
+            try:
+                _save_npz(partial, {**part[0].to_arrays(), "canonical": _pack_strings(part[1])})
+            except OSError as exc:
+                log.warning("cannot write partial cache %s: %s", partial, exc)
+    stats, canonical = part
+    if len(canonical) < 2:
+        return stats
+    acts = chemnet.activations(canonical, device, progress, n_jobs)
+    mu, sigma = chemnet.statistics(acts)
+    return dataclasses.replace(stats, fcd_mu=mu, fcd_sigma=sigma)
 
 
 def reference_stats(
-    source: Source,
+    source: Source | None,
     n_jobs: int | None = None,
     progress: bool = False,
     use_cache: bool = True,
@@ -253,11 +239,21 @@ def reference_stats(
 ) -> ReferenceStats:
     """Statistics of a reference set (file path or list of SMILES), from the cache when possible.
 
-    The first call for a given content computes them (minutes for the 176k-molecule MOSES test
-    set on two cores) and writes ``<cache_dir()>/<hash>.npz``; later calls read that file.
+    ``None``, or a file with the bytes of the MOSES test set, gives the statistics shipped in the
+    package (:mod:`molvae.metrics.packaged`): nothing to compute. For anything else, the first
+    call for a given content computes them and writes ``<cache_dir()>/<hash>.npz``; later calls
+    read that file. The RDKit part is cached as soon as it is done, so an interrupted run only
+    has ChemNet left to do.
     """
-    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
-        raise DataError(f"reference file {source} does not exist")
+    from molvae.metrics import packaged
+
+    if source is None:
+        return packaged.moses_test_stats()
+    if isinstance(source, (str, os.PathLike)):
+        if not Path(source).is_file():
+            raise DataError(f"reference file {source} does not exist")
+        if packaged.is_moses_test(source):
+            return packaged.moses_test_stats()
     key = _content_hash(source, "reference")
     path = cache_dir() / f"{key}.npz"
     if use_cache and path.is_file():
@@ -268,11 +264,14 @@ def reference_stats(
             return stats
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable reference cache %s (%s); recomputing", path, exc)
-    stats = compute_reference_stats(_as_list(source), key, n_jobs, progress, device)
+    partial = path.with_name(f"{key}.rdkit.npz") if use_cache else None
+    stats = compute_reference_stats(_as_list(source), key, n_jobs, progress, device, partial=partial)
     if use_cache:
         try:
             _save_npz(path, stats.to_arrays())
             log.info("reference statistics cached in %s", path)
+            if partial is not None:
+                partial.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("cannot write reference cache %s: %s", path, exc)
     return stats

@@ -72,7 +72,7 @@ def max_similarity(
     is needed, which avoids a float division over every pair. The query rows are shared out
     over ``n_jobs`` processes (one torch thread each). Returns float64, shape ``(n_query,)``.
     """
-    from molvae.metrics._parallel import pmap
+    from molvae.parallel import pmap
 
     query = np.ascontiguousarray(query, dtype=np.uint8)
     reference = np.ascontiguousarray(reference, dtype=np.uint8)
@@ -133,7 +133,7 @@ def mean_similarity_powers(
     over a list holding each molecule ``weights[j]`` times. Rows are shared out over ``n_jobs``
     processes. Returns ``{p: float64 (n,)}``.
     """
-    from molvae.metrics._parallel import pmap
+    from molvae.parallel import pmap
 
     fps = np.ascontiguousarray(fps, dtype=np.uint8)
     n = len(fps)

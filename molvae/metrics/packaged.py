@@ -1,0 +1,172 @@
+"""The MOSES test-set statistics that ship inside the package, in a compact, exact form.
+
+The first ``molvae evaluate`` on a fresh machine would otherwise spend about 20 minutes on two
+cores computing them (ChemNet over 176,074 molecules dominates). Like MOSES's own
+``test_stats.npz``, molvae ships them precomputed: ``molvae/metrics/data/moses_test_stats.npz``,
+made by ``python benchmarks/pretrained/reference_stats.py`` from ``data/moses/test.csv.gz`` with
+:func:`molvae.metrics.reference.compute_reference_stats`.
+
+The compact form loses nothing the metrics use, so every metric is bit-for-bit what the full
+statistics give (tested):
+
+* Morgan fingerprints: distinct rows only (SNN takes a maximum over the reference, which
+  duplicates cannot change), sorted, bit planes packed and LZMA-compressed;
+* property values: sorted (the Wasserstein distance depends on the sorted values only), bytes
+  transposed and LZMA-compressed;
+* FCD covariance: the upper triangle (the matrix is symmetric);
+* fragment and scaffold counts: as they are, compressed.
+
+``MOSES_HELDOUT`` holds the first 10,000 test-set SMILES, the default held-out molecules of
+``molvae evaluate --model``. A file whose bytes are those of the MOSES test set
+(``source_sha256``) is recognised, so ``--reference data/moses/test.csv.gz`` uses them too.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import lzma
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molvae.errors import DataError
+
+DATA = Path(__file__).resolve().parent / "data"
+MOSES_TEST_STATS = DATA / "moses_test_stats.npz"
+MOSES_HELDOUT = DATA / "moses_test_heldout.smi.gz"
+COMPACT_FORMAT = 1
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _pack(raw: bytes) -> np.ndarray:
+    return np.frombuffer(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), dtype=np.uint8)
+
+
+def _unpack(arr: np.ndarray) -> bytes:
+    return lzma.decompress(arr.tobytes())
+
+
+def _pack_floats(values: np.ndarray) -> np.ndarray:
+    """float64 values, bytes transposed (all first bytes, then all second bytes, ...), compressed."""
+    v = np.ascontiguousarray(values, dtype="<f8")
+    return _pack(v.view(np.uint8).reshape(-1, 8).T.tobytes())
+
+
+def _unpack_floats(arr: np.ndarray) -> np.ndarray:
+    planes = np.frombuffer(_unpack(arr), dtype=np.uint8).reshape(8, -1)
+    return np.ascontiguousarray(planes.T).view("<f8").reshape(-1).astype(np.float64)
+
+
+def _pack_strings(strings: list[str]) -> np.ndarray:
+    return _pack("\n".join(strings).encode("utf-8"))
+
+
+def _unpack_strings(arr: np.ndarray) -> list[str]:
+    text = _unpack(arr).decode("utf-8")
+    return text.split("\n") if text else []
+
+
+def compact_arrays(stats, source_sha256: str = "") -> dict[str, np.ndarray]:
+    """The compact arrays of a :class:`~molvae.metrics.reference.ReferenceStats` (see the module docstring)."""
+    fps = np.unique(np.asarray(stats.fingerprints, dtype=np.uint8), axis=0)  # distinct rows, sorted
+    bit_planes = np.packbits(np.unpackbits(fps, axis=1).T, axis=1)  # (1024, ceil(n/8))
+    names = list(stats.properties)
+    meta = {
+        "format": COMPACT_FORMAT, "key": stats.key, "n_molecules": stats.n_molecules, "n_invalid": stats.n_invalid,
+        "n_fingerprints": len(fps), "properties": names,
+        "source_sha256": source_sha256, "rdkit": _rdkit_version(),
+    }
+    arrays = {
+        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        "fingerprints": _pack(bit_planes.tobytes()),
+        "fragment_keys": _pack_strings(list(stats.fragments)),
+        "fragment_counts": _pack(np.asarray(list(stats.fragments.values()), "<i8").tobytes()),
+        "scaffold_keys": _pack_strings(list(stats.scaffolds)),
+        "scaffold_counts": _pack(np.asarray(list(stats.scaffolds.values()), "<i8").tobytes()),
+    }
+    for k in names:
+        arrays[f"property_{k}"] = _pack_floats(np.sort(stats.properties[k]))
+    if stats.fcd_mu is not None:
+        sigma = np.asarray(stats.fcd_sigma, dtype=np.float64)
+        if not np.array_equal(sigma, sigma.T):
+            raise ValueError("the FCD covariance is not exactly symmetric; it cannot be stored as a triangle")
+        arrays["fcd_mu"] = _pack_floats(stats.fcd_mu)
+        arrays["fcd_sigma"] = _pack_floats(sigma[np.triu_indices(len(sigma))])
+    return arrays
+
+
+def from_compact(a) -> tuple:
+    """``(ReferenceStats, meta)`` from :func:`compact_arrays` output (a dict or an open ``.npz``)."""
+    from molvae.metrics.reference import ReferenceStats
+
+    meta = json.loads(a["meta"].tobytes().decode())
+    if meta.get("format") != COMPACT_FORMAT:
+        raise ValueError(f"compact statistics format {meta.get('format')}, expected {COMPACT_FORMAT}")
+    n_fp = int(meta["n_fingerprints"])
+    planes = np.frombuffer(_unpack(a["fingerprints"]), dtype=np.uint8).reshape(1024, -1)
+    fps = np.packbits(np.unpackbits(planes, axis=1)[:, :n_fp].T, axis=1)
+    mu = sigma = None
+    if "fcd_mu" in a:
+        mu = _unpack_floats(a["fcd_mu"])
+        tri = np.triu_indices(len(mu))
+        sigma = np.zeros((len(mu), len(mu)), dtype=np.float64)
+        sigma[tri] = _unpack_floats(a["fcd_sigma"])
+        sigma.T[tri] = sigma[tri]
+    stats = ReferenceStats(
+        key=meta["key"],
+        n_molecules=int(meta["n_molecules"]),
+        n_invalid=int(meta["n_invalid"]),
+        fingerprints=np.ascontiguousarray(fps),
+        fragments=dict(zip(_unpack_strings(a["fragment_keys"]),
+                           np.frombuffer(_unpack(a["fragment_counts"]), "<i8").tolist())),
+        scaffolds=dict(zip(_unpack_strings(a["scaffold_keys"]),
+                           np.frombuffer(_unpack(a["scaffold_counts"]), "<i8").tolist())),
+        properties={k: _unpack_floats(a[f"property_{k}"]) for k in meta["properties"]},
+        fcd_mu=mu,
+        fcd_sigma=sigma,
+    )
+    return stats, meta
+
+
+def save_compact(path: str | os.PathLike, stats, source_sha256: str = "") -> None:
+    """Write :func:`compact_arrays` to ``path`` (already compressed: stored, not deflated)."""
+    arrays: dict[str, Any] = compact_arrays(stats, source_sha256)
+    np.savez(path, **arrays)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> tuple:
+    if not MOSES_TEST_STATS.is_file():
+        raise DataError(f"the packaged MOSES test statistics are missing ({MOSES_TEST_STATS}); reinstall molvae")
+    with np.load(MOSES_TEST_STATS, allow_pickle=False) as a:
+        return from_compact(a)
+
+
+def moses_test_stats():
+    """The MOSES test-set :class:`~molvae.metrics.reference.ReferenceStats` shipped with molvae (read once)."""
+    return _shipped()[0]
+
+
+def is_moses_test(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds exactly the bytes the shipped statistics were computed from."""
+    if not MOSES_TEST_STATS.is_file() or os.path.getsize(path) > (64 << 20):
+        return False
+    return file_sha256(path) == _shipped()[1].get("source_sha256")
+
+
+def _rdkit_version() -> str:
+    import rdkit
+
+    return rdkit.__version__

@@ -1,0 +1,44 @@
+"""The one process-pool helper and the progress lines written when stderr is not a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from molvae.parallel import pmap, resolve_jobs
+from molvae.progress import LineProgress, progress_bar
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_pmap_keeps_order_in_a_pool_and_in_process():
+    items = list(range(50))
+    assert pmap(_square, items, 2, serial_below=2) == [x * x for x in items]
+    assert pmap(_square, items, 1) == [x * x for x in items]
+
+
+def test_resolve_jobs():
+    assert resolve_jobs(3) == 3
+    assert resolve_jobs(None) >= 1 and resolve_jobs(0) == resolve_jobs(None)
+
+
+def test_line_progress_writes_a_few_plain_lines_not_carriage_returns():
+    out = io.StringIO()
+    bar = LineProgress(total=10_000, desc="generating", unit="mol", file=out, seconds=3600)
+    for _ in range(10_000):
+        bar.update(1)
+    bar.close()
+    text = out.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert 5 <= len(lines) <= 11  # every 10% at most, one at the end
+    assert lines[-1].startswith("generating: 10000/10000 mol (100%)")
+
+
+def test_progress_bar_is_plain_lines_when_stderr_is_not_a_terminal(capsys):
+    with progress_bar(100, "work", unit="mol") as bar:  # pytest's captured stderr is not a terminal
+        for _ in range(100):
+            bar.update(1)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "work: 100/100 mol (100%)" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import sys
 import warnings
@@ -22,9 +23,12 @@ def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
         if not sep or not name.strip():
             raise click.BadParameter(f"{item!r}: write NAME=VALUE, e.g. logp=2.5", param_hint="--condition")
         try:
-            out[name.strip().lower()] = float(value)
+            number = float(value)
         except ValueError:
             raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--condition") from None
+        if not math.isfinite(number):
+            raise click.BadParameter(f"{item!r}: the value must be a finite number", param_hint="--condition")
+        out[name.strip().lower()] = number
     return out or None
 
 
@@ -39,7 +43,26 @@ def model_option(f: Callable) -> Callable:
 def condition_option(f: Callable) -> Callable:
     return click.option(
         "--condition", "-c", "conditions", multiple=True, metavar="NAME=VALUE",
-        help="Requested property value, e.g. --condition logp=2.5; repeat for several. Others are left free.",
+        help="Requested property value, e.g. --condition logp=2.5; repeat for several. Others are left free. "
+             "NAME is one the model is conditioned on (the shipped model: logp, qed, sa, mw, tpsa; "
+             "`molvae properties` lists them all with units).",
+    )(f)
+
+
+#: a decoder temperature: 0 = greedy, negative values are a usage error
+TEMPERATURE = click.FloatRange(min=0.0)
+
+
+def device_option(f: Callable) -> Callable:
+    return click.option("--device", default="auto", show_default=True,
+                        help="Where the model runs: auto (CUDA when available), cpu or cuda[:i].")(f)
+
+
+def smiles_column_option(f: Callable) -> Callable:
+    return click.option(
+        "--smiles-column", default=None, metavar="NAME",
+        help="CSV/TSV column holding the SMILES. Default: the column named smiles, canonical_smiles, smi, mol, "
+             "molecule or structure (any case); there is no first-column guess.",
     )(f)
 
 
@@ -97,6 +120,12 @@ def setup_output(verbose: bool) -> None:
     for noisy in ("matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     set_rdkit_verbose(verbose)
+
+
+def require_usable(n_usable: int, what: str) -> None:
+    """The README's rule for every command: exit 1 (after writing what there is) when no molecule is usable."""
+    if n_usable == 0:
+        raise click.ClickException(f"no usable molecule: {what}")
 
 
 def echo(msg: str) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
-from molvae_cli.common import echo, handle_errors
+from molvae_cli.common import echo, handle_errors, smiles_column_option
+
+
+#: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
+_DISTANCE_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
 
 
 def _fmt(v) -> str:
@@ -22,24 +26,29 @@ def _fmt(v) -> str:
                    "sample -n molecules and run the diagnostics.")
 @click.option("-n", "n", type=int, default=30000, show_default=True, help="Prior samples to draw with --model.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Test set (default: MOSES test set in data/).")
+              help="Test set (default: the MOSES test set, whose statistics ship with molvae).")
 @click.option("--scaffold-reference", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Scaffold test set for the /TestSF metrics (e.g. data/moses/test_scaffolds.csv.gz).")
 @click.option("--train", "train_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Training set for novelty (with --model: the model's own training molecules by default).")
 @click.option("--heldout", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Held-out molecules for reconstruction diagnostics (default: the reference set).")
-@click.option("--heldout-n", type=int, default=2000, show_default=True)
+@click.option("--heldout-n", type=int, default=2000, show_default=True,
+              help="With --model: how many held-out molecules the reconstruction diagnostics use.")
+@smiles_column_option
 @click.option("--control-n", type=int, default=200, show_default=True, help="Samples per requested value in the condition sweeps.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the --model samples.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Write DIR/report.html with plots.")
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: all cores).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @handle_errors
-def evaluate(generated, model_path, n, reference, scaffold_reference, train_path, heldout, heldout_n, control_n,
-             seed, json_path, report_dir, jobs, quiet) -> None:
+def evaluate(generated, model_path, n, reference, scaffold_reference, train_path, heldout, heldout_n, smiles_column,
+             control_n, seed, json_path, report_dir, jobs, quiet) -> None:
     """MOSES metrics of GENERATED (.csv/.smi) or of a model's samples (--model), with diagnostics.
+
+    The logP, SA, QED and weight rows are Wasserstein-1 distances between the generated and the
+    reference molecules' values (0 = same distribution), not the values themselves.
 
     \b
     Examples:
@@ -56,7 +65,7 @@ def evaluate(generated, model_path, n, reference, scaffold_reference, train_path
     result = run_evaluation(
         generated=generated, model=None if model_path is None else load_model(model_path), n=n, reference=reference, scaffold_reference=scaffold_reference,
         train=train_path, heldout=heldout, heldout_n=heldout_n, control_n=control_n, seed=seed,
-        report_dir=report_dir, json_path=json_path, n_jobs=jobs, progress=not quiet,
+        report_dir=report_dir, json_path=json_path, n_jobs=jobs, progress=not quiet, smiles_column=smiles_column,
     )
     m = result["metrics"]
     notes = m.get("notes", {})
@@ -65,7 +74,7 @@ def evaluate(generated, model_path, n, reference, scaffold_reference, train_path
         if key in ("notes", "timings") or key.startswith("n_") or isinstance(value, (dict, list)):
             continue
         note = f"  ({notes[key]})" if key in notes else ""
-        click.echo(f"{key:>14}  {_fmt(value)}{note}")
+        click.echo(f"{_DISTANCE_LABELS.get(key, key):>14}  {_fmt(value)}{note}")
     d = result["diagnostics"]
     if d:
         rec, lat = d["reconstruction"], d["latent"]

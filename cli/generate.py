@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import click
 
-from molvae_cli.common import condition_option, echo, handle_errors, load_model, model_option, parse_conditions
+from molvae_cli.common import (
+    TEMPERATURE,
+    condition_option,
+    device_option,
+    echo,
+    handle_errors,
+    load_model,
+    model_option,
+    parse_conditions,
+    require_usable,
+)
 
 
 @click.command()
 @model_option
 @click.option("-n", "n", type=int, default=1000, show_default=True, help="Number of molecules to sample.")
 @condition_option
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, help="Decoder temperature (0 = greedy).")
+@click.option("--temperature", "-t", type=TEMPERATURE, default=1.0, show_default=True,
+              help="Decoder temperature: 1 samples the model's distribution, lower is more conservative, 0 = greedy.")
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible output.")
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")
 @click.option("--around", metavar="SMILES", default=None, help="Sample near this molecule.")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Latent noise around --around.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
 @click.option("--image", type=click.Path(dir_okay=False), default=None, help="Also draw the first molecules to this PNG.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@device_option
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes for the RDKit checks (default: all cores).")
 @handle_errors
 def generate(model_path, n, conditions, temperature, seed, unique, around, radius, output, image, device, jobs) -> None:
@@ -48,6 +59,7 @@ def generate(model_path, n, conditions, temperature, seed, unique, around, radiu
         parts.append(f"{res.n_duplicates} duplicates removed")
     parts.append(f"{res.n_novel} novel")
     echo(", ".join(parts))
+    require_usable(res.n_written, f"none of the {res.n_sampled} samples is a valid molecule")
     rows = [{"smiles": m.smiles, **m.properties} for m in res.first]
     if image and rows:
         from molvae.chem import draw_grid

@@ -6,7 +6,18 @@ import sys
 
 import click
 
-from molvae_cli.common import condition_option, echo, handle_errors, load_model, model_option, parse_conditions
+from molvae_cli.common import (
+    TEMPERATURE,
+    condition_option,
+    device_option,
+    echo,
+    handle_errors,
+    load_model,
+    model_option,
+    parse_conditions,
+    require_usable,
+    smiles_column_option,
+)
 
 
 def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
@@ -34,9 +45,9 @@ def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
 @click.argument("smiles", nargs=-1)
 @click.option("-i", "--input", "input_path", type=click.Path(exists=True, dir_okay=False),
               help="Molecule file (.smi, .csv, .sdf) to encode instead of SMILES arguments.")
-@click.option("--smiles-column", default=None, help="CSV column holding SMILES.")
+@smiles_column_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Latent vectors, .npy.")
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @handle_errors
 def encode(model_path, smiles, input_path, smiles_column, output, device) -> None:
     """Encode molecules to latent vectors (posterior means) in a .npy file.
@@ -72,16 +83,18 @@ def encode(model_path, smiles, input_path, smiles_column, output, device) -> Non
         write_table(rej, ["line", "smiles", "reason"], [(records[i][0], s, why) for i, s, why in enc.rejects])
         msg += f", {len(enc.rejects)} rejected (see {rej})"
     echo(msg)
+    require_usable(len(enc.indices), f"none of the {len(records)} molecules could be encoded")
 
 
 @click.command()
 @model_option
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
 @condition_option
-@click.option("--temperature", "-t", type=float, default=0.0, show_default=True, help="0 = greedy decoding.")
-@click.option("--seed", type=int, default=None)
+@click.option("--temperature", "-t", type=TEMPERATURE, default=0.0, show_default=True,
+              help="Decoder temperature: 0 = greedy decoding (the most likely molecule), higher samples.")
+@click.option("--seed", type=int, default=None, help="Random seed of the sampled decodes (with --temperature > 0).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @handle_errors
 def decode(model_path, latents, conditions, temperature, seed, output, device) -> None:
     """Decode latent vectors (.npy, shape [n, latent_dim]) to molecules.
@@ -103,7 +116,9 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
     smiles = model.decode(z, condition=parse_conditions(conditions), temperature=temperature, seed=seed)
     rows = _rows(smiles, model.property_names, "row")
     _emit(rows, ["row", "valid", *model.property_names], output)
-    echo(f"decoded {len(rows)} vectors: {sum(r['valid'] for r in rows)} valid")
+    n_valid = sum(r["valid"] for r in rows)
+    echo(f"decoded {len(rows)} vectors: {n_valid} valid")
+    require_usable(n_valid, f"none of the {len(rows)} latent vectors decodes to a valid molecule")
 
 
 @click.command()
@@ -112,7 +127,7 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
 @click.argument("b")
 @click.option("--steps", type=int, default=10, show_default=True, help="Number of molecules, ends included.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @handle_errors
 def interpolate(model_path, a, b, steps, output, device) -> None:
     """Molecules on the latent line from molecule A to molecule B.
@@ -127,3 +142,4 @@ def interpolate(model_path, a, b, steps, output, device) -> None:
     smiles = model.interpolate(a, b, steps)
     rows = _rows(smiles, model.property_names, "step")
     _emit(rows, ["step", "valid", *model.property_names], output)
+    require_usable(sum(r["valid"] for r in rows), f"none of the {len(rows)} interpolation steps is a valid molecule")

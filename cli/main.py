@@ -27,7 +27,7 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from molvae_cli import evaluate, generate, latent, optimize, train
+    from molvae_cli import evaluate, generate, latent, optimize, properties, train
 
     cli.add_command(train.train)
     cli.add_command(generate.generate)
@@ -36,6 +36,7 @@ def _register() -> None:
     cli.add_command(latent.interpolate)
     cli.add_command(evaluate.evaluate)
     cli.add_command(optimize.optimize)
+    cli.add_command(properties.properties)
 
 
 _register()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from molvae_cli.common import echo, handle_errors, load_model, model_option
+from molvae_cli.common import TEMPERATURE, device_option, echo, handle_errors, load_model, model_option, require_usable, smiles_column_option
 
 
 def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dict:
@@ -29,10 +29,10 @@ def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dic
     return out
 
 
-def _read_seeds(path: str) -> list[str]:
-    from molvae.data import iter_smiles
+def _read_seeds(path: str, smiles_column: str | None = None) -> list[str]:
+    from molvae.molfile import iter_smiles
 
-    return [s for _, s in iter_smiles(path, None)]
+    return [s for _, s in iter_smiles(path, smiles_column)]
 
 
 _SEARCH = [  # option, SearchSettings field, type, help
@@ -43,9 +43,9 @@ _SEARCH = [  # option, SearchSettings field, type, help
     ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
     ("--steps", "steps", int, "Gradient-ascent steps."),
     ("--samples-per-z", "samples_per_z", int, "Decodes per latent point: one greedy, the rest sampled."),
-    ("--temperature", "temperature", float, "Temperature of the sampled decodes."),
+    ("--temperature", "temperature", TEMPERATURE, "Temperature of the sampled decodes (0 = greedy)."),
     ("--radius", "radius", float, "How far from a seed the search starts (latent units)."),
-    ("--condition", "condition", click.Choice(["auto", "search", "none"]),
+    ("--condition-mode", "condition", click.Choice(["auto", "search", "none"]),
      "Decoder condition: favourable values of the objective's properties (auto), searched by CMA-ES too, or none."),
     ("--seed", "seed", int, "Random seed. [default: 0]"),
 ]
@@ -75,6 +75,7 @@ def _search_options(f):
               help="Start from this molecule (repeat for several; each is optimised separately).")
 @click.option("--from-file", "starts_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from each molecule of this file (.smi, .csv, .sdf).")
+@smiles_column_option
 @click.option("--similarity", type=float, default=None, help="Keep Tanimoto similarity to the seed at least this.")
 @click.option("--require", multiple=True, metavar="SMARTS", help="Substructure every result must contain.")
 @click.option("--forbid", multiple=True, metavar="SMARTS", help="Substructure no result may contain.")
@@ -83,11 +84,11 @@ def _search_options(f):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
 @click.option("--top", type=int, default=100, show_default=True, help="Keep the K best molecules (per seed); 0 = all.")
 @click.option("--image", type=click.Path(dir_okay=False), default=None, help="Draw the best molecules to this PNG.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
 def optimize(model_path, maximize, minimize, targets, ranges, functions, weights, combine, config_path, starts,
-             starts_file, similarity, require, forbid, max_heavy_atoms, output, top, image, device, quiet,
+             starts_file, smiles_column, similarity, require, forbid, max_heavy_atoms, output, top, image, device, quiet,
              **search) -> None:
     """Search the model's latent space for molecules that score well on an objective.
 
@@ -119,7 +120,7 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
         settings = search_settings(read_toml(config_path).get("search", {}), f"{config_path}: search")
     settings.update({k: v for k, v in search.items() if v is not None})
     settings = SearchSettings(**settings)  # validated before the model loads
-    seeds = list(starts) + (_read_seeds(starts_file) if starts_file else [])
+    seeds = list(starts) + (_read_seeds(starts_file, smiles_column) if starts_file else [])
     constraints = None
     if any(v not in (None, ()) for v in (similarity, require, forbid, max_heavy_atoms)):
         old = base.constraints if base else None
@@ -151,6 +152,7 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
         parts.append(f"{result.n_failures} got the worst score because the objective failed on them (see {fail})")
     parts.append(f"wrote {len(rows)} to {output}")
     echo("; ".join(parts))
+    require_usable(len(rows), "the search found no valid molecule that meets the constraints")
     if result.seeds:
         found = sum(result.best(i) is not None for i in range(len(result.seeds)))
         echo(f"{found} of {len(result.seeds)} seeds have a candidate")

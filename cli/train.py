@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from molvae.properties import PROPERTIES
 from molvae_cli.common import echo, handle_errors
 
 # option name -> (TrainConfig key, click type, help)
@@ -29,7 +30,9 @@ def _with_options(f):
 
 @click.command()
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
-@click.option("--properties", "-p", default=None, help="Comma-separated conditioning properties, e.g. logp,qed,sa.")
+@click.option("--properties", "-p", default=None,
+              help=f"Comma-separated conditioning properties, e.g. logp,qed,sa; any of {', '.join(PROPERTIES)} "
+                   "(`molvae properties` gives definitions and units).")
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file of settings.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")

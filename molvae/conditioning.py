@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from molvae.errors import UnknownPropertyError
+from molvae.errors import BadInputError, UnknownPropertyError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ def condition_arrays(
             )
         i = scaler.names.index(key)
         value = float(value)
+        if not math.isfinite(value):
+            raise BadInputError(f"{key}={value}: a requested property value must be a finite number")
         lo, hi = scaler.min[i], scaler.max[i]
         if warn and not (lo <= value <= hi):
             warnings.warn(

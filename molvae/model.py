@@ -286,6 +286,10 @@ class ConditionalVAE(nn.Module):
         work is proportional to the molecules' lengths, not to the longest one. Inference only:
         dropout is never applied here.
         """
+        if not temperature >= 0 or temperature == float("inf"):  # NaN fails the first test
+            from molvae.errors import BadInputError
+
+            raise BadInputError(f"temperature must be 0 (greedy) or a positive finite number, got {temperature}")
         max_length = max_length or self.cfg.max_length
         b, dev = z.size(0), z.device
         out = torch.full((b, max_length + 1), self.PAD, dtype=torch.long, device=dev)

@@ -79,11 +79,12 @@ def qed_score(mol: Chem.Mol, logp: float | None = None) -> float:
 
 @dataclass(frozen=True)
 class Property:
-    """A named molecular property: ``fn(mol) -> float`` and a one-line description."""
+    """A named molecular property: ``fn(mol) -> float``, a one-line description and its unit."""
 
     name: str
     fn: Callable[[Chem.Mol], float]
     description: str
+    unit: str = ""
 
     def __call__(self, mol: Chem.Mol) -> float:
         return float(self.fn(mol))
@@ -92,16 +93,16 @@ class Property:
 PROPERTIES: dict[str, Property] = {
     p.name: p
     for p in [
-        Property("logp", Crippen.MolLogP, "Wildman-Crippen logP (octanol/water partition)"),
-        Property("qed", qed_score, "quantitative estimate of drug-likeness, 0-1"),
-        Property("sa", sa_score, "synthetic accessibility score, 1 (easy) to 10 (hard)"),
-        Property("mw", Descriptors.MolWt, "molecular weight, g/mol"),
-        Property("tpsa", rdMolDescriptors.CalcTPSA, "topological polar surface area, A^2"),
-        Property("hbd", Lipinski.NumHDonors, "hydrogen-bond donors (Lipinski)"),
-        Property("hba", Lipinski.NumHAcceptors, "hydrogen-bond acceptors (Lipinski)"),
-        Property("rotb", rdMolDescriptors.CalcNumRotatableBonds, "rotatable bonds"),
-        Property("plogp", penalized_logp, "penalised logP: logP - SA - max(0, largest ring - 6)"),
-        Property("heavy_atoms", lambda m: m.GetNumHeavyAtoms(), "number of heavy atoms"),
+        Property("logp", Crippen.MolLogP, "Wildman-Crippen logP (octanol/water partition)", "log10 units"),
+        Property("qed", qed_score, "quantitative estimate of drug-likeness, 0-1", "unitless, 0-1"),
+        Property("sa", sa_score, "synthetic accessibility score, 1 (easy) to 10 (hard)", "unitless, 1-10"),
+        Property("mw", Descriptors.MolWt, "molecular weight, g/mol", "g/mol"),
+        Property("tpsa", rdMolDescriptors.CalcTPSA, "topological polar surface area, A^2", "A^2"),
+        Property("hbd", Lipinski.NumHDonors, "hydrogen-bond donors (Lipinski)", "count"),
+        Property("hba", Lipinski.NumHAcceptors, "hydrogen-bond acceptors (Lipinski)", "count"),
+        Property("rotb", rdMolDescriptors.CalcNumRotatableBonds, "rotatable bonds", "count"),
+        Property("plogp", penalized_logp, "penalised logP: logP - SA - max(0, largest ring - 6)", "log10 units"),
+        Property("heavy_atoms", lambda m: m.GetNumHeavyAtoms(), "number of heavy atoms", "count"),
     ]
 }
 

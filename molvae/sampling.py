@@ -22,7 +22,7 @@ from molvae.parallel import executor, resolve_jobs
 from molvae.tokens import Vocabulary, symbols_to_smiles
 
 POOL_ABOVE = 4000  # fewer molecules than this are checked in-process
-CHUNK = 1024  # molecules per task handed to a worker
+CHUNK = 512  # molecules per task handed to a worker (small enough that the last ones share out evenly)
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,13 @@ class ChemistryPool:
         self.tokens = tuple(vocab.tokens)
         self.names = tuple(property_names)
         self.n_jobs = resolve_jobs(n_jobs)
-        self.max_pending = max_pending or max(4, 3 * self.n_jobs)
-        self._pool = executor(self.n_jobs) if self.n_jobs > 1 else None
+        self.max_pending = max_pending or max(8, 4 * self.n_jobs)
+        self._pool = None
+        if self.n_jobs > 1:
+            # compute the properties of one molecule here first: lazily loaded tables (the SA score's
+            # fragment contributions) are then inherited by forked workers instead of loaded by each
+            _check_symbol_lists([["[C]"]], self.names)
+            self._pool = executor(self.n_jobs)
 
     def submit(self, ids: np.ndarray) -> Future:
         if self._pool is None:

@@ -131,7 +131,7 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
         (["generate", "-n", "5", "--condition", "tpsa=40", "-o", "x.csv"], 2, "it knows: logp, qed, sa"),
         (["generate", "-n", "5", "--condition", "logp", "-o", "x.csv"], 2, "NAME=VALUE"),
         (["generate", "-n", "5", "-o", "x.xyz"], 2, "unknown output format"),
-        (["encode", "[Na+].[Cl-]", "-o", "z.npy"], 0, "1 rejected"),
+        (["encode", "[Na+].[Cl-]", "-o", "z.npy"], 1, "no usable molecule"),  # README: 1 when none is usable
     ],
 )
 def test_bad_input_gives_one_line(cli_run, tmp_path, monkeypatch, args, code, message):

@@ -12,8 +12,9 @@ before any molecule with the core is found, :class:`ScaffoldNotFoundError` says 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 

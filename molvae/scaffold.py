@@ -128,8 +128,8 @@ def generate_with_scaffold(
         enc = model.encode_batch(with_core)
         pool = enc.z.astype(np.float32)
         result.seeds_used = [with_core[i] for i in enc.indices]
-        for _, smi, reason in enc.rejects:
-            log.info("cannot start from %s: %s", smi, reason)
+        for _, rejected, reason in enc.rejects:
+            log.info("cannot start from %s: %s", rejected, reason)
 
     seen: set[str] = set()
     while result.n_sampled < budget and len(result.molecules) < n:

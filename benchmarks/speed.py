@@ -105,11 +105,11 @@ def training_rate(trainer, seconds: float) -> tuple[float, int]:
 def sampling_rate(model, batch: int, dtype: torch.dtype, seconds: float) -> tuple[float, float]:
     """Model-only sampling: molecules per second and mean SELFIES length."""
     g = torch.Generator(device=model.device).manual_seed(0)
-    cond = model._cond(None, batch, warn=False)
+    cond = model.condition_tensor(None, batch, warn=False)
 
     def once() -> torch.Tensor:
         z = torch.randn((batch, model.latent_dim), generator=g, device=model.device)
-        return model.model.generate(z, cond, generator=g, first_allowed=model._first_allowed, dtype=dtype)
+        return model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed, dtype=dtype)
 
     once()
     sync(model.device)

@@ -23,8 +23,8 @@ from molvae.errors import (
 )
 from molvae.properties import PROPERTIES
 from molvae.properties import compute as compute_properties
+from molvae.version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "MolVAE",

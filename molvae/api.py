@@ -97,6 +97,34 @@ class Encoded:
     rejects: list[tuple[int, str, str]]  # (position, input SMILES, reason)
 
 
+@dataclass
+class Prepared:
+    """Molecules made ready for the encoder by :meth:`MolVAE.prepare`.
+
+    ``rows[k]`` (token ids ending with ``<end>``) and ``properties[k]`` (in the model's property
+    order, real units) belong to input position ``indices[k]``; ``rejects`` holds
+    ``(position, input SMILES, reason)`` for the others.
+    """
+
+    rows: list[list[int]] = field(default_factory=list)
+    properties: list[list[float]] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class PreparedBatch:
+    """One batch of :meth:`MolVAE.prepared_batches`: rows ``start`` to ``start + len`` of a :class:`Prepared`."""
+
+    start: int
+    tokens: torch.Tensor  # [b, T] token ids ending with <end>, padded with 0, on the model's device
+    lengths: torch.Tensor  # [b] on the CPU
+    condition: torch.Tensor  # [b, 2 * P] the molecules' own properties, all given
+
+
 class MolVAE:
     """A trained conditional SELFIES VAE, ready to use.
 
@@ -123,7 +151,8 @@ class MolVAE:
         except RuntimeError as exc:
             raise checkpoint.CheckpointError(f"weights do not match the model config: {str(exc).splitlines()[0]}") from None
         self.model.to(self.device).eval()
-        self._first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
+        #: which tokens may start a molecule (atoms): the decoder's mask for its first step
+        self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
         #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
         self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
 
@@ -162,11 +191,11 @@ class MolVAE:
                 f"vocab={len(self.vocab)}, max_length={self.config.max_length}, device={self.device})")
 
     # ------------------------------------------------------------------ helpers
-    def _cond(self, condition: Condition | None, n: int, warn: bool = True) -> torch.Tensor:
-        v, m = condition_arrays(self.scaler, condition, n, warn=warn)
-        return make_condition(v, m).to(self.device)
+    def generator(self, seed: int | None = None) -> torch.Generator:
+        """A random generator on the model's device, seeded with ``seed`` (fresh entropy when None).
 
-    def _generator(self, seed: int | None) -> torch.Generator:
+        Pass it to :meth:`decode_latents` to make a sequence of decodes reproducible.
+        """
         g = torch.Generator(device=self.device)
         if seed is None:
             g.seed()
@@ -174,14 +203,46 @@ class MolVAE:
             g.manual_seed(int(seed))
         return g
 
-    def _decode_z(self, z: torch.Tensor, cond: torch.Tensor, temperature: float,
-                  g: torch.Generator | None, batch_size: int, n_jobs: int | None = None) -> list[Checked]:
+    def condition_tensor(self, condition: Condition | None, n: int, warn: bool = True) -> torch.Tensor:
+        """The decoder's condition input for ``n`` rows requesting ``condition`` (others left free).
+
+        Shape [n, 2 * P]: standardised values, then the mask of given properties.
+        """
+        v, m = condition_arrays(self.scaler, condition, n, warn=warn)
+        return make_condition(v, m).to(self.device)
+
+    @torch.no_grad()
+    def decode_latents(
+        self,
+        z: torch.Tensor,
+        condition: torch.Tensor,
+        *,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        batch_size: int = 2048,
+        properties: Sequence[str] | None = None,
+        n_jobs: int | None = None,
+    ) -> list[Checked]:
+        """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
+        :meth:`condition_tensor` and :func:`molvae.model.make_condition`) and check them with RDKit.
+
+        Returns one :class:`~molvae.sampling.Checked` per row, in order, with ``properties``
+        (default: the model's conditioning properties; ``()`` for none, which is faster).
+        ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
+        """
+        if z.ndim != 2 or z.size(1) != self.latent_dim:
+            raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
+        if condition.shape != (z.size(0), 2 * len(self.property_names)):
+            raise BadInputError(f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], "
+                                f"got {tuple(condition.shape)}")
+        z, condition = z.to(self.device), condition.to(self.device)
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
-            ids = self.model.generate(z[i : i + batch_size], cond[i : i + batch_size], temperature=temperature,
-                                      generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
+            ids = self.model.generate(z[i : i + batch_size], condition[i : i + batch_size], temperature=temperature,
+                                      generator=generator, first_allowed=self.first_allowed, dtype=self.sample_dtype)
             symbols.extend(tokens_to_symbols(self.vocab, ids))
-        return check_symbols(symbols, self.property_names, n_jobs=n_jobs)
+        names = self.property_names if properties is None else list(properties)
+        return check_symbols(symbols, names, n_jobs=n_jobs)
 
     def is_novel(self, smiles: Sequence[str]) -> list[bool]:
         """Whether each canonical SMILES is absent from the model's training data."""
@@ -207,8 +268,8 @@ class MolVAE:
             while (m := min(bs, budget(produced))) > 0:
                 noise = torch.randn((m, self.latent_dim), generator=g, device=self.device)
                 z = center + radius * noise if center is not None else noise
-                ids = self.model.generate(z, self._cond(condition, m, warn=produced == 0), temperature=temperature,
-                                          generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
+                ids = self.model.generate(z, self.condition_tensor(condition, m, warn=produced == 0), temperature=temperature,
+                                          generator=g, first_allowed=self.first_allowed, dtype=self.sample_dtype)
                 produced += m
                 arr = ids.to(id_dtype).cpu().numpy()
                 for s in range(0, m, CHUNK):
@@ -247,7 +308,7 @@ class MolVAE:
         """
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
-        g = self._generator(seed)
+        g = self.generator(seed)
         center, condition = self._around(around, condition)
         limit = (max_samples or 20 * n) if unique else n
         kept = sampled = 0
@@ -405,7 +466,7 @@ class MolVAE:
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
         out: list[str | None] = []
-        for part in self._stream(lambda produced: n - produced, condition, temperature, self._generator(seed),
+        for part in self._stream(lambda produced: n - produced, condition, temperature, self.generator(seed),
                                  None, 0.0, (), n_jobs, None, n):
             out.extend(part.smiles)
         return out
@@ -418,28 +479,32 @@ class MolVAE:
             raise EncodingError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
         return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
 
-    def _prepare(self, smiles: Sequence[str]):
-        """Token rows and property values of encodable molecules, their positions, and rejects."""
+    def prepare(self, smiles: Sequence[str]) -> Prepared:
+        """Token rows and property values of the molecules the model can encode, and reasons for the rest.
+
+        Feed the result to :meth:`prepared_batches` to run the encoder (or the teacher-forced decoder).
+        """
         from molvae.data import prepare_molecule
 
-        rows, props, ok, rejects = [], [], [], []
+        out = Prepared()
         for i, smi in enumerate(smiles):
             prepared, reason = prepare_molecule(smi, self.config.max_length, self.property_names)
             if prepared is None:
-                rejects.append((i, smi, reason))
+                out.rejects.append((i, smi, reason))
                 continue
             _, symbols, values = prepared
             lacking = self.vocab.missing(symbols)
             if lacking:
-                rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
+                out.rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
                 continue
-            rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
-            props.append(values)
-            ok.append(i)
-        return rows, props, ok, rejects
+            out.rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
+            out.properties.append(values)
+            out.indices.append(i)
+        return out
 
-    def _batches(self, rows: list[list[int]], props: list[list[float]], batch_size: int):
-        """Yield ``(start, tokens, lengths, condition)`` batches of prepared molecules (full condition)."""
+    def prepared_batches(self, prepared: Prepared, batch_size: int = 1024) -> Iterator[PreparedBatch]:
+        """Batches of prepared molecules on the model's device, each conditioned on its own properties."""
+        rows, props = prepared.rows, prepared.properties
         for s in range(0, len(rows), batch_size):
             part = rows[s : s + batch_size]
             tok = torch.zeros((len(part), max(len(r) for r in part)), dtype=torch.long)
@@ -447,7 +512,8 @@ class MolVAE:
                 tok[j, : len(r)] = torch.tensor(r)
             lengths = torch.tensor([len(r) for r in part])
             p = torch.from_numpy(self.scaler.transform(np.asarray(props[s : s + batch_size])))
-            yield s, tok.to(self.device), lengths, make_condition(p, torch.ones_like(p)).to(self.device)
+            cond = make_condition(p, torch.ones_like(p)).to(self.device)
+            yield PreparedBatch(s, tok.to(self.device), lengths, cond)
 
     @torch.no_grad()
     def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
@@ -455,13 +521,13 @@ class MolVAE:
 
         The encoder is given each molecule's own properties (computed with RDKit) as the condition.
         """
-        rows, props, ok, rejects = self._prepare(list(smiles))
+        prepared = self.prepare(list(smiles))
         zs = []
-        for _, tok, lengths, cond in self._batches(rows, props, batch_size):
-            mu, _ = self.model.encode(tok, lengths, cond)
+        for b in self.prepared_batches(prepared, batch_size):
+            mu, _ = self.model.encode(b.tokens, b.lengths, b.condition)
             zs.append(mu.float().cpu().numpy())
         z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim), dtype=np.float32)
-        return Encoded(z=z, indices=ok, rejects=rejects)
+        return Encoded(z=z, indices=prepared.indices, rejects=prepared.rejects)
 
     def encode(self, smiles: str | Sequence[str]) -> np.ndarray:
         """Latent vectors (posterior means), shape [n, latent_dim].
@@ -495,13 +561,13 @@ class MolVAE:
         if zt.ndim != 2 or zt.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(zt.shape)}")
         if condition is None or isinstance(condition, Mapping):
-            cond = self._cond(condition, zt.size(0), warn=warn)  # type: ignore[arg-type]
+            cond = self.condition_tensor(condition, zt.size(0), warn=warn)  # type: ignore[arg-type]
         else:
             conds = list(condition)
             if len(conds) != zt.size(0):
                 raise BadInputError(f"{len(conds)} conditions for {zt.size(0)} latent vectors")
-            cond = torch.cat([self._cond(c, 1, warn=warn) for c in conds])
-        checked = self._decode_z(zt, cond, temperature, self._generator(seed), 2048)
+            cond = torch.cat([self.condition_tensor(c, 1, warn=warn) for c in conds])
+        checked = self.decode_latents(zt, cond, temperature=temperature, generator=self.generator(seed))
         return [c.smiles for c in checked]
 
     def reconstruct(self, smiles: str | Sequence[str]) -> list[str | None]:

@@ -45,7 +45,7 @@ def package_versions() -> dict[str, str]:
     import rdkit
     import selfies
 
-    from molvae import __version__
+    from molvae.version import __version__
 
     return {
         "molvae": __version__,

@@ -21,7 +21,7 @@ import torch
 
 from molvae.errors import ConfigError
 from molvae.objectives import Objective
-from molvae.optimize import Candidate, OptimizationResult, SearchSettings, SeedError
+from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
 from molvae.properties import PROPERTIES, compute_mol
 from molvae.scoring import Scorer
 
@@ -63,7 +63,7 @@ class Search:
             log.info("the property head predicts only some terms; the gradient follows those, the score counts all")
         self.method = method
         self.rng = np.random.default_rng(settings.seed)
-        self.g = model._generator(None if settings.seed is None else settings.seed)
+        self.g = model.generator(settings.seed)
         self.dev = model.device
         # seeds: canonical SMILES, latent vectors, fingerprints, conditions
         self.seeds: list[str] = []
@@ -129,11 +129,11 @@ class Search:
         s, n = self.s, len(x)
         z = torch.from_numpy(np.ascontiguousarray(x[:, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
         cond = self._condition(x, group)
-        checked = self.model._decode_z(z, cond, 0.0, self.g, s.batch_size, n_jobs=1)
+        checked = self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, n_jobs=1)
         if s.samples_per_z > 1:
             reps = s.samples_per_z - 1
-            checked += self.model._decode_z(z.repeat(reps, 1), cond.repeat(reps, 1), s.temperature, self.g,
-                                            s.batch_size, n_jobs=1)
+            checked += self.model.decode_latents(z.repeat(reps, 1), cond.repeat(reps, 1), temperature=s.temperature,
+                                                 generator=self.g, batch_size=s.batch_size, n_jobs=1)
         point = np.tile(np.arange(n), s.samples_per_z)
         fitness = np.full(n, WORST)
         valid = [c.smiles for c in checked if c.valid]

@@ -65,11 +65,6 @@ def canonical_smiles(smiles: str, isomeric: bool = True) -> str | None:
     return Chem.MolToSmiles(mol, isomericSmiles=isomeric)
 
 
-def is_valid(smiles: str) -> bool:
-    """True when RDKit parses and sanitises ``smiles`` into a non-empty molecule."""
-    return mol_from_smiles(smiles) is not None
-
-
 _MORGAN: dict[tuple[int, int], rdFingerprintGenerator.FingeprintGenerator64] = {}
 
 

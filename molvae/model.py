@@ -7,12 +7,15 @@ subset of properties can therefore be requested at generation time.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,45 @@ def padded_bidirectional_states(gru: nn.GRU, x: torch.Tensor, lengths: torch.Ten
             else:
                 inp_dir = inp
             h0 = inp.new_zeros((1, b, gru.hidden_size))
-            y, _ = torch._VF.gru(inp_dir, h0, weights, True, 1, 0.0, gru.training, False, True)
+            y = _private_gru(inp_dir, h0, weights, gru.training)
+            if y is None:  # this torch's private GRU call differs: the public, packed path
+                return _packed_bidirectional_states(gru, x, lengths)
             states.append(y[rows, last])
             outs.append(y.gather(1, rev.unsqueeze(2).expand(-1, -1, y.size(2))) if suffix else y)
         inp = torch.cat(outs, dim=2)
         if gru.training and gru.dropout > 0 and layer < gru.num_layers - 1:
             inp = F.dropout(inp, gru.dropout, True)
     return torch.stack(states)
+
+
+_PRIVATE_GRU = {"works": True}
+
+
+def _private_gru(x: torch.Tensor, h0: torch.Tensor, weights: list[torch.Tensor], training: bool) -> torch.Tensor | None:
+    """One layer, one direction of a batch-first GRU over the whole padded ``x``: the outputs [B, T, H].
+
+    ``torch._VF.gru`` is private and positional, so its signature may change between torch
+    releases; when the call fails, None (and a log line, once): callers take the public path.
+    """
+    if _PRIVATE_GRU["works"]:
+        try:
+            return _vf_gru(x, h0, weights, training)
+        except (AttributeError, TypeError) as exc:
+            _PRIVATE_GRU["works"] = False
+            log.info("torch._VF.gru failed (%s); the encoder uses packed sequences instead (slower on the CPU)",
+                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return None
+
+
+def _vf_gru(x: torch.Tensor, h0: torch.Tensor, weights: list[torch.Tensor], training: bool) -> torch.Tensor:
+    # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+    return torch._VF.gru(x, h0, weights, True, 1, 0.0, training, False, True)[0]
+
+
+def _packed_bidirectional_states(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """What :func:`padded_bidirectional_states` computes, through the public packed-sequence path."""
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    return run_gru(gru, packed)[1]
 
 
 def _cuda_autocast_on() -> bool:

@@ -46,9 +46,10 @@ class ModelConfig:
         return cls(**d)
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(q(z|x) || N(0, I)) per latent dimension, averaged over the batch: shape [latent_dim]."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per latent dimension, averaged (or summed) over the batch: shape [latent_dim]."""
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return kl.sum(0) if reduction == "sum" else kl.mean(0)
 
 
 def run_gru(gru: nn.GRU, x, hidden: torch.Tensor | None = None):

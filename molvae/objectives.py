@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import builtins
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from molvae.errors import ConfigError, UnknownPropertyError
 from molvae.properties import resolve
+from molvae.tomlfile import check_keys, toml_value
+from molvae.tomlfile import read_toml as read_toml_file
 
 GOALS = ("maximize", "minimize", "target", "range")
 COMBINE = ("sum", "desirability")
@@ -251,7 +252,7 @@ class Objective:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "objective") -> "Objective":
         """The TOML schema as a dict (see the module docstring); unknown keys are an error."""
-        _no_unknown(d, _TOP_KEYS, where)
+        check_keys(d, _TOP_KEYS, where)
         raw_terms = d.get("objective", [])
         if isinstance(raw_terms, Mapping):
             raw_terms = [raw_terms]
@@ -261,7 +262,7 @@ class Objective:
         for i, t in enumerate(raw_terms, start=1):
             if not isinstance(t, Mapping):
                 raise ConfigError(f"{where}: objective #{i} must be a table")
-            _no_unknown(t, _TERM_KEYS, f"{where}: objective #{i}")
+            check_keys(t, _TERM_KEYS, f"{where}: objective #{i}")
             try:
                 terms.append(Term(**t))
             except (ConfigError, UnknownPropertyError) as exc:
@@ -285,40 +286,24 @@ class Objective:
 
 def to_toml(objective: Objective, search: Mapping[str, Any] | None = None) -> str:
     """TOML text of an objective (and search settings) that :meth:`Objective.from_toml` reads back."""
-    lines = ["# molvae optimize: objective and search settings (resolved)", f"combine = {_toml(objective.combine)}"]
+    lines = ["# molvae optimize: objective and search settings (resolved)", f"combine = {toml_value(objective.combine)}"]
     if objective.seeds:
-        lines.append(f"seeds = {_toml(list(objective.seeds))}")
+        lines.append(f"seeds = {toml_value(list(objective.seeds))}")
     for t in objective.terms:
         lines += ["", "[[objective]]"]
-        lines += [f"{k} = {_toml(v)}" for k, v in asdict(t).items() if v is not None]
+        lines += [f"{k} = {toml_value(v)}" for k, v in asdict(t).items() if v is not None]
     c = {k: v for k, v in asdict(objective.constraints).items() if v not in (None, ())}
     if c:
-        lines += ["", "[constraints]"] + [f"{k} = {_toml(v)}" for k, v in c.items()]
+        lines += ["", "[constraints]"] + [f"{k} = {toml_value(v)}" for k, v in c.items()]
     if search:
-        lines += ["", "[search]"] + [f"{k} = {_toml(v)}" for k, v in search.items() if v is not None]
+        lines += ["", "[search]"] + [f"{k} = {toml_value(v)}" for k, v in search.items() if v is not None]
     return "\n".join(lines) + "\n"
-
-
-def _toml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _no_unknown(d: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
 def _constraints_from(d: Any, where: str) -> Constraints:
     if not isinstance(d, Mapping):
         raise ConfigError(f"{where} must be a table")
-    _no_unknown(d, _CONSTRAINT_KEYS, where)
+    check_keys(d, _CONSTRAINT_KEYS, where)
     try:
         return Constraints(**d)
     except ConfigError as exc:
@@ -327,16 +312,7 @@ def _constraints_from(d: Any, where: str) -> Constraints:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """The tables of an objective file; :class:`ConfigError` when it is missing or not TOML."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no such objective file: {path}")
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
+    return read_toml_file(path, "objective file")
 
 
 def as_objective(objective: "Objective | Mapping[str, Any] | str | Path", seeds: Sequence[str] = ()) -> Objective:

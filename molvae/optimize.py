@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from molvae.errors import ConfigError
 from molvae.objectives import Objective, as_objective
+from molvae.tomlfile import check_keys
 from molvae.search_types import (  # re-exported: the optimisation API is importable from here
     CONDITIONS,
     METHODS,
@@ -96,10 +97,7 @@ def search_settings(d: Mapping[str, Any], where: str = "search") -> dict[str, An
 
     if not isinstance(d, Mapping):
         raise ConfigError(f"{where} must be a table")
-    known = {f.name for f in fields(SearchSettings)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    check_keys(d, (f.name for f in fields(SearchSettings)), where)
     try:
         SearchSettings(**d)
     except (ConfigError, TypeError) as exc:

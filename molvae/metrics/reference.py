@@ -66,8 +66,9 @@ def default_reference_paths() -> MosesPaths:
 
 def cache_dir() -> Path:
     """Folder of cached reference statistics: ``$MOLVAE_CACHE_DIR/reference`` or ``~/.cache/molvae/reference``."""
-    root = os.environ.get("MOLVAE_CACHE_DIR") or os.path.join(Path.home(), ".cache", "molvae")
-    return Path(root) / "reference"
+    from molvae.cache import cache_dir as molvae_cache_dir
+
+    return molvae_cache_dir("reference")
 
 
 # ---------------------------------------------------------------------------- reading SMILES

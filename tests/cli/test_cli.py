@@ -176,7 +176,7 @@ def test_bad_files(cli_run, tmp_path):
     assert res.exit_code == 2 and "known properties: logp, qed" in res.output
     (tmp_path / "c.toml").write_text("epoch = 3\n")
     res = run("train", tmp_path / "bad.smi", "--out", tmp_path / "r5", "--config", tmp_path / "c.toml")
-    assert res.exit_code == 2 and "unknown configuration key(s): epoch" in res.output
+    assert res.exit_code == 2 and "training configuration: unknown key(s) epoch" in res.output
 
 
 def test_killed_training_resumes_and_finishes(tmp_path):

@@ -322,7 +322,7 @@ class Trainer(TrainerSetup):
                 if stop:
                     stopped = True
                     break
-                if save:
+                if save and self.batch_in_epoch < len(batches):  # an epoch's end saves anyway
                     self.save_last()
                     self.last_save, self.last_save_step = time.monotonic(), self.step
             bar.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
+
 import pytest
 from click.testing import CliRunner
 
@@ -53,3 +55,23 @@ def test_generate_uses_the_shipped_model_by_default(tmp_path):
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 20 and REQUIRED <= set(rows[0])
+
+
+def test_condition_control_moves_the_measured_property_the_requested_way(shipped):
+    from molvae.diagnostics import condition_control
+
+    c = condition_control(shipped, n_per_value=60, n_values=3, seed=0, properties=["logp"])["logp"]
+    low, mid, high = c["measured_mean"]
+    assert low < mid < high
+    assert high - low > 0.5 * (c["requested"][-1] - c["requested"][0])  # most of the requested span
+
+
+def test_samples_around_a_seed_are_closer_to_it_than_prior_samples(shipped):
+    from molvae.chem import tanimoto
+
+    seed = "COc1ccc(CCNC(=O)c2ccc(Cl)cc2)cc1"  # inside the training ranges of mw, tpsa, ...
+    near = [m.smiles for m in shipped.generate(60, around=seed, radius=0.3, seed=1).molecules]
+    prior = [m.smiles for m in shipped.generate(60, seed=1).molecules]
+    sim_near = np.mean([tanimoto(seed, s) for s in near])
+    sim_prior = np.mean([tanimoto(seed, s) for s in prior])
+    assert sim_near > sim_prior + 0.15, (sim_near, sim_prior)

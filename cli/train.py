@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-
 from molvae_cli.common import echo, handle_errors
 
 # option name -> (TrainConfig key, click type, help)

@@ -25,7 +25,6 @@ from molvae.properties import PROPERTIES
 from molvae.properties import compute as compute_properties
 from molvae.version import __version__
 
-
 __all__ = [
     "MolVAE",
     "TrainConfig",

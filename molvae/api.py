@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -110,7 +111,7 @@ class MolVAE:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> "MolVAE":
+    def load(cls, path: str | Path, device: str = "auto") -> MolVAE:
         """Load a checkpoint file or run folder. Raises :class:`~molvae.errors.CheckpointError`.
 
         ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
@@ -120,7 +121,7 @@ class MolVAE:
         return model
 
     @classmethod
-    def pretrained(cls, device: str = "auto") -> "MolVAE":
+    def pretrained(cls, device: str = "auto") -> MolVAE:
         """The model that ships with molvae: trained on MOSES, conditioned on logp, qed, sa, mw
         and tpsa. Needs no network; see ``molvae/pretrained/MODEL_CARD.md`` for what it can do.
 
@@ -353,7 +354,7 @@ class MolVAE:
         if zt.ndim != 2 or zt.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(zt.shape)}")
         if condition is None or isinstance(condition, Mapping):
-            cond = self.condition_tensor(condition, zt.size(0), warn=warn)  # type: ignore[arg-type]
+            cond = self.condition_tensor(condition, zt.size(0), warn=warn)
         else:
             conds = list(condition)
             if len(conds) != zt.size(0):

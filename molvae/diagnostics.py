@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_u]) > 0.01
 
 
 @torch.no_grad()
-def reconstruction(model: "MolVAE", smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
+def reconstruction(model: MolVAE, smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
     """Exact reconstruction (greedy decode of the posterior mean, own properties as condition)
     and teacher-forced token accuracy, plus the posterior statistics used by :func:`latent_usage`.
     """
@@ -81,7 +82,7 @@ def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def property_head_error(model: "MolVAE", mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
+def property_head_error(model: MolVAE, mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
     """Mean absolute error of the property head (from the posterior mean) in each property's units."""
     if len(props) == 0:
         return {}
@@ -90,7 +91,7 @@ def property_head_error(model: "MolVAE", mu: torch.Tensor, props: np.ndarray) ->
     return {name: float(np.mean(np.abs(pred[:, i] - props[:, i]))) for i, name in enumerate(model.property_names)}
 
 
-def condition_control(model: "MolVAE", n_per_value: int = 200, n_values: int = 9, seed: int = 0,
+def condition_control(model: MolVAE, n_per_value: int = 200, n_values: int = 9, seed: int = 0,
                       properties: Sequence[str] | None = None) -> dict[str, Any]:
     """For each conditioning property: requested values spread over its 5th–95th training
     percentiles, ``n_per_value`` samples each (other properties free); measured MAE, share within
@@ -126,7 +127,7 @@ def condition_control(model: "MolVAE", n_per_value: int = 200, n_values: int = 9
     return out
 
 
-def diagnose(model: "MolVAE", heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0,
+def diagnose(model: MolVAE, heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0,
              control: bool = True) -> dict[str, Any]:
     """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys)."""
     rec = reconstruction(model, heldout_smiles)

@@ -126,9 +126,19 @@ class GenerationSummary:
     first_novel: list[bool] = field(default_factory=list)
 
 
-def stream_checked(model: MolVAE, budget: Callable[[int], int], condition: Condition | None, temperature: float,
-                   g: torch.Generator, center: torch.Tensor | None, radius: float, names: tuple[str, ...] | list[str],
-                   n_jobs: int | None, batch_size: int | None, expected: int) -> Iterator[CheckedChunk]:
+def stream_checked(
+    model: MolVAE,
+    budget: Callable[[int], int],
+    condition: Condition | None,
+    temperature: float,
+    g: torch.Generator,
+    center: torch.Tensor | None,
+    radius: float,
+    names: tuple[str, ...] | list[str],
+    n_jobs: int | None,
+    batch_size: int | None,
+    expected: int,
+) -> Iterator[CheckedChunk]:
     """Checked samples in sampling order, chunk by chunk, the chemistry overlapped with sampling.
 
     ``budget(produced)`` says how many more molecules to sample now (0: stop). A batch is
@@ -146,8 +156,14 @@ def stream_checked(model: MolVAE, budget: Callable[[int], int], condition: Condi
             noise = torch.randn((m, model.latent_dim), generator=g, device=model.device)
             z = center + radius * noise if center is not None else noise
             cond = model.condition_tensor(condition, m, warn=produced == 0)
-            ids = model.model.generate(z, cond, temperature=temperature, generator=g,
-                                       first_allowed=model.first_allowed, dtype=model.sample_dtype)
+            ids = model.model.generate(
+                z,
+                cond,
+                temperature=temperature,
+                generator=g,
+                first_allowed=model.first_allowed,
+                dtype=model.sample_dtype,
+            )
             produced += m
             arr = ids.to(id_dtype).cpu().numpy()
             for s in range(0, m, CHUNK):
@@ -174,8 +190,9 @@ def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
 
     names = model.property_names
     seen: set[int] = set()
-    parts = stream_checked(model, budget, condition, req.temperature, g, center, req.radius, names, req.n_jobs,
-                           req.batch_size, n)
+    parts = stream_checked(
+        model, budget, condition, req.temperature, g, center, req.radius, names, req.n_jobs, req.batch_size, n
+    )
     for part in parts:
         chunk = GenerationChunk()
         checked = part.checked(names)
@@ -220,8 +237,14 @@ def collect(chunks: Iterator[GenerationChunk]) -> Generation:
     return result
 
 
-def write_generation(model: MolVAE, path: str | Path, req: GenerationRequest, rejects: str | Path | None = None,
-                     keep_first: int = 24, progress: bool = False) -> GenerationSummary:
+def write_generation(
+    model: MolVAE,
+    path: str | Path,
+    req: GenerationRequest,
+    rejects: str | Path | None = None,
+    keep_first: int = 24,
+    progress: bool = False,
+) -> GenerationSummary:
     """The molecules of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`)."""
     from tqdm.auto import tqdm
 
@@ -231,11 +254,15 @@ def write_generation(model: MolVAE, path: str | Path, req: GenerationRequest, re
     names = model.property_names
     summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
     bar = tqdm(total=req.n, unit="mol", desc="generating", disable=None if progress else True, leave=False)
-    with MoleculeWriter(path, [*names, "novel"]) as out, bar, \
-            TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej:
+    with (
+        MoleculeWriter(path, [*names, "novel"]) as out,
+        bar,
+        TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej,
+    ):
         for chunk in generate_chunks(model, req):
-            out.write({"smiles": m.smiles, **m.properties, "novel": nov}
-                      for m, nov in zip(chunk.molecules, chunk.novel))
+            out.write(
+                {"smiles": m.smiles, **m.properties, "novel": nov} for m, nov in zip(chunk.molecules, chunk.novel)
+            )
             rej.write((c.selfies, c.reason) for c in chunk.invalid)
             room = keep_first - len(summary.first)
             if room > 0:

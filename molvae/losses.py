@@ -46,8 +46,16 @@ class LossSums:
 
     def add(self, r: dict[str, torch.Tensor], n: int) -> None:
         """Add one batch's terms from :meth:`Trainer.losses` (means over its ``n`` molecules)."""
-        self.t += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
-                               r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
+        self.t += torch.stack(
+            [
+                r["loss"].detach() * n,
+                r["recon"].detach() * n,
+                r["kl"].detach() * n,
+                r["prop"].detach() * n,
+                r["correct"].float(),
+                r["tokens"].float(),
+            ]
+        )
 
     def values(self) -> dict[str, float]:
         return dict(zip(LOSS_TERMS, self.t.tolist()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         return cls(**d)
 
 
@@ -210,7 +211,7 @@ class Decoder(nn.Module):
         h = torch.tanh(self.init_hidden(side))
         return h.view(z.size(0), self.cfg.decoder_layers, self.cfg.decoder_hidden).transpose(0, 1).contiguous()
 
-    def stepper(self, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None = None) -> "_Stepper":
+    def stepper(self, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None = None) -> _Stepper:
         """A step-by-step decoder for generation (see :class:`_Stepper`)."""
         return _Stepper(self, z, cond, dtype)
 
@@ -372,8 +373,9 @@ class _Stepper:
     Gate order and formulas are those of :class:`torch.nn.GRU`.
     """
 
-    def __init__(self, dec: "Decoder", z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None):
-        gru, e = dec.gru, dec.cfg.embed_dim
+    def __init__(self, dec: Decoder, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None):
+        gru: Any = dec.gru  # an nn.GRU (module attributes read as Tensor | Module to mypy)
+        e = dec.cfg.embed_dim
         self.dtype = dtype or torch.float32
         self.h_size = hs = gru.hidden_size
         side = torch.cat([z, cond], dim=-1).float()
@@ -387,8 +389,8 @@ class _Stepper:
         cast = lambda w: w.detach().to(self.dtype).t()  # noqa: E731  (transposed for x @ w)
         self.w_hh = [cast(getattr(gru, f"weight_hh_l{i}")) for i in range(gru.num_layers)]
         self.b_hh = [getattr(gru, f"bias_hh_l{i}").float() for i in range(gru.num_layers)]
-        self.w_ih = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
-        self.b_ih = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
+        self.w_ih: list[Any] = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
+        self.b_ih: list[Any] = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
         self.w_out, self.b_out = cast(dec.out.weight), dec.out.bias.float()
 
     def _mm_add(self, base: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -400,7 +402,7 @@ class _Stepper:
     def __call__(self, token: torch.Tensor) -> torch.Tensor:
         """Float32 logits [B, V] of the next token after ``token`` [B]; advances the state."""
         hs = self.h_size
-        x = None
+        x: Any = None
         for i, h in enumerate(self.hidden):
             if i == 0:
                 gi = self.token_gates[token] + self.side_gates  # r/z parts already hold b_hh

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import builtins
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from molvae.errors import ConfigError, UnknownPropertyError
 from molvae.properties import resolve
@@ -81,7 +82,7 @@ class Term:
             raise ConfigError("an objective term needs exactly one of 'property' or 'function'")
         if self.property is not None:
             object.__setattr__(self, "property", resolve([self.property])[0])
-        elif ":" not in self.function or not all(self.function.partition(":")[::2]):  # type: ignore[operator]
+        elif ":" not in self.function or not all(self.function.partition(":")[::2]):  # type: ignore[operator,union-attr]
             raise ConfigError(f"objective function {self.function!r}: write package.module:function")
         goal = str(self.goal).strip().lower()
         aliases = {"max": "maximize", "maximise": "maximize", "min": "minimize", "minimise": "minimize"}
@@ -208,8 +209,8 @@ class Objective:
         combine: str = "sum",
         constraints: Constraints | Mapping[str, Any] | None = None,
         seeds: Sequence[str] = (),
-        base: "Objective | None" = None,
-    ) -> "Objective":
+        base: Objective | None = None,
+    ) -> Objective:
         """An objective from short forms; a name containing ``:`` is a user function.
 
         >>> Objective.build(maximize=["qed"], target={"logp": 2.5}).terms[1].goal
@@ -223,7 +224,7 @@ class Objective:
 
         def add(name: str, **kw: Any) -> None:
             name = name.strip()
-            key = dict(function=name) if ":" in name else dict(property=name)
+            key: dict[str, Any] = dict(function=name) if ":" in name else dict(property=name)
             w = weights.pop(name if ":" in name else name.lower(), 1.0)
             terms.append(Term(**key, weight=w, **kw))
 
@@ -250,7 +251,7 @@ class Objective:
         return cls(tuple(terms), combine, constraints or Constraints(), tuple(seeds))
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "objective") -> "Objective":
+    def from_dict(cls, d: Mapping[str, Any], where: str = "objective") -> Objective:
         """The TOML schema as a dict (see the module docstring); unknown keys are an error."""
         check_keys(d, _TOP_KEYS, where)
         raw_terms = d.get("objective", [])
@@ -279,7 +280,7 @@ class Objective:
             raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Objective":
+    def from_toml(cls, path: str | Path) -> Objective:
         """Read an objective file. Raises :class:`ConfigError` naming the file and the problem."""
         return as_objective(Path(path))
 
@@ -315,7 +316,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     return read_toml_file(path, "objective file")
 
 
-def as_objective(objective: "Objective | Mapping[str, Any] | str | Path", seeds: Sequence[str] = ()) -> Objective:
+def as_objective(objective: Objective | Mapping[str, Any] | str | Path, seeds: Sequence[str] = ()) -> Objective:
     """An :class:`Objective` from itself, a dict in the TOML schema, a ``.toml`` path, or one name to maximise.
 
     ``seeds``, when given, replace the objective's own.

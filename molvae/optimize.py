@@ -32,12 +32,12 @@ This module holds the settings, the results and :func:`optimize`; the engines ar
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from molvae.errors import ConfigError
 from molvae.objectives import Objective, as_objective
-from molvae.tomlfile import check_keys
 from molvae.search_types import (  # re-exported: the optimisation API is importable from here
     CONDITIONS,
     METHODS,
@@ -46,6 +46,7 @@ from molvae.search_types import (  # re-exported: the optimisation API is import
     SearchSettings,
     SeedError,
 )
+from molvae.tomlfile import check_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
@@ -55,7 +56,7 @@ __all__ = ["CONDITIONS", "METHODS", "Candidate", "OptimizationResult", "SearchSe
 
 
 def optimize(
-    model: "MolVAE",
+    model: MolVAE,
     objective: Objective | Mapping[str, Any] | str,
     seeds: Sequence[str] | None = None,
     top: int | None = 100,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from molvae.plotting import pyplot
 HIST_PROPERTIES = ("logp", "sa", "qed", "mw")
 
 
-def plot_property_histograms(generated: Mapping[str, Sequence[float]], reference: Mapping[str, Sequence[float]],
+def plot_property_histograms(generated: Mapping[str, Sequence[float]], reference: Mapping[str, Any],
                              path: Path) -> Path | None:
     """Histograms of generated vs reference property values, one panel per property."""
     names = [p for p in HIST_PROPERTIES if len(generated.get(p, [])) and len(reference.get(p, []))]

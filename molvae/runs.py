@@ -18,12 +18,20 @@ from molvae.errors import CheckpointError, ConfigError, MolVAEError
 log = logging.getLogger(__name__)
 
 #: settings that may change when a run is resumed: its length, where it runs, how often it checkpoints
-RESUMABLE = ("epochs", "max_minutes", "device", "n_jobs", "checkpoint_minutes", "first_checkpoint_minutes",
-             "checkpoint_steps")
+RESUMABLE = (
+    "epochs",
+    "max_minutes",
+    "device",
+    "n_jobs",
+    "checkpoint_minutes",
+    "first_checkpoint_minutes",
+    "checkpoint_steps",
+)
 
 
-def resume_settings(out: Path, cfg: TrainConfig, resume: bool,
-                    overrides: dict[str, Any] | None) -> tuple[ModelRecord | None, TrainConfig]:
+def resume_settings(
+    out: Path, cfg: TrainConfig, resume: bool, overrides: dict[str, Any] | None
+) -> tuple[ModelRecord | None, TrainConfig]:
     """The checkpoint to continue from (None: start afresh) and the run's settings.
 
     Resuming takes the settings saved in ``last.ckpt`` or, when the run never reached a
@@ -51,8 +59,10 @@ def resume_settings(out: Path, cfg: TrainConfig, resume: bool,
     changed = [f.name for f in fields(TrainConfig) if getattr(wanted, f.name) != getattr(base, f.name)]
     fixed = [k for k in changed if k not in RESUMABLE]
     if fixed:
-        raise ConfigError(f"cannot change {', '.join(fixed)} when resuming: a run keeps its settings "
-                          f"(only {', '.join(RESUMABLE)} may change); start a new run with another --out")
+        raise ConfigError(
+            f"cannot change {', '.join(fixed)} when resuming: a run keeps its settings "
+            f"(only {', '.join(RESUMABLE)} may change); start a new run with another --out"
+        )
     return saved, wanted
 
 
@@ -93,8 +103,10 @@ class TrainingInterrupted(MolVAEError):
     def __init__(self, signal_name: str, checkpoint: Path, epoch: int, step: int):
         self.signal_name, self.checkpoint = signal_name, checkpoint
         self.exit_code = 128 + int(getattr(signal, signal_name, signal.SIGTERM))
-        super().__init__(f"training interrupted by {signal_name} in epoch {epoch + 1} (step {step}); "
-                         f"{checkpoint} is saved: continue with --resume")
+        super().__init__(
+            f"training interrupted by {signal_name} in epoch {epoch + 1} (step {step}); "
+            f"{checkpoint} is saved: continue with --resume"
+        )
 
 
 class StopSignals:

@@ -16,9 +16,9 @@ import os
 import sys
 import warnings
 from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -75,7 +75,10 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
     from molvae.chem import mol_from_smiles, quiet_rdkit
     from molvae.properties import compute_mol
 
-    selfies, smiles, props, reasons = [], [], [], []
+    selfies: list[str] = []
+    smiles: list[str | None] = []
+    props: list[list[float]] = []
+    reasons: list[str] = []
     nan = [float("nan")] * len(names)
     with quiet_rdkit():
         for symbols in sequences:
@@ -194,7 +197,7 @@ class ChemistryPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> "ChemistryPool":
+    def __enter__(self) -> ChemistryPool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,17 +13,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from molvae.errors import ConfigError
 from molvae.objectives import Objective
-from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
 from molvae.properties import PROPERTIES, compute_mol
 from molvae.scoring import Scorer
+from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
@@ -48,7 +49,7 @@ class _Record:
 class Search:
     """One search: decodes, scores and records candidates; ``run`` then ``result``."""
 
-    def __init__(self, model: "MolVAE", objective: Objective, settings: SearchSettings,
+    def __init__(self, model: MolVAE, objective: Objective, settings: SearchSettings,
                  progress: bool | Callable[[int, float], None]):
         from molvae.chem import canonical_smiles
 
@@ -136,7 +137,7 @@ class Search:
                                                  generator=self.g, batch_size=s.batch_size, n_jobs=1)
         point = np.tile(np.arange(n), s.samples_per_z)
         fitness = np.full(n, WORST)
-        valid = [c.smiles for c in checked if c.valid]
+        valid = [c.smiles for c in checked if c.smiles is not None]
         evals = iter(self.scorer.evaluate(valid))
         for i, c in zip(point, checked):
             self.decoded += 1
@@ -298,7 +299,7 @@ class Search:
 
 
 # ---------------------------------------------------------------------------------- the head
-def _related_conditions(objective: Objective, model: "MolVAE") -> dict[int, float]:
+def _related_conditions(objective: Objective, model: MolVAE) -> dict[int, float]:
     """Condition entries worth setting: property index -> favourable standardised value.
 
     Maximise → the training 95th percentile, minimise → the 5th, target → the target (clipped
@@ -342,7 +343,7 @@ class _HeadSurrogate:
         self.parts, self.mean, self.std, self.complete = parts, mean, std, complete
 
     @classmethod
-    def build(cls, objective: Objective, model: "MolVAE") -> "_HeadSurrogate | None":
+    def build(cls, objective: Objective, model: MolVAE) -> _HeadSurrogate | None:
         names = model.property_names
         sc = model.scaler
         parts = []

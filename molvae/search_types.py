@@ -124,8 +124,15 @@ class OptimizationResult:
         """One dict per candidate, for :func:`molvae.io.write_molecules`."""
         out = []
         for c in self.candidates:
-            r = {"smiles": c.smiles, "objective": c.score, **{k: v for k, v in c.values.items() if ":" in k},
-                 **c.properties, "novel": c.novel, "step": c.step, "method": c.method}
+            r = {
+                "smiles": c.smiles,
+                "objective": c.score,
+                **{k: v for k, v in c.values.items() if ":" in k},
+                **c.properties,
+                "novel": c.novel,
+                "step": c.step,
+                "method": c.method,
+            }
             if self.seeds:
                 r.update(similarity=c.similarity, seed=c.seed)
             out.append(r)

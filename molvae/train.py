@@ -100,7 +100,7 @@ class Trainer(TrainerSetup):
         n_total = n_total or b.tokens.size(0)
         shard = train and self.dist.enabled
         cond = make_condition(b.props, mask)
-        model = self.ddp if shard else self.model
+        model: Any = self.ddp if shard else self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             out = model(b.tokens, b.lengths, cond, generator=self.gen,
                         word_dropout=self.cfg.word_dropout if train else 0.0, eps=eps, drop=drop)

@@ -45,8 +45,15 @@ class TrainerSetup:
     state. :class:`molvae.train.Trainer` adds the training loop.
     """
 
-    def __init__(self, data_path: str | Path, out_dir: str | Path, cfg: TrainConfig, resume: bool,
-                 progress: bool, overrides: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        data_path: str | Path,
+        out_dir: str | Path,
+        cfg: TrainConfig,
+        resume: bool,
+        progress: bool,
+        overrides: dict[str, Any] | None = None,
+    ):
         self.out = Path(out_dir)
         saved, cfg = resume_settings(self.out, cfg, resume, overrides)
         self._start_processes(cfg, progress)
@@ -90,8 +97,12 @@ class TrainerSetup:
             write_rejects(self.folder.created(self.out / "rejects.csv"), data.rejects)
             log.info("%s (rejects in %s)", data.summary(), self.out / "rejects.csv")
             if self.dist.enabled:
-                log.info("distributed training: %d processes, global batch %d (about %d per process)",
-                         self.dist.world_size, cfg.batch_size, math.ceil(cfg.batch_size / self.dist.world_size))
+                log.info(
+                    "distributed training: %d processes, global batch %d (about %d per process)",
+                    self.dist.world_size,
+                    cfg.batch_size,
+                    math.ceil(cfg.batch_size / self.dist.world_size),
+                )
         self.data_summary = data.summary()
         if len(data.smiles) < 2:
             raise DataError("need at least 2 usable molecules to train")
@@ -107,8 +118,14 @@ class TrainerSetup:
                 raise CheckpointError("the data file differs from the one this run was trained on; cannot resume")
             self.vocab = saved.vocab
         elif self.cfg.init:
-            warm = warm_start(self.cfg.init, data.vocab.tokens, self.cfg.properties, data.properties,
-                              int(data.tokens.shape[1]), self.cfg.seed)
+            warm = warm_start(
+                self.cfg.init,
+                data.vocab.tokens,
+                self.cfg.properties,
+                data.properties,
+                int(data.tokens.shape[1]),
+                self.cfg.seed,
+            )
             self.vocab = warm.vocab
             self.cfg = self.cfg.replace(**architecture_settings(warm.model_config))
             self.folder.write_config(self.cfg)
@@ -194,5 +211,6 @@ class TrainerSetup:
 
     def record(self) -> ModelRecord:
         """The model as a checkpoint record (weights on the CPU, no training state)."""
-        return ModelRecord.of_model(self.model, self.vocab, self.scaler, self.cfg.to_dict(), self.data_hash,
-                                    self.train_hashes)
+        return ModelRecord.of_model(
+            self.model, self.vocab, self.scaler, self.cfg.to_dict(), self.data_hash, self.train_hashes
+        )

@@ -81,8 +81,9 @@ def _canonical_chunk(rows: list[str]) -> list[str]:
 
 def moses_train_hashes(args):
     """Hashes of the RDKit-canonical MOSES training SMILES (cached: ~1.6M parses take minutes)."""
-    import numpy as np
     from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
 
     cache = Path(args.data_dir) / "moses_train_hashes.npy"
     if cache.is_file():

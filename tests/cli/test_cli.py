@@ -7,15 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from molvae_cli.main import cli
 
 from molvae.chem import canonical_smiles, mol_from_smiles
 from molvae.properties import compute
-from molvae_cli.main import cli
 from tests.conftest import ROOT, moses
 
 

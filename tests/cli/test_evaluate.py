@@ -7,8 +7,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
-
 from molvae_cli.main import cli
+
 from tests.conftest import moses
 
 

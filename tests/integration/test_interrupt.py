@@ -55,8 +55,9 @@ def test_first_checkpoint_comes_early_then_every_n_steps(tmp_path, moses_file, m
 
     monkeypatch.setattr(Trainer, "save_last", record_save)
     # first checkpoint at once, then only by steps (every 2) and at epoch ends
-    cfg = TrainConfig(**{**TINY, "epochs": 1, "checkpoint_minutes": 1e9, "first_checkpoint_minutes": 0.0,
-                         "checkpoint_steps": 2})
+    cfg = TrainConfig(
+        **{**TINY, "epochs": 1, "checkpoint_minutes": 1e9, "first_checkpoint_minutes": 0.0, "checkpoint_steps": 2}
+    )
     train(moses_file, tmp_path / "r", cfg)
     assert saved_at == [(0, 1), (0, 3), (1, 0)]  # after step 1, after step 3, end of the epoch
     saved_at.clear()

@@ -48,8 +48,16 @@ def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, 
         return clock["t"]
 
     monkeypatch.setattr(train_module.time, "monotonic", fake_monotonic)
-    cfg = TrainConfig(**{**TINY, "epochs": 5, "max_minutes": 1.0, "checkpoint_minutes": 1e9,
-                         "first_checkpoint_minutes": 1e9, "checkpoint_steps": 0})
+    cfg = TrainConfig(
+        **{
+            **TINY,
+            "epochs": 5,
+            "max_minutes": 1.0,
+            "checkpoint_minutes": 1e9,
+            "first_checkpoint_minutes": 1e9,
+            "checkpoint_steps": 0,
+        }
+    )
     with caplog.at_level(logging.INFO, logger="molvae.train"):
         train(moses_file, tmp_path / "r", cfg)
     assert "stopped after" in caplog.text

@@ -96,8 +96,11 @@ def molvae_private_members() -> set[str]:
     tree = ast.parse((PACKAGE / "api.py").read_text(encoding="utf-8"))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "MolVAE")
     names = {n.name for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    names |= {n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute)
-              and isinstance(n.value, ast.Name) and n.value.id == "self"}
+    names |= {
+        n.attr
+        for n in ast.walk(cls)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+    }
     return {n for n in names if n.startswith("_") and not n.startswith("__")}
 
 

@@ -12,6 +12,8 @@ from molvae.errors import ConfigError
 from molvae.model import ModelConfig
 from molvae.tomlfile import check_keys, read_toml, toml_value
 
+FREEZABLE = ("embedding", "encoder", "decoder", "property_head")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -68,6 +70,10 @@ class TrainConfig:
     first_checkpoint_minutes: float = 1.0
     checkpoint_steps: int = 1000
     n_jobs: int | None = None
+    # stop when the validation score has not improved for this many epochs (None: never)
+    patience: int | None = None
+    # parts of the network left as they are: embedding, encoder, decoder, property_head
+    freeze: tuple[str, ...] = ()
     # fine-tuning: start from a trained model ("pretrained", a .ckpt file or a run folder); its
     # architecture, vocabulary (grown by the data's new symbols) and property scaler are kept
     init: str | None = None
@@ -77,6 +83,10 @@ class TrainConfig:
             object.__setattr__(self, "properties", tuple(p.strip() for p in self.properties.split(",") if p.strip()))
         else:
             object.__setattr__(self, "properties", tuple(self.properties))
+        if isinstance(self.freeze, str):
+            object.__setattr__(self, "freeze", tuple(p.strip() for p in self.freeze.split(",") if p.strip()))
+        else:
+            object.__setattr__(self, "freeze", tuple(self.freeze))
         from molvae.properties import resolve
 
         object.__setattr__(self, "properties", tuple(resolve(self.properties)))
@@ -95,6 +105,8 @@ class TrainConfig:
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be positive"),
             (min(self.checkpoint_minutes, self.first_checkpoint_minutes) >= 0, "checkpoint minutes must be >= 0"),
             (self.checkpoint_steps >= 0, "checkpoint_steps must be >= 0 (0: no step limit)"),
+            (self.patience is None or self.patience >= 1, "patience must be at least 1"),
+            (set(self.freeze) <= set(FREEZABLE), f"freeze takes {', '.join(FREEZABLE)}"),
             (self.latent_dim >= 1 and self.embed_dim >= 1, "latent_dim and embed_dim must be positive"),
         ]
         for ok, msg in checks:
@@ -119,6 +131,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["properties"] = list(self.properties)
+        d["freeze"] = list(self.freeze)
         return d
 
     @classmethod

@@ -146,6 +146,7 @@ class Trainer(TrainerSetup):
             "step": self.step,
             "elapsed_seconds": self.elapsed,
             "best": self.best,
+            "stale": self.stale,
             "history": self.history,
             "sums": sums,
             "n_mol": self.n_mol,
@@ -266,11 +267,16 @@ class Trainer(TrainerSetup):
                 raise TrainingInterrupted(signals.received, self.out / "last.ckpt", self.epoch, self.step)
         if out_of_time:
             log.info("stopped after %.1f minutes (max_minutes=%s)", self.elapsed / 60, self.cfg.max_minutes)
+        elif self.patience_exhausted():
+            log.info("stopped early: no improvement of the validation score for %d epochs", self.stale)
         if self.main:
             self.write_history()
         self.dist.barrier()  # the files are complete before any process returns
         best = self.out / "best.ckpt"
         return best if best.is_file() else self.out / "last.ckpt"
+
+    def patience_exhausted(self) -> bool:
+        return self.cfg.patience is not None and self.stale >= self.cfg.patience
 
     def _checkpoint_due(self, now: float) -> bool:
         """``last.ckpt`` is due: the first after ``first_checkpoint_minutes``, then every
@@ -294,7 +300,7 @@ class Trainer(TrainerSetup):
         self.model.train()
         stopped = self.elapsed >= limit
         beta = 0.0
-        while self.epoch < cfg.epochs and not stopped:
+        while self.epoch < cfg.epochs and not stopped and not self.patience_exhausted():
             batches, local_idx, offsets = self.epoch_plan()
             bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                        disable=not self.progress, leave=False, dynamic_ncols=True)
@@ -364,7 +370,10 @@ class Trainer(TrainerSetup):
             score = row["train_recon"] + self.cfg.beta * row["train_kl"]
         if score < self.best or not (self.out / "best.ckpt").is_file():
             self.best = min(score, self.best)
+            self.stale = 0
             self.record().write(self.out / "best.ckpt")
+        elif epoch_done:
+            self.stale += 1
         self.save_last()
         self.write_history()
 

@@ -178,15 +178,18 @@ class TrainerSetup:
             self.ddp = DistributedDataParallel(self.model, device_ids=None, gradient_as_bucket_view=True)
 
     def _build_optimiser(self) -> None:
-        """AdamW, the run's random generator, and the counters of a fresh run."""
+        """AdamW over the parts not frozen, the run's random generator, and the counters of a fresh run."""
         cfg = self.cfg
+        freeze_parts(self.model, cfg.freeze)
         fused: dict[str, Any] = {"fused": True} if self.device.type == "cuda" else {}
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.elapsed = 0.0
         self.best = math.inf
+        self.stale = 0  # epochs since the validation score last improved (for ``patience``)
         self.history: list[dict[str, float]] = []
         # Loss sums of this rank's molecules (summed over ranks when read); n_mol counts all ranks'.
         self.sums = LossSums(self.device)
@@ -198,6 +201,7 @@ class TrainerSetup:
         self.opt.load_state_dict(ts["optimizer"])
         self.epoch, self.batch_in_epoch, self.step = ts["epoch"], ts["batch_in_epoch"], ts["step"]
         self.elapsed, self.best = ts["elapsed_seconds"], ts["best"]
+        self.stale = int(ts.get("stale", 0))
         self.history = list(ts["history"])
         if self.main:  # the saved sums are global: one rank carries them on
             self.sums.load(ts["sums"])
@@ -214,3 +218,18 @@ class TrainerSetup:
         return ModelRecord.of_model(
             self.model, self.vocab, self.scaler, self.cfg.to_dict(), self.data_hash, self.train_hashes
         )
+
+
+def freeze_parts(model: ConditionalVAE, parts: tuple[str, ...]) -> None:
+    """Stop training the named parts (``embedding``, ``encoder``, ``decoder``, ``property_head``).
+
+    The token embedding is shared by encoder and decoder: it is frozen only when named itself.
+    """
+    shared = model.embedding.weight
+    for part in parts:
+        for p in getattr(model, part).parameters():
+            if part == "embedding" or p is not shared:
+                p.requires_grad_(False)
+    if parts:
+        n = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        log.info("frozen: %s (%d parameters)", ", ".join(parts), n)

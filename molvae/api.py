@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molvae import checkpoint, generation
+from molvae import checkpoint, generation, scaffold
 from molvae.chem import mol_from_smiles
 from molvae.conditioning import condition_arrays
 from molvae.device import resolve_device
@@ -204,19 +204,29 @@ class MolVAE:
         """:meth:`generate`, chunk by chunk: for millions of molecules in bounded memory.
 
         Yields :class:`~molvae.generation.GenerationChunk` objects in sampling order; summed over
-        the chunks, ``n_sampled == kept + invalid + duplicates``. The RDKit work runs in worker
-        processes while the model samples the next batch. With ``unique``, sampling stops after
-        ``max_samples`` (default ``20 * n``). ``options``: see :class:`~molvae.generation.SampleOptions`.
+        the chunks, ``n_sampled == kept + invalid + duplicates + without the scaffold``. The RDKit
+        work runs in worker processes while the model samples the next batch. With ``unique``,
+        sampling stops after ``max_samples`` (default ``20 * n``; ``50 * n`` with a ``scaffold``).
+        ``options``: see :class:`~molvae.generation.SampleOptions`.
         """
-        return generation.generate_chunks(self, GenerationRequest(n, max_samples=max_samples, **options))
+        return self._chunks(GenerationRequest(n, max_samples=max_samples, **options))
 
-    def generate(self, n: int, *, max_rounds: int = 20, **options: Unpack[SampleOptions]) -> Generation:
+    def _chunks(self, req: GenerationRequest) -> Iterator[GenerationChunk]:
+        if req.scaffold is not None:
+            return scaffold.scaffold_chunks(self, req)
+        return generation.generate_chunks(self, req)
+
+    def generate(self, n: int, *, max_rounds: int = 20, max_samples: int | None = None,
+                 **options: Unpack[SampleOptions]) -> Generation:
         """Sample ``n`` molecules and account for every one of them.
 
         ``n`` is the number of molecules to sample (with ``unique``: of unique valid ones wanted,
-        in at most ``max_rounds * n`` samples; a warning says when fewer were found). ``options``
+        in at most ``max_samples`` samples, default ``max_rounds * n``; a warning says when fewer
+        were found). ``options``
         (keywords): ``condition``, ``temperature``, ``seed``, ``unique``, ``around``, ``radius``,
-        ``batch_size``, ``n_jobs``, described in :class:`~molvae.generation.SampleOptions`.
+        ``batch_size``, ``n_jobs``, ``scaffold``, ``scaffold_seeds``, described in
+        :class:`~molvae.generation.SampleOptions`. With ``scaffold="c1ccc(cc1)N1CCNCC1"`` (SMILES
+        or SMARTS) only molecules containing that core are returned.
 
         Everything is returned in memory; :meth:`generate_to_file` and :meth:`generate_iter` stream.
 
@@ -224,7 +234,10 @@ class MolVAE:
         :class:`~molvae.errors.UnknownPropertyError` for a property the model does not know and
         :class:`~molvae.errors.EncodingError` for a seed it cannot encode.
         """
-        return generation.collect(self.generate_iter(n, max_samples=max_rounds * n, **options))
+        if max_samples is None and not options.get("scaffold"):  # a scaffold search has its own default
+            max_samples = max_rounds * n
+        limit = max_samples
+        return generation.collect(self.generate_iter(n, max_samples=limit, **options))
 
     def generate_to_file(self, path: str | Path, n: int, *, max_samples: int | None = None,
                          rejects: str | Path | None = None, keep_first: int = 24, progress: bool = False,
@@ -237,7 +250,7 @@ class MolVAE:
         ``keep_first`` molecules (for pictures). ``progress`` shows a bar on a terminal.
         """
         req = GenerationRequest(n, max_samples=max_samples, **options)
-        return generation.write_generation(self, path, req, rejects, keep_first, progress)
+        return generation.write_generation(self, path, req, self._chunks(req), rejects, keep_first, progress)
 
     def sample(
         self,

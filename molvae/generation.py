@@ -9,7 +9,7 @@ through the model's public methods. The RDKit checks of a batch run in worker pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
@@ -43,6 +43,11 @@ class SampleOptions(TypedDict, total=False):
     - ``radius``: standard deviation of the noise added around the seed (default 0.5).
     - ``batch_size``: molecules sampled at once on the model (default 4096 on a CPU, 32768 on a GPU).
     - ``n_jobs``: worker processes for the RDKit checks of large requests (default: all cores).
+    - ``scaffold``: SMILES or SMARTS of a core every molecule must contain (RDKit substructure
+      match); sampling then goes around encodings of molecules that contain it (see
+      :mod:`molvae.scaffold`) and stops after ``n`` such molecules or the sample limit (default
+      ``50 * n``); samples without the core are counted in ``n_without_scaffold``.
+    - ``scaffold_seeds``: molecules that contain the core, to start the scaffold search from.
     """
 
     condition: Condition | None
@@ -53,6 +58,8 @@ class SampleOptions(TypedDict, total=False):
     radius: float
     batch_size: int | None
     n_jobs: int | None
+    scaffold: str | None
+    scaffold_seeds: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class GenerationRequest:
     radius: float = 0.5
     batch_size: int | None = None
     n_jobs: int | None = None
+    scaffold: str | None = None
+    scaffold_seeds: Sequence[str] = ()
     max_samples: int | None = None  # with unique: stop after this many samples (default 20 * n)
 
     def __post_init__(self) -> None:
@@ -77,6 +86,8 @@ class GenerationRequest:
     @property
     def limit(self) -> int:
         """How many molecules may be sampled in all."""
+        if self.scaffold is not None:
+            return self.max_samples or 50 * self.n
         return (self.max_samples or 20 * self.n) if self.unique else self.n
 
 
@@ -84,7 +95,7 @@ class GenerationRequest:
 class Generation:
     """What :meth:`MolVAE.generate` returns: kept molecules and an account of the rest.
 
-    ``n_sampled == len(molecules) + len(invalid) + n_duplicates`` always.
+    ``n_sampled == len(molecules) + len(invalid) + n_duplicates + n_without_scaffold`` always.
     """
 
     molecules: list[Checked]
@@ -92,13 +103,15 @@ class Generation:
     invalid: list[Checked] = field(default_factory=list)
     n_duplicates: int = 0
     n_sampled: int = 0
+    n_without_scaffold: int = 0
 
 
 @dataclass
 class GenerationChunk:
     """One chunk of :meth:`MolVAE.generate_iter`: kept molecules and an account of the rest.
 
-    Summed over all chunks, ``n_sampled == len(molecules) + len(invalid) + n_duplicates``.
+    Summed over all chunks, ``n_sampled == len(molecules) + len(invalid) + n_duplicates +
+    n_without_scaffold``.
     """
 
     molecules: list[Checked] = field(default_factory=list)
@@ -106,13 +119,14 @@ class GenerationChunk:
     invalid: list[Checked] = field(default_factory=list)
     n_duplicates: int = 0
     n_sampled: int = 0
+    n_without_scaffold: int = 0
 
 
 @dataclass
 class GenerationSummary:
     """What :meth:`MolVAE.generate_to_file` returns: counts and the first molecules written.
 
-    ``n_sampled == n_written + n_invalid + n_duplicates`` always.
+    ``n_sampled == n_written + n_invalid + n_duplicates + n_without_scaffold`` always.
     """
 
     path: Path
@@ -121,6 +135,7 @@ class GenerationSummary:
     n_written: int = 0
     n_invalid: int = 0
     n_duplicates: int = 0
+    n_without_scaffold: int = 0
     n_novel: int = 0
     first: list[Checked] = field(default_factory=list)
     first_novel: list[bool] = field(default_factory=list)
@@ -174,7 +189,10 @@ def stream_checked(
 
 
 def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[GenerationChunk]:
-    """The molecules of ``req`` chunk by chunk, in sampling order (see :meth:`MolVAE.generate_iter`)."""
+    """The molecules of ``req`` chunk by chunk, in sampling order (see :meth:`MolVAE.generate_iter`).
+
+    A request with a ``scaffold`` is served by :func:`molvae.scaffold.scaffold_chunks` instead.
+    """
     g = model.generator(req.seed)
     center, condition = None, req.condition
     if req.around is not None:
@@ -234,6 +252,7 @@ def collect(chunks: Iterator[GenerationChunk]) -> Generation:
         result.invalid.extend(chunk.invalid)
         result.n_duplicates += chunk.n_duplicates
         result.n_sampled += chunk.n_sampled
+        result.n_without_scaffold += chunk.n_without_scaffold
     return result
 
 
@@ -241,11 +260,12 @@ def write_generation(
     model: MolVAE,
     path: str | Path,
     req: GenerationRequest,
+    chunks: Iterator[GenerationChunk],
     rejects: str | Path | None = None,
     keep_first: int = 24,
     progress: bool = False,
 ) -> GenerationSummary:
-    """The molecules of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`)."""
+    """The ``chunks`` of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`)."""
     from tqdm.auto import tqdm
 
     from molvae.io import MoleculeWriter, TableWriter, output_format, sibling
@@ -259,7 +279,7 @@ def write_generation(
         bar,
         TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej,
     ):
-        for chunk in generate_chunks(model, req):
+        for chunk in chunks:
             out.write(
                 {"smiles": m.smiles, **m.properties, "novel": nov} for m, nov in zip(chunk.molecules, chunk.novel)
             )
@@ -272,6 +292,7 @@ def write_generation(
             summary.n_written += len(chunk.molecules)
             summary.n_invalid += len(chunk.invalid)
             summary.n_duplicates += chunk.n_duplicates
+            summary.n_without_scaffold += chunk.n_without_scaffold
             summary.n_novel += sum(chunk.novel)
-            bar.update(len(chunk.molecules) if req.unique else chunk.n_sampled)
+            bar.update(len(chunk.molecules) if req.unique or req.scaffold else chunk.n_sampled)
     return summary

@@ -6,7 +6,6 @@ import click
 
 from molvae_cli.common import echo, handle_errors, smiles_column_option
 
-
 #: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
 _DISTANCE_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from molvae_cli.common import TEMPERATURE, device_option, echo, handle_errors, load_model, model_option, require_usable, smiles_column_option
+from molvae_cli.common import (
+    TEMPERATURE,
+    device_option,
+    echo,
+    handle_errors,
+    load_model,
+    model_option,
+    require_usable,
+    smiles_column_option,
+)
 
 
 def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from molvae_cli.common import handle_errors
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from molvae.properties import PROPERTIES
@@ -35,10 +37,13 @@ def _with_options(f):
                    "(`molvae properties` gives definitions and units).")
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file of settings.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its last checkpoint (or start it from its config.toml when it "
+                   "never reached one). Options may change only epochs, max-minutes and device.")
 @click.option("--init", "init", default=None, metavar="MODEL",
               help="Fine-tune: start from a trained model ('pretrained', a .ckpt file or a run folder), keeping its "
-                   "architecture, scaling and vocabulary (grown by new SELFIES symbols); --properties defaults to its own.")
+                   "architecture, scaling and vocabulary (grown by new SELFIES symbols), with fine-tuning defaults "
+                   "(lower lr, early stopping); --properties defaults to its own.")
 @_with_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
@@ -58,25 +63,33 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
     """
     from molvae.config import TrainConfig, load_toml
     from molvae.distributed import is_main_process
+    from molvae.runs import TrainingInterrupted
     from molvae.train import train as run_training
 
     say = echo if is_main_process() else (lambda msg: None)  # under torchrun, rank 0 speaks for the run
 
     settings = load_toml(config_path) if config_path else {}
-    settings.update({k: v for k, v in opts.items() if v is not None})
     if init is not None:
         settings["init"] = init
+    if settings.get("init") and not resume:
+        from molvae.finetune import finetune_settings
+
+        settings = finetune_settings() | settings
+    settings.update({k: v for k, v in opts.items() if v is not None})
     if properties is not None:
         settings["properties"] = properties
     elif settings.get("init") and "properties" not in settings:
         from molvae.finetune import base_properties
 
         settings["properties"] = base_properties(settings["init"])
-    if resume:
-        overrides = {k: settings.get(k) for k in ("epochs", "max_minutes")}
-        best = run_training(data, out, resume=True, progress=not quiet, overrides=overrides)
-    else:
-        cfg = TrainConfig.from_dict(settings)
-        say(f"training on {data} with properties {', '.join(cfg.properties)} -> {out}")
-        best = run_training(data, out, cfg, progress=not quiet)
+    try:
+        if resume:  # every setting given must apply: the library refuses those a run cannot change
+            best = run_training(data, out, resume=True, progress=not quiet, overrides=settings)
+        else:
+            cfg = TrainConfig.from_dict(settings)
+            say(f"training on {data} with properties {', '.join(cfg.properties)} -> {out}")
+            best = run_training(data, out, cfg, progress=not quiet)
+    except TrainingInterrupted as exc:
+        say(str(exc))
+        sys.exit(exc.exit_code)
     say(f"done: best model {best}")

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+from molvae_cli.main import cli
 
 from molvae.properties import compute
-from molvae_cli.main import cli
 from tests.conftest import moses
 
 

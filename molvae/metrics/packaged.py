@@ -10,10 +10,11 @@ The compact form loses nothing the metrics use, so every metric is bit-for-bit w
 statistics give (tested):
 
 * Morgan fingerprints: distinct rows only (SNN takes a maximum over the reference, which
-  duplicates cannot change), sorted, bit planes packed and LZMA-compressed;
+  duplicates cannot change), sorted and LZMA-compressed;
 * property values: sorted (the Wasserstein distance depends on the sorted values only), bytes
   transposed and LZMA-compressed;
-* FCD covariance: the upper triangle (the matrix is symmetric);
+* FCD mean and covariance: float64 as computed (the covariance is symmetric only to rounding,
+  so all of it is kept), bytes transposed and compressed;
 * fragment and scaffold counts: as they are, compressed.
 
 ``MOSES_HELDOUT`` holds the first 10,000 test-set SMILES, the default held-out molecules of
@@ -23,7 +24,6 @@ statistics give (tested):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import lzma
@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from molvae.errors import DataError
 
 DATA = Path(__file__).resolve().parent / "data"
 MOSES_TEST_STATS = DATA / "moses_test_stats.npz"
@@ -81,7 +79,6 @@ def _unpack_strings(arr: np.ndarray) -> list[str]:
 def compact_arrays(stats, source_sha256: str = "") -> dict[str, np.ndarray]:
     """The compact arrays of a :class:`~molvae.metrics.reference.ReferenceStats` (see the module docstring)."""
     fps = np.unique(np.asarray(stats.fingerprints, dtype=np.uint8), axis=0)  # distinct rows, sorted
-    bit_planes = np.packbits(np.unpackbits(fps, axis=1).T, axis=1)  # (1024, ceil(n/8))
     names = list(stats.properties)
     meta = {
         "format": COMPACT_FORMAT, "key": stats.key, "n_molecules": stats.n_molecules, "n_invalid": stats.n_invalid,
@@ -90,7 +87,7 @@ def compact_arrays(stats, source_sha256: str = "") -> dict[str, np.ndarray]:
     }
     arrays = {
         "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-        "fingerprints": _pack(bit_planes.tobytes()),
+        "fingerprints": _pack(fps.tobytes()),
         "fragment_keys": _pack_strings(list(stats.fragments)),
         "fragment_counts": _pack(np.asarray(list(stats.fragments.values()), "<i8").tobytes()),
         "scaffold_keys": _pack_strings(list(stats.scaffolds)),
@@ -99,32 +96,25 @@ def compact_arrays(stats, source_sha256: str = "") -> dict[str, np.ndarray]:
     for k in names:
         arrays[f"property_{k}"] = _pack_floats(np.sort(stats.properties[k]))
     if stats.fcd_mu is not None:
-        sigma = np.asarray(stats.fcd_sigma, dtype=np.float64)
-        if not np.array_equal(sigma, sigma.T):
-            raise ValueError("the FCD covariance is not exactly symmetric; it cannot be stored as a triangle")
         arrays["fcd_mu"] = _pack_floats(stats.fcd_mu)
-        arrays["fcd_sigma"] = _pack_floats(sigma[np.triu_indices(len(sigma))])
+        arrays["fcd_sigma"] = _pack_floats(np.asarray(stats.fcd_sigma).reshape(-1))
     return arrays
 
 
-def from_compact(a) -> tuple:
-    """``(ReferenceStats, meta)`` from :func:`compact_arrays` output (a dict or an open ``.npz``)."""
-    from molvae.metrics.reference import ReferenceStats
+def compact_fields(a) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The :class:`~molvae.metrics.reference.ReferenceStats` fields and the ``meta`` of compact arrays.
 
+    ``a`` is :func:`compact_arrays` output (a dict or an open ``.npz``).
+    """
     meta = json.loads(a["meta"].tobytes().decode())
     if meta.get("format") != COMPACT_FORMAT:
         raise ValueError(f"compact statistics format {meta.get('format')}, expected {COMPACT_FORMAT}")
-    n_fp = int(meta["n_fingerprints"])
-    planes = np.frombuffer(_unpack(a["fingerprints"]), dtype=np.uint8).reshape(1024, -1)
-    fps = np.packbits(np.unpackbits(planes, axis=1)[:, :n_fp].T, axis=1)
+    fps = np.frombuffer(_unpack(a["fingerprints"]), dtype=np.uint8).reshape(int(meta["n_fingerprints"]), -1)
     mu = sigma = None
     if "fcd_mu" in a:
         mu = _unpack_floats(a["fcd_mu"])
-        tri = np.triu_indices(len(mu))
-        sigma = np.zeros((len(mu), len(mu)), dtype=np.float64)
-        sigma[tri] = _unpack_floats(a["fcd_sigma"])
-        sigma.T[tri] = sigma[tri]
-    stats = ReferenceStats(
+        sigma = _unpack_floats(a["fcd_sigma"]).reshape(len(mu), len(mu))
+    fields = dict(
         key=meta["key"],
         n_molecules=int(meta["n_molecules"]),
         n_invalid=int(meta["n_invalid"]),
@@ -137,33 +127,13 @@ def from_compact(a) -> tuple:
         fcd_mu=mu,
         fcd_sigma=sigma,
     )
-    return stats, meta
+    return fields, meta
 
 
 def save_compact(path: str | os.PathLike, stats, source_sha256: str = "") -> None:
     """Write :func:`compact_arrays` to ``path`` (already compressed: stored, not deflated)."""
     arrays: dict[str, Any] = compact_arrays(stats, source_sha256)
     np.savez(path, **arrays)
-
-
-@functools.lru_cache(maxsize=1)
-def _shipped() -> tuple:
-    if not MOSES_TEST_STATS.is_file():
-        raise DataError(f"the packaged MOSES test statistics are missing ({MOSES_TEST_STATS}); reinstall molvae")
-    with np.load(MOSES_TEST_STATS, allow_pickle=False) as a:
-        return from_compact(a)
-
-
-def moses_test_stats():
-    """The MOSES test-set :class:`~molvae.metrics.reference.ReferenceStats` shipped with molvae (read once)."""
-    return _shipped()[0]
-
-
-def is_moses_test(path: str | os.PathLike) -> bool:
-    """Whether ``path`` holds exactly the bytes the shipped statistics were computed from."""
-    if not MOSES_TEST_STATS.is_file() or os.path.getsize(path) > (64 << 20):
-        return False
-    return file_sha256(path) == _shipped()[1].get("source_sha256")
 
 
 def _rdkit_version() -> str:

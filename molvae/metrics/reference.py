@@ -17,6 +17,7 @@ statistics ship with the package (:mod:`molvae.metrics.packaged`): the default r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -54,7 +55,7 @@ def default_reference_paths() -> MosesPaths:
 
     These are files of a checkout, not of the installed package: the default reference of the
     metrics is the MOSES test set's statistics shipped in the package
-    (:func:`molvae.metrics.packaged.moses_test_stats`), which needs none of them. Raises
+    (:func:`moses_test_stats`), which needs none of them. Raises
     :class:`~molvae.errors.DataError` naming the missing files when they are absent.
     """
     root = Path(__file__).resolve().parents[2] / "data" / "moses"
@@ -231,6 +232,38 @@ def compute_reference_stats(
     return dataclasses.replace(stats, fcd_mu=mu, fcd_sigma=sigma)
 
 
+def from_compact(a) -> tuple[ReferenceStats, dict[str, Any]]:
+    """:class:`ReferenceStats` and their ``meta`` from compact arrays (:mod:`molvae.metrics.packaged`)."""
+    from molvae.metrics.packaged import compact_fields
+
+    fields, meta = compact_fields(a)
+    return ReferenceStats(**fields), meta
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> tuple[ReferenceStats, dict[str, Any]]:
+    from molvae.metrics.packaged import MOSES_TEST_STATS
+
+    if not MOSES_TEST_STATS.is_file():
+        raise DataError(f"the packaged MOSES test statistics are missing ({MOSES_TEST_STATS}); reinstall molvae")
+    with np.load(MOSES_TEST_STATS, allow_pickle=False) as a:
+        return from_compact(a)
+
+
+def moses_test_stats() -> ReferenceStats:
+    """The MOSES test-set statistics shipped with molvae (read once per process)."""
+    return _shipped()[0]
+
+
+def is_moses_test(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds exactly the bytes the shipped statistics were computed from."""
+    from molvae.metrics.packaged import MOSES_TEST_STATS, file_sha256
+
+    if not MOSES_TEST_STATS.is_file() or os.path.getsize(path) > (64 << 20):
+        return False
+    return file_sha256(path) == _shipped()[1].get("source_sha256")
+
+
 def reference_stats(
     source: Source | None,
     n_jobs: int | None = None,
@@ -246,15 +279,13 @@ def reference_stats(
     read that file. The RDKit part is cached as soon as it is done, so an interrupted run only
     has ChemNet left to do.
     """
-    from molvae.metrics import packaged
-
     if source is None:
-        return packaged.moses_test_stats()
+        return moses_test_stats()
     if isinstance(source, (str, os.PathLike)):
         if not Path(source).is_file():
             raise DataError(f"reference file {source} does not exist")
-        if packaged.is_moses_test(source):
-            return packaged.moses_test_stats()
+        if is_moses_test(source):
+            return moses_test_stats()
     key = _content_hash(source, "reference")
     path = cache_dir() / f"{key}.npz"
     if use_cache and path.is_file():

@@ -11,10 +11,10 @@ statistics give (tested):
 
 * Morgan fingerprints: distinct rows only (SNN takes a maximum over the reference, which
   duplicates cannot change), sorted and LZMA-compressed;
-* property values: sorted (the Wasserstein distance depends on the sorted values only), bytes
-  transposed and LZMA-compressed;
-* FCD mean and covariance: float64 as computed (the covariance is symmetric only to rounding,
-  so all of it is kept), bytes transposed and compressed;
+* property values: sorted (the Wasserstein distance depends on the sorted values only), stored
+  as differences of their order-preserving integer bit patterns, bytes transposed, compressed;
+* FCD mean and covariance: float64 as computed; the covariance as its upper triangle and the
+  lower triangle's bitwise differences from it (symmetric up to rounding, so mostly zeros);
 * fragment and scaffold counts: as they are, compressed.
 
 ``MOSES_HELDOUT`` holds the first 10,000 test-set SMILES, the default held-out molecules of
@@ -67,6 +67,25 @@ def _unpack_floats(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(planes.T).view("<f8").reshape(-1).astype(np.float64)
 
 
+_SIGN = np.int64(-(2**63))
+_MAGNITUDE = np.int64(2**63 - 1)
+
+
+def _pack_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted float64 values as differences of order-preserving integers (small numbers), compressed."""
+    bits = np.sort(np.asarray(values, dtype="<f8")).view(np.int64)
+    ordered = np.where(bits < 0, ~(bits & _MAGNITUDE), bits)  # negative floats: larger magnitude, smaller int
+    with np.errstate(over="ignore"):
+        steps = np.diff(ordered, prepend=np.int64(0))  # wraps around where it must; cumsum unwraps it
+    return _pack_floats(steps.view(np.float64))
+
+
+def _unpack_sorted(arr: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        ordered = np.cumsum(_unpack_floats(arr).view(np.int64))
+    return np.where(ordered < 0, ~ordered | _SIGN, ordered).view(np.float64)
+
+
 def _pack_strings(strings: list[str]) -> np.ndarray:
     return _pack("\n".join(strings).encode("utf-8"))
 
@@ -94,10 +113,14 @@ def compact_arrays(stats, source_sha256: str = "") -> dict[str, np.ndarray]:
         "scaffold_counts": _pack(np.asarray(list(stats.scaffolds.values()), "<i8").tobytes()),
     }
     for k in names:
-        arrays[f"property_{k}"] = _pack_floats(np.sort(stats.properties[k]))
+        arrays[f"property_{k}"] = _pack_sorted(stats.properties[k])
     if stats.fcd_mu is not None:
+        sigma = np.ascontiguousarray(stats.fcd_sigma, dtype="<f8")
+        upper = np.triu_indices(len(sigma))
         arrays["fcd_mu"] = _pack_floats(stats.fcd_mu)
-        arrays["fcd_sigma"] = _pack_floats(np.asarray(stats.fcd_sigma).reshape(-1))
+        arrays["fcd_sigma_upper"] = _pack_floats(sigma[upper])
+        # symmetric up to rounding: the lower triangle as bitwise differences from the upper (mostly 0)
+        arrays["fcd_sigma_lower_xor"] = _pack((sigma.T[upper].view(np.uint64) ^ sigma[upper].view(np.uint64)).tobytes())
     return arrays
 
 
@@ -113,7 +136,12 @@ def compact_fields(a) -> tuple[dict[str, Any], dict[str, Any]]:
     mu = sigma = None
     if "fcd_mu" in a:
         mu = _unpack_floats(a["fcd_mu"])
-        sigma = _unpack_floats(a["fcd_sigma"]).reshape(len(mu), len(mu))
+        upper = np.triu_indices(len(mu))
+        values = _unpack_floats(a["fcd_sigma_upper"])
+        xor = np.frombuffer(_unpack(a["fcd_sigma_lower_xor"]), dtype=np.uint64)
+        sigma = np.zeros((len(mu), len(mu)), dtype=np.float64)
+        sigma.T[upper] = (values.view(np.uint64) ^ xor).view(np.float64)  # the lower triangle
+        sigma[upper] = values
     fields = dict(
         key=meta["key"],
         n_molecules=int(meta["n_molecules"]),
@@ -123,7 +151,7 @@ def compact_fields(a) -> tuple[dict[str, Any], dict[str, Any]]:
                            np.frombuffer(_unpack(a["fragment_counts"]), "<i8").tolist())),
         scaffolds=dict(zip(_unpack_strings(a["scaffold_keys"]),
                            np.frombuffer(_unpack(a["scaffold_counts"]), "<i8").tolist())),
-        properties={k: _unpack_floats(a[f"property_{k}"]) for k in meta["properties"]},
+        properties={k: _unpack_sorted(a[f"property_{k}"]) for k in meta["properties"]},
         fcd_mu=mu,
         fcd_sigma=sigma,
     )

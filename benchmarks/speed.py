@@ -139,11 +139,11 @@ def generate_speedup(model, n: int, jobs: int | None, out: Path, report) -> None
     from molvae.sampling import CHUNK, check_ids
 
     g = torch.Generator(device=model.device).manual_seed(1)
-    cond = model._cond(None, 4096, warn=False)
+    cond = model.condition_tensor(None, 4096, warn=False)
     ids = []
     for _ in range(max(1, min(n, 8192) // 4096)):  # the chemistry of up to 8,192 molecules, timed on one core
         z = torch.randn((4096, model.latent_dim), generator=g, device=model.device)
-        ids.append(model.model.generate(z, cond, generator=g, first_allowed=model._first_allowed).to(torch.uint8).cpu().numpy())
+        ids.append(model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed).to(torch.uint8).cpu().numpy())
     arr = np.concatenate(ids)
     tokens, names = tuple(model.vocab.tokens), tuple(model.property_names)
     t0, c0 = time.perf_counter(), time.process_time()

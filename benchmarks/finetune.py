@@ -69,7 +69,7 @@ def build_series(n_scan: int, seed: int) -> None:
         w = csv.writer(fh)
         w.writerow(["SMILES"])
         w.writerows([r] for r in rows)
-    charged = sum(("+" in r or "-" in r) for r in rows)
+    charged = sum(any(a.GetFormalCharge() for a in Chem.MolFromSmiles(r).GetAtoms()) for r in rows)
     stereo = sum("@" in r for r in rows)
     print(f"wrote {len(rows)} molecules with {CORE} to {SERIES} ({charged} charged, {stereo} with stereocentres)")
 

@@ -170,7 +170,8 @@ class Guards:
 
 
 def as_guards(value: Guards | bool | Mapping[str, Any] | None) -> Guards:
-    """Guards from ``True``/``None`` (the defaults), ``False`` (none) or a table of fields.
+    """Guards from ``True``/``None`` (the defaults), ``False`` (none) or a table of fields
+    (where ``false`` switches a limit off).
 
     >>> as_guards({"max_sa": 6}).max_sa, as_guards(False).enabled
     (6, False)
@@ -186,7 +187,9 @@ def as_guards(value: Guards | bool | Mapping[str, Any] | None) -> Guards:
         unknown = sorted(set(value) - known)
         if unknown:
             raise ConfigError(f"guards: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return Guards(**value)
+        limits = ("max_sa", "min_ring_size", "max_ring_size", "max_chain")  # false switches a limit off
+        kw: dict[str, Any] = {k: (None if k in limits and v is False else v) for k, v in value.items()}
+        return Guards(**kw)
     raise ConfigError(f"guards must be true, false or a table, got {value!r}")
 
 

@@ -42,7 +42,8 @@ from molvae.properties import PROPERTIES
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
 
-METHODS = ("cma", "gradient", "gradient+cma")
+METHODS = ("cma", "gradient", "gradient+cma", "ga")
+BUDGET_COUNTS = ("decoded", "calls")
 CONDITIONS = ("auto", "search", "none")
 
 
@@ -52,10 +53,13 @@ class SeedError(EncodingError, BadInputError):
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How to search. ``budget`` counts decoded molecules (per seed when starting from seeds)."""
+    """How to search. ``budget`` counts decoded molecules, or with ``budget_counts="calls"`` the
+    molecules the objective is computed for (per seed when starting from seeds); it is met exactly.
+    """
 
-    method: str = "cma"  # cma | gradient | gradient+cma (the default measured best on plogp, as good on QED)
+    method: str = "cma"  # cma | gradient | gradient+cma | ga (a genetic algorithm on latent vectors)
     budget: int = 4000
+    budget_counts: str = "decoded"  # decoded | calls (distinct, guard-passing molecules scored; at most 50x decodes)
     restarts: int | None = None  # starting points (gradient) / CMA-ES runs; default 32 from the prior, 2 per seed
     steps: int = 60  # gradient steps
     lr: float = 0.1  # gradient step size (Adam)
@@ -79,6 +83,8 @@ class SearchSettings:
                 raise ConfigError(f"{f} must be a number, got {getattr(self, f)!r}")
         checks = [
             (self.method in METHODS, f"unknown method {self.method!r}; use {', '.join(METHODS)}"),
+            (self.budget_counts in BUDGET_COUNTS,
+             f"unknown budget_counts {self.budget_counts!r}; use {' or '.join(BUDGET_COUNTS)}"),
             (self.condition in CONDITIONS, f"unknown condition mode {self.condition!r}; use {', '.join(CONDITIONS)}"),
             (self.budget >= 1, f"budget must be positive, got {self.budget}"),
             (self.restarts is None or self.restarts >= 1, "restarts must be positive"),
@@ -129,6 +135,9 @@ class OptimizationResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     history: list[tuple[int, int, float]] = field(default_factory=list)  # (step, decoded, best so far)
     seconds: float = 0.0
+    n_scored: int = 0  # molecules the objective was computed for (its calls; seeds not counted)
+    n_guarded: int = 0  # of n_infeasible: distinct valid molecules that broke a drug-likeness guard
+    guarded: dict[str, int] = field(default_factory=dict)  # guard rule -> molecules that broke it
 
     def best(self, seed: str | int | None = None) -> Candidate | None:
         """The best candidate (of one seed, given as its index or SMILES); None when none was found."""
@@ -167,6 +176,7 @@ def optimize(
     top: int | None = 100,
     progress: bool | Callable[[int, float], None] = False,
     settings: SearchSettings | None = None,
+    guards: Any = None,
     **kwargs: Any,
 ) -> OptimizationResult:
     """Search the latent space of ``model`` for molecules that score well on ``objective``.
@@ -179,6 +189,9 @@ def optimize(
         top: keep this many candidates (per seed); ``None`` keeps all.
         progress: show a progress bar with the best score so far (or call ``progress(decoded, best)``).
         settings / kwargs: :class:`SearchSettings` (``method``, ``budget``, ``seed``, ...).
+        guards: the drug-likeness guards results must pass (:mod:`molvae.guards`): ``None``
+            keeps the objective's (on by default), ``False`` switches them off, ``True`` or a
+            dict of :class:`~molvae.guards.Guards` fields sets them.
 
     Raises :class:`~molvae.errors.ConfigError` for a bad objective or setting and
     :class:`SeedError` for a seed the model cannot encode.
@@ -190,6 +203,10 @@ def optimize(
     if top is not None and top < 1:
         raise ConfigError(f"top must be positive (or None for all), got {top}")
     obj = as_objective(objective, seeds or ())
+    if guards is not None:
+        from molvae.guards import as_guards
+
+        obj = replace(obj, constraints=replace(obj.constraints, guards=as_guards(guards)))
     from molvae.search import Search
 
     search = Search(model, obj, settings, progress)

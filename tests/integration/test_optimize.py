@@ -157,7 +157,10 @@ def test_failing_user_function_is_counted_and_not_fatal(tiny_model, user_module)
     assert {why for _, why in res.failures} >= {"userobj:fragile raised RuntimeError: docking failed"}
     assert res.candidates and all("N" not in c.smiles and "O" not in c.smiles for c in res.candidates)
     assert all(math.isfinite(c.score) for c in res.candidates)
-    assert res.n_unique == len(res.candidates) + res.n_failures
+    assert res.n_unique == len(res.candidates) + res.n_failures + res.n_infeasible
+    # molecules that break a guard are accounted for, and the objective was not called for them
+    assert 0 < res.n_guarded == sum(res.guarded.values()) <= res.n_infeasible
+    assert res.n_scored == len(res.candidates) + res.n_failures + res.n_infeasible - res.n_guarded
 
 
 def test_seed_the_vocabulary_cannot_encode_names_the_tokens(tiny_model):

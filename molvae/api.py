@@ -175,13 +175,15 @@ class MolVAE:
         return g
 
     def _decode_z(self, z: torch.Tensor, cond: torch.Tensor, temperature: float,
-                  g: torch.Generator | None, batch_size: int, n_jobs: int | None = None) -> list[Checked]:
+                  g: torch.Generator | None, batch_size: int, n_jobs: int | None = None,
+                  names: Sequence[str] | None = None) -> list[Checked]:
+        """Decoded, checked molecules with the properties ``names`` (default: the model's)."""
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
             ids = self.model.generate(z[i : i + batch_size], cond[i : i + batch_size], temperature=temperature,
                                       generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
             symbols.extend(tokens_to_symbols(self.vocab, ids))
-        return check_symbols(symbols, self.property_names, n_jobs=n_jobs)
+        return check_symbols(symbols, self.property_names if names is None else names, n_jobs=n_jobs)
 
     def is_novel(self, smiles: Sequence[str]) -> list[bool]:
         """Whether each canonical SMILES is absent from the model's training data."""

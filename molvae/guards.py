@@ -151,18 +151,18 @@ class Guards:
             n = longest_carbon_chain(mol)
             if n > self.max_chain:
                 return f"chain: {n} acyclic sp3 carbons in a row"
+        if self.max_sa is not None:  # cheaper than the 502 alerts, so first
+            from molvae.properties import sa_score
+
+            sa = sa_score(mol)
+            if sa > self.max_sa:
+                return f"sa: {sa:.2f} > {self.max_sa:g}"
         if self.alerts:
             from molvae.metrics.filters import first_alert
 
             alert = first_alert(mol)
             if alert:
                 return f"alerts: {alert}"
-        if self.max_sa is not None:
-            from molvae.properties import sa_score
-
-            sa = sa_score(mol)
-            if sa > self.max_sa:
-                return f"sa: {sa:.2f} > {self.max_sa:g}"
         return ""
 
     def to_dict(self) -> dict[str, Any]:

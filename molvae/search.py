@@ -148,11 +148,12 @@ class Search:
         m = min(n, -(-n_dec // s.samples_per_z))  # points worth decoding
         z = torch.from_numpy(np.ascontiguousarray(x[:m, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
         cond = self._condition(x[:m], group[:m])
-        checked = self.model._decode_z(z, cond, 0.0, self.g, s.batch_size, n_jobs=1) if m else []
+        # names=(): the search scores molecules itself, and only new ones (the properties of every decode cost more)
+        checked = self.model._decode_z(z, cond, 0.0, self.g, s.batch_size, n_jobs=1, names=()) if m else []
         if s.samples_per_z > 1 and m:
             reps = s.samples_per_z - 1
             checked += self.model._decode_z(z.repeat(reps, 1), cond.repeat(reps, 1), s.temperature, self.g,
-                                            s.batch_size, n_jobs=1)
+                                            s.batch_size, n_jobs=1, names=())
         checked = checked[:n_dec]
         point = np.tile(np.arange(m), s.samples_per_z)
         fitness = np.full(n, WORST)

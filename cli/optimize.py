@@ -60,9 +60,9 @@ def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str)
 
 
 _SEARCH = [  # option, SearchSettings field, type, help
-    ("--method", "method", click.Choice(["cma", "gradient", "gradient+cma", "ga"]),
-     "cma: CMA-ES on decoded, RDKit-scored molecules (default); gradient: ascent on the property head; "
-     "gradient+cma: one then the other; ga: a genetic algorithm on latent vectors."),
+    ("--method", "method", click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
+     "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
+     "RDKit; gradient: ascent on the property head; gradient+cma: one then the other."),
     ("--budget", "budget", int, "Molecules to decode, or objective calls with --budget-counts calls "
      "(per seed with --from); met exactly. [default: 4000]"),
     ("--budget-counts", "budget_counts", click.Choice(["decoded", "calls"]),

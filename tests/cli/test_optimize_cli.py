@@ -57,7 +57,7 @@ def test_optimize_from_seeds_with_constraints_and_a_user_function(tiny_run, tmp_
     (tmp_path / "seeds.smi").write_text(seeds[1] + "\n")
     out = tmp_path / "o.csv"
     res = run("optimize", "-m", tiny_run, "--objective", "clifn:score", "--from", seeds[0], "--from-file",
-              tmp_path / "seeds.smi", "--similarity", 0.05, "--forbid", "[#9]", "--budget", 150, "--top", 3,
+              tmp_path / "seeds.smi", "--similarity", 0.05, "--forbid", "[#9]", "--budget", 150, "--top", 3, "--method", "cma",
               "-o", out, "-q")
     assert res.exit_code == 0, res.output
     rows = read_csv(out)

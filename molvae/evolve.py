@@ -36,7 +36,7 @@ def parent_ranks(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
     """``n`` ranks in [0, k): log-uniform, so rank r is drawn about as often as 1 / (r + 1)."""
     if k == 1:
         return np.zeros(n, dtype=int)
-    return np.minimum(np.exp(rng.uniform(0.0, np.log(k), n)).astype(int) - 1, k - 1)
+    return np.minimum(np.exp(rng.uniform(0.0, np.log(k + 1), n)).astype(int) - 1, k - 1)
 
 
 def latent_ga(search: Search) -> None:

@@ -35,7 +35,8 @@ def _with_options(f):
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--init", "init", default=None, metavar="MODEL",
               help="Fine-tune: start from a trained model ('pretrained', a .ckpt file or a run folder), keeping its "
-                   "architecture, scaling and vocabulary (grown by new SELFIES symbols); --properties defaults to its own.")
+                   "architecture, scaling and vocabulary (grown by new SELFIES symbols), with fine-tuning defaults "
+                   "(lower lr, early stopping); --properties defaults to its own.")
 @_with_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
@@ -60,9 +61,13 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
     say = echo if is_main_process() else (lambda msg: None)  # under torchrun, rank 0 speaks for the run
 
     settings = load_toml(config_path) if config_path else {}
-    settings.update({k: v for k, v in opts.items() if v is not None})
     if init is not None:
         settings["init"] = init
+    if settings.get("init") and not resume:
+        from molvae.finetune import finetune_settings
+
+        settings = finetune_settings() | settings
+    settings.update({k: v for k, v in opts.items() if v is not None})
     if properties is not None:
         settings["properties"] = properties
     elif settings.get("init") and "properties" not in settings:

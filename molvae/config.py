@@ -12,6 +12,9 @@ from molvae.errors import ConfigError
 from molvae.model import ModelConfig
 
 
+FREEZABLE = ("embedding", "encoder", "decoder", "property_head")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on. Unknown keys in a TOML file are an error.
@@ -63,6 +66,10 @@ class TrainConfig:
     cpu_bf16: bool = False  # bf16 autocast on the CPU too: ~3x faster where it has AVX512-BF16/AMX, slower elsewhere
     checkpoint_minutes: float = 2.0
     n_jobs: int | None = None
+    # stop when the validation score has not improved for this many epochs (None: never)
+    patience: int | None = None
+    # parts of the network left as they are: embedding, encoder, decoder, property_head
+    freeze: tuple[str, ...] = ()
     # fine-tuning: start from a trained model ("pretrained", a .ckpt file or a run folder); its
     # architecture, vocabulary (grown by the data's new symbols) and property scaler are kept
     init: str | None = None
@@ -72,6 +79,10 @@ class TrainConfig:
             object.__setattr__(self, "properties", tuple(p.strip() for p in self.properties.split(",") if p.strip()))
         else:
             object.__setattr__(self, "properties", tuple(self.properties))
+        if isinstance(self.freeze, str):
+            object.__setattr__(self, "freeze", tuple(p.strip() for p in self.freeze.split(",") if p.strip()))
+        else:
+            object.__setattr__(self, "freeze", tuple(self.freeze))
         from molvae.properties import resolve
 
         object.__setattr__(self, "properties", tuple(resolve(self.properties)))
@@ -88,6 +99,8 @@ class TrainConfig:
             (self.lr_schedule in ("constant", "cosine"), "lr_schedule must be constant or cosine"),
             (0.0 <= self.lr_final_fraction <= 1.0, "lr_final_fraction must be in [0, 1]"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be positive"),
+            (self.patience is None or self.patience >= 1, "patience must be at least 1"),
+            (set(self.freeze) <= set(FREEZABLE), f"freeze takes {', '.join(FREEZABLE)}"),
             (self.latent_dim >= 1 and self.embed_dim >= 1, "latent_dim and embed_dim must be positive"),
         ]
         for ok, msg in checks:
@@ -112,6 +125,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["properties"] = list(self.properties)
+        d["freeze"] = list(self.freeze)
         return d
 
     @classmethod

@@ -18,9 +18,10 @@ learnt rather than rejected:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,27 @@ CONDITION_INPUTS = (
 TOKEN_ROWS = ("embedding.weight", "encoder.embedding.weight", "decoder.embedding.weight")
 OUTPUT_ROWS = ("decoder.out.weight", "decoder.out.bias")
 PROPERTY_ROWS = ("property_head.net.4.weight", "property_head.net.4.bias")
+
+
+def finetune_settings() -> dict[str, Any]:
+    """Training settings for a few hundred to tens of thousands of molecules from a trained model.
+
+    A lower learning rate on a cosine schedule, the KL weight at its final value from the first
+    step (the base model is already trained), a tenth of the molecules for validation and early
+    stopping when the validation score stops improving. Explicit settings override these.
+    """
+    return {
+        "lr": 5e-4,
+        "lr_schedule": "cosine",
+        "epochs": 30,
+        "patience": 4,
+        "batch_size": 64,
+        "kl_schedule": "constant",
+        "val_fraction": 0.1,
+        "val_reconstruct": 200,
+        "val_samples": 200,
+        "checkpoint_minutes": 1.0,
+    }
 
 
 def model_file(spec: str | Path) -> Path:

@@ -228,13 +228,16 @@ class Trainer:
             # device_ids=None: batches are already on the device, and DDP would otherwise copy the
             # CPU lengths to the GPU (and packing would copy them back, a sync per step)
             self.ddp = DistributedDataParallel(self.model, device_ids=None, gradient_as_bucket_view=True)
+        freeze_parts(self.model, cfg.freeze)
         fused = {"fused": True} if self.device.type == "cuda" else {}
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.elapsed = 0.0
         self.best = math.inf
+        self.stale = 0  # epochs since the validation score last improved (for ``patience``)
         self.history: list[dict[str, float]] = []
         # Loss sums of this rank's molecules (summed over ranks when read); n_mol counts all ranks'.
         self.sums = torch.zeros(6, device=self.device)  # loss, recon, kl, prop, correct, tokens
@@ -244,6 +247,7 @@ class Trainer:
             self.opt.load_state_dict(ts["optimizer"])
             self.epoch, self.batch_in_epoch, self.step = ts["epoch"], ts["batch_in_epoch"], ts["step"]
             self.elapsed, self.best = ts["elapsed_seconds"], ts["best"]
+            self.stale = int(ts.get("stale", 0))
             self.history = list(ts["history"])
             if self.main:  # the saved sums are global: one rank carries them on
                 self.sums = ts["sums"].to(self.device)
@@ -333,6 +337,7 @@ class Trainer:
             "step": self.step,
             "elapsed_seconds": self.elapsed,
             "best": self.best,
+            "stale": self.stale,
             "history": self.history,
             "sums": torch.tensor(sums),
             "n_mol": self.n_mol,
@@ -449,7 +454,7 @@ class Trainer:
         t0 = time.monotonic() - self.elapsed
         self.model.train()
         out_of_time = self.elapsed >= limit
-        while self.epoch < cfg.epochs and not out_of_time:
+        while self.epoch < cfg.epochs and not out_of_time and not self.patience_exhausted():
             batches, local_idx, offsets = self.epoch_plan()
             bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                        disable=not self.progress, leave=False, dynamic_ncols=True)
@@ -481,11 +486,16 @@ class Trainer:
             last_save = time.monotonic()
         if out_of_time:
             log.info("stopped after %.1f minutes (max_minutes=%s)", self.elapsed / 60, cfg.max_minutes)
+        elif self.patience_exhausted():
+            log.info("stopped early: no improvement of the validation score for %d epochs", self.stale)
         if self.main:
             self.write_history()
         self.dist.barrier()  # the files are complete before any process returns
         best = self.out / "best.ckpt"
         return best if best.is_file() else self.out / "last.ckpt"
+
+    def patience_exhausted(self) -> bool:
+        return self.cfg.patience is not None and self.stale >= self.cfg.patience
 
     def end_epoch(self, beta: float, epoch_done: bool) -> None:
         s = self.global_sums()
@@ -521,10 +531,13 @@ class Trainer:
             score = row["train_recon"] + self.cfg.beta * row["train_kl"]
         if score < self.best or not (self.out / "best.ckpt").is_file():
             self.best = min(score, self.best)
+            self.stale = 0
             checkpoint.save(
                 self.out / "best.ckpt",
                 model_payload(self.model, self.vocab, self.scaler, self.cfg, self.data_hash, self.train_hashes),
             )
+        elif epoch_done:
+            self.stale += 1
         self.save_last()
         self.write_history()
 
@@ -536,6 +549,21 @@ class Trainer:
                 w.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k)) for k in HISTORY_FIELDS})
         if self.history:
             plot_curves(self.history, self.out / "curves.png")
+
+
+def freeze_parts(model: ConditionalVAE, parts: tuple[str, ...]) -> None:
+    """Stop training the named parts (``embedding``, ``encoder``, ``decoder``, ``property_head``).
+
+    The token embedding is shared by encoder and decoder: it is frozen only when named itself.
+    """
+    shared = model.embedding.weight
+    for part in parts:
+        for p in getattr(model, part).parameters():
+            if part == "embedding" or p is not shared:
+                p.requires_grad_(False)
+    if parts:
+        n = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        log.info("frozen: %s (%d parameters)", ", ".join(parts), n)
 
 
 def plot_curves(history: list[dict[str, float]], path: Path) -> None:

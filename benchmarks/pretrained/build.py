@@ -81,8 +81,9 @@ def _canonical_chunk(rows: list[str]) -> list[str]:
 
 def moses_train_hashes(args):
     """Hashes of the RDKit-canonical MOSES training SMILES (cached: ~1.6M parses take minutes)."""
-    import numpy as np
     from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
 
     cache = Path(args.data_dir) / "moses_train_hashes.npy"
     if cache.is_file():
@@ -104,9 +105,14 @@ def cmd_package(args) -> None:
     src = Path(args.run) / "best.ckpt"
     payload = checkpoint.load(src)
     payload.pop("training_state", None)
-    payload["train_smiles_hashes"] = torch.from_numpy(moses_train_hashes(args))
+    shipped = checkpoint.load(checkpoint.pretrained_path())
+    if shipped.get("novelty_reference", "").startswith("MOSES training set"):  # the same table: no RDKit work
+        hashes = shipped["train_smiles_hashes"]
+    else:
+        hashes = torch.from_numpy(moses_train_hashes(args))
+    payload["train_smiles_hashes"] = hashes
     payload["novelty_reference"] = "MOSES training set (1,584,663 molecules)"
-    dest = HERE.parents[1] / "molvae" / "pretrained" / "moses-cvae.ckpt"
+    dest = Path(args.dest) if args.dest else HERE.parents[1] / "molvae" / "pretrained" / "moses-cvae.ckpt"
     dest.parent.mkdir(parents=True, exist_ok=True)
     checkpoint.save(dest, payload)
     print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB) from {src}")
@@ -123,6 +129,7 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)")
     args = ap.parse_args()
     steps = {"data": cmd_data, "train": cmd_train, "hashes": moses_train_hashes, "package": cmd_package}
     steps[args.step](args)

@@ -1,13 +1,13 @@
 """molvae's latent-space optimisation against mol-ga's graph GA at equal numbers of scoring calls.
 
 Both optimisers maximise the same five multi-property objectives (``mpo_objectives.py``: drug
-similarity, property windows, SMARTS requirements) through the same recording wrapper, which
-counts every molecule the objective is computed for, once (both cache their scores, so a
-duplicate is never a second call). molvae runs ``model.optimize(..., budget_counts="calls")``,
-which is ``molvae optimize --objective mpo_objectives:NAME --budget B --budget-counts calls``,
-with its drug-likeness guards on (a molecule a guard rejects is never scored, so costs no call);
-mol-ga runs ``default_ga`` with its default settings and ``offspring_size=100`` (its README's
-example), started from the same 1,000 random MOSES training molecules (which count as calls).
+similarity, property windows, SMARTS requirements). A call is a distinct molecule the optimiser
+produced: both cache scores, so a duplicate is never a second call. molvae runs its search with
+``budget_counts="distinct"`` (``molvae optimize --objective mpo_objectives:NAME --budget B
+--budget-counts distinct``) and its drug-likeness guards on: a molecule a guard rejects counts
+as a call but is not a result (it is not even scored). mol-ga runs ``default_ga`` with its
+default settings and ``offspring_size=100`` (its README's example), started from the same 1,000
+random MOSES training molecules (which count as calls).
 
 For each objective, optimiser and budget it prints top-1, mean top-10 and mean top-100 of the
 molecules scored within the budget, ``mean`` (the mean of those three), ``auc`` (the mean top-10
@@ -87,10 +87,14 @@ def run_mol_ga(name: str, budget: int, start: list[str], seed: int) -> Recorder:
     return rec
 
 
-def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed: int) -> Recorder:
+def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed: int) -> list[tuple[str, float]]:
+    """Every distinct molecule molvae produced, in order, with its score (-1 for one a guard rejected)."""
     import torch
 
     from molvae import MolVAE
+    from molvae.objectives import as_objective
+    from molvae.optimize import SearchSettings
+    from molvae.search import Search
 
     torch.set_num_threads(1)
     model = MolVAE.load(model_path, device="cpu") if model_path else MolVAE.pretrained(device="cpu")
@@ -98,27 +102,30 @@ def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed
     module = types.ModuleType("_recorded_objective")
     module.score = rec  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
-    res = model.optimize("_recorded_objective:score", budget=budget, budget_counts="calls", method=method,
-                         seed=seed, top=100)
-    if res.n_failures or len(rec.calls) != res.n_scored:
-        raise RuntimeError(f"molvae's call count disagrees: {res.n_scored} scored, {len(rec.calls)} recorded, "
-                           f"{res.n_failures} failures ({res.failures[:1]})")
-    return rec
+    # what model.optimize does, keeping the search to read the order in which molecules were found
+    settings = SearchSettings(budget=budget, budget_counts="distinct", method=method, seed=seed)
+    search = Search(model, as_objective("_recorded_objective:score"), settings, False)
+    search.run()
+    calls = [(s, ev.score if ev.scored else -1.0) for s, ev in search.scorer.cache.items()]
+    if search.scorer.n_failures or len(rec.calls) != search.scorer.n_scored or len(calls) != budget:
+        raise RuntimeError(f"molvae's counts disagree: {len(calls)} distinct, {search.scorer.n_scored} scored, "
+                           f"{len(rec.calls)} recorded, {search.scorer.n_failures} failures")
+    return calls
 
 
 def task(job: tuple) -> tuple[tuple, list[tuple[str, float]], float]:
     kind, name, budget, extra = job
     t0 = time.time()
     if kind == "mol-ga":
-        rec = run_mol_ga(name, budget, extra["start"], extra["seed"])
+        calls = run_mol_ga(name, budget, extra["start"], extra["seed"]).calls
     else:
-        rec = run_molvae(name, budget, extra["model"], kind.split(":")[1], extra["seed"])
-    return (kind, name, budget), rec.calls, time.time() - t0
+        calls = run_molvae(name, budget, extra["model"], kind.split(":")[1], extra["seed"])
+    return (kind, name, budget), calls, time.time() - t0
 
 
 # ------------------------------------------------------------------ metrics
 def _top(scores: list[float], k: int) -> float:
-    best = sorted(scores, reverse=True)[:k]
+    best = sorted((s for s in scores if s >= 0), reverse=True)[:k]
     return sum(best) / k if best else 0.0  # missing molecules count as 0
 
 
@@ -130,10 +137,10 @@ def metrics(calls: list[tuple[str, float]], budget: int) -> dict[str, float]:
     from molvae.guards import Guards
 
     calls = calls[:budget]
-    scores = [v for _, v in calls]
+    scores = [v for _, v in calls]  # -1: a molecule molvae's guards rejected (never in a top k)
     marks = list(range(AUC_EVERY, budget + 1, AUC_EVERY))
     auc = float(np.mean([_top(scores[:m], 10) for m in marks])) if marks else _top(scores, 10)
-    best = sorted(calls, key=lambda c: -c[1])[:100]
+    best = sorted((c for c in calls if c[1] >= 0), key=lambda c: -c[1])[:100]
     mols = [Chem.MolFromSmiles(s) for s, _ in best]
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     fps = [gen.GetFingerprint(m) for m in mols]

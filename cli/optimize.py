@@ -63,11 +63,11 @@ _SEARCH = [  # option, SearchSettings field, type, help
     ("--method", "method", click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
      "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
      "RDKit; gradient: ascent on the property head; gradient+cma: one then the other."),
-    ("--budget", "budget", int, "Molecules to decode, or objective calls with --budget-counts calls "
+    ("--budget", "budget", int, "Molecules to decode, or distinct valid molecules with --budget-counts distinct "
      "(per seed with --from); met exactly. [default: 4000]"),
-    ("--budget-counts", "budget_counts", click.Choice(["decoded", "calls"]),
-     "What --budget counts: decoded molecules (default), or molecules the objective is computed for "
-     "(duplicates, invalid decodes and molecules a guard rejects cost no call)."),
+    ("--budget-counts", "budget_counts", click.Choice(["decoded", "distinct"]),
+     "What --budget counts: decoded molecules (default), or distinct valid molecules, each scored once "
+     "(unless a guard rejects it first): the calls an expensive objective costs at most."),
     ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
     ("--steps", "steps", int, "Gradient-ascent steps."),
     ("--samples-per-z", "samples_per_z", int, "Decodes per latent point: one greedy, the rest sampled."),

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
 
 METHODS = ("cma", "gradient", "gradient+cma", "ga")
-BUDGET_COUNTS = ("decoded", "calls")
+BUDGET_COUNTS = ("decoded", "distinct")
 CONDITIONS = ("auto", "search", "none")
 
 
@@ -54,13 +54,13 @@ class SeedError(EncodingError, BadInputError):
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How to search. ``budget`` counts decoded molecules, or with ``budget_counts="calls"`` the
-    molecules the objective is computed for (per seed when starting from seeds); it is met exactly.
+    """How to search. ``budget`` counts decoded molecules, or with ``budget_counts="distinct"`` the
+    distinct valid molecules found (per seed when starting from seeds); it is met exactly.
     """
 
     method: str = "ga"  # ga (a genetic algorithm on latent vectors) | cma | gradient | gradient+cma
     budget: int = 4000
-    budget_counts: str = "decoded"  # decoded | calls (distinct, guard-passing molecules scored; at most 50x decodes)
+    budget_counts: str = "decoded"  # decoded | distinct (each scored once unless a guard rejects it; <= 50x decodes)
     restarts: int | None = None  # starting points (gradient) / CMA-ES runs; default 32 from the prior, 2 per seed
     steps: int = 60  # gradient steps
     lr: float = 0.1  # gradient step size (Adam)

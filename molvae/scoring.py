@@ -111,12 +111,14 @@ class Scorer:
         """Evaluations of canonical SMILES (valid molecules), in order, from the cache when known.
 
         ``guard=False`` scores molecules that break a guard too (e.g. the seeds a user gave).
-        ``limit``: compute the objective for at most this many new molecules; the evaluations
-        returned then stop before the first molecule left unscored.
+        ``limit``: evaluate at most this many molecules new to the cache (in order); the
+        evaluations returned then stop before the first molecule left out.
         """
         new = [s for s in dict.fromkeys(smiles) if s not in self.cache or not (guard or self.cache[s].scored)]
+        if limit is not None:
+            new = new[: max(0, limit)]
         if new:
-            self._score_new(new, guard, limit)
+            self._score_new(new, guard)
         out = []
         for s in smiles:
             if s not in self.cache:
@@ -124,15 +126,10 @@ class Scorer:
             out.append(self.cache[s])
         return out
 
-    def _score_new(self, smiles: list[str], guard: bool = True, limit: int | None = None) -> None:
+    def _score_new(self, smiles: list[str], guard: bool = True) -> None:
         parsed = [mol_from_smiles(s) for s in smiles]
         reasons = [self.guards.check(m) if m is not None and self.guards.enabled else "" for m in parsed]
         skip = [guard and bool(r) for r in reasons]  # never a result: not worth an objective call
-        if limit is not None:  # stop before the molecule that would be call number limit + 1
-            to_score = [i for i, sk in enumerate(skip) if not sk]
-            if len(to_score) > limit:
-                cut = to_score[max(limit, 0)]
-                smiles, parsed, reasons, skip = smiles[:cut], parsed[:cut], reasons[:cut], skip[:cut]
         for s, m, why, sk in zip(smiles, parsed, reasons, skip):
             if sk and m is not None:  # a guard reason implies a parsed molecule
                 self.cache[s] = Evaluation(s, math.nan, {}, 1.0 + self._violation(m), "", morgan_fingerprint(m),

@@ -77,7 +77,7 @@ class Search:
         self.n_groups = max(1, len(self.seeds))
         self.seed_eval = self.scorer.evaluate(self.seeds, guard=False) if self.seeds else []
         self.total_budget = settings.budget * self.n_groups
-        self.calls0 = self.scorer.n_scored  # the seeds' own scores are not part of the budget
+        self.calls0, self.distinct0 = self.scorer.n_scored, len(self.scorer.cache)  # the seeds are not in the budget
         self.max_decoded = self.total_budget if settings.budget_counts == "decoded" else 50 * self.total_budget
         # the condition each group decodes with: standardised values and mask, [groups, P]
         self.cond_index = _related_conditions(objective, model)  # property index -> favourable std value
@@ -124,8 +124,8 @@ class Search:
 
     # ------------------------------------------------------------------ budget
     def used(self) -> int:
-        """Budget spent, in the unit of ``budget_counts``: molecules decoded, or objective calls."""
-        return self.decoded if self.s.budget_counts == "decoded" else self.scorer.n_scored - self.calls0
+        """Budget spent, in the unit of ``budget_counts``: molecules decoded, or distinct valid molecules."""
+        return self.decoded if self.s.budget_counts == "decoded" else len(self.scorer.cache) - self.distinct0
 
     def spent(self, end: int | None = None) -> bool:
         """Whether the budget (or a phase ending at ``end``) is used up, or decoding hit its cap."""
@@ -161,7 +161,7 @@ class Search:
         evals = iter(self.scorer.evaluate(valid, limit=None if by_decodes else room))
         for i, c in zip(point, checked):
             if c.valid and c.smiles not in self.scorer.cache:
-                break  # past the last objective call the budget allows
+                break  # past the last new molecule the budget allows
             self.decoded += 1
             if not c.valid:
                 self.invalid += 1

@@ -153,11 +153,12 @@ def test_budget_is_met_exactly(tiny_run, tmp_path, method):
     assert "decoded 50 molecules" in res.stderr
 
 
-def test_budget_of_objective_calls_and_guards_switch_off(tiny_run, tmp_path):
+def test_budget_of_distinct_molecules_and_guards_switch_off(tiny_run, tmp_path):
     res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--method", "ga", "--budget", 40, "--budget-counts",
-              "calls", "-o", tmp_path / "x.csv", "-q")
+              "distinct", "-o", tmp_path / "x.csv", "-q")
     assert res.exit_code == 0, res.output
-    assert "objective computed for 40" in res.stderr and "a drug-likeness guard" in res.stderr
+    assert "40 distinct valid" in res.stderr and "a drug-likeness guard" in res.stderr
+    assert "objective computed for 40" not in res.stderr  # the guarded ones were not scored
     res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--budget", 40, "--no-guards",
               "-o", tmp_path / "y.csv", "-q")
     assert res.exit_code == 0, res.output

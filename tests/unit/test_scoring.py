@@ -90,16 +90,16 @@ def test_user_function_returning_the_wrong_number_of_values(user_module):
         Scorer(Objective.build(maximize=["userscore:wrong_length"])).evaluate(["CC", "CCC"])
 
 
-def test_guarded_molecules_cost_no_objective_call_and_the_limit_is_exact(user_module):
+def test_guarded_molecules_cost_no_objective_call_and_the_limit_counts_new_molecules(user_module):
     import userscore
 
     sc = Scorer(Objective.build(maximize=["userscore:length"]))
     anhydride, ok1, ok2, ok3 = "CC(=O)OC(=O)c1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "Cc1ccccc1"
-    evs = sc.evaluate([anhydride, ok1, ok2, ok3], limit=2)
-    assert [e.smiles for e in evs] == [anhydride, ok1, ok2]  # stops before the third call
+    evs = sc.evaluate([anhydride, ok1, ok1, ok2, ok3], limit=2)
+    assert [e.smiles for e in evs] == [anhydride, ok1, ok1]  # stops before the third new molecule
     assert evs[0].guard == "reactive: anhydride" and not evs[0].scored and evs[0].violation >= 1
-    assert userscore.calls == [[ok1, ok2]] and sc.n_scored == 2
-    assert sc.evaluate([ok3], limit=0) == [] and sc.n_scored == 2
+    assert userscore.calls == [[ok1]] and sc.n_scored == 1  # the guarded molecule was not scored
+    assert sc.evaluate([ok1, ok2], limit=0) == [sc.cache[ok1]] and sc.n_scored == 1
     # a seed that breaks a guard is still scored when asked (guard=False), and keeps its guard
     (seed,) = sc.evaluate([anhydride], guard=False)
-    assert seed.scored and seed.score == len(anhydride) and seed.guard and sc.n_scored == 3
+    assert seed.scored and seed.score == len(anhydride) and seed.guard and sc.n_scored == 2

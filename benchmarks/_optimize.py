@@ -29,7 +29,7 @@ def add_common_args(ap: argparse.ArgumentParser, budget: int) -> None:
 
 
 def load_model(args: argparse.Namespace):
-    """The model named by --model, else the shipped one (MolVAE.pretrained, where it exists)."""
+    """The model named by --model, else the shipped one (MolVAE.pretrained)."""
     import torch
 
     from molvae import MolVAE
@@ -38,13 +38,7 @@ def load_model(args: argparse.Namespace):
         torch.set_num_threads(args.threads)
     if args.model:
         return MolVAE.load(args.model, device=args.device), args.model
-    pretrained = getattr(MolVAE, "pretrained", None)
-    if pretrained is None:
-        raise SystemExit("this molvae has no shipped model (MolVAE.pretrained): give --model PATH")
-    try:
-        return pretrained(device=args.device), "the shipped pretrained model"
-    except TypeError:  # a pretrained() without a device argument
-        return pretrained(), "the shipped pretrained model"
+    return MolVAE.pretrained(device=args.device), "the shipped pretrained model"
 
 
 def describe(model, name: str) -> str:

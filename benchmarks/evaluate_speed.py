@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from _common import machine, sample_train  # noqa: E402
+
 from molvae.metrics import cache_dir, default_reference_paths, evaluate_smiles  # noqa: E402
 
 

@@ -69,7 +69,7 @@ def build_series(n_scan: int, seed: int) -> None:
         w = csv.writer(fh)
         w.writerow(["SMILES"])
         w.writerows([r] for r in rows)
-    charged = sum(("+" in r or "-" in r) for r in rows)
+    charged = sum(any(a.GetFormalCharge() for a in Chem.MolFromSmiles(r).GetAtoms()) for r in rows)
     stereo = sum("@" in r for r in rows)
     print(f"wrote {len(rows)} molecules with {CORE} to {SERIES} ({charged} charged, {stereo} with stereocentres)")
 
@@ -124,6 +124,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000, help="prior samples scored before and after")
     ap.add_argument("--run", type=Path, default=Path("runs/finetune-bench"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a fine-tuning setting (TOML value syntax), e.g. --set lr=2e-3 --set 'freeze=[\"encoder\"]'")
     ap.add_argument("--build-series", action="store_true", help="rebuild the default series file and stop")
     ap.add_argument("--scan", type=int, default=300_000, help="MOSES training molecules scanned by --build-series")
     args = ap.parse_args()
@@ -154,8 +156,12 @@ def main() -> None:
 
     out = args.run / "model"
     shutil.rmtree(out, ignore_errors=True)
+    import tomllib
+
+    overrides = tomllib.loads("\n".join(args.set))
     settings = finetune_settings() | {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed,
-                                      "properties": base.property_names}
+                                      "properties": base.property_names} | overrides
+    print(f"fine-tuning settings: {settings}")
     t = time.time()
     best = train(train_file, out, TrainConfig.from_dict(settings))
     minutes = (time.time() - t) / 60

@@ -41,11 +41,11 @@ def _plogp_of(smiles: str) -> float:
 
 def lowest_plogp(n: int) -> list[tuple[str, float]]:
     """The ``n`` MOSES test molecules with the lowest penalised logP (computed once, then cached)."""
-    from molvae.data import cache_dir
+    from molvae.cache import cache_dir
     from molvae.metrics._parallel import pmap, resolve_jobs
 
     digest = hashlib.sha256(TEST.read_bytes()).hexdigest()[:16]
-    cache = cache_dir() / "optimize" / f"moses-test-plogp-{digest}.tsv"
+    cache = cache_dir("optimize") / f"moses-test-plogp-{digest}.tsv"
     if not cache.is_file():
         t = time.time()
         with gzip.open(TEST, "rt") as fh:

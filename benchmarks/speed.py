@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-
 from _common import machine  # noqa: E402
 
 DATA = ROOT / "data" / "moses" / "train_20k.csv.gz"
@@ -105,11 +104,11 @@ def training_rate(trainer, seconds: float) -> tuple[float, int]:
 def sampling_rate(model, batch: int, dtype: torch.dtype, seconds: float) -> tuple[float, float]:
     """Model-only sampling: molecules per second and mean SELFIES length."""
     g = torch.Generator(device=model.device).manual_seed(0)
-    cond = model._cond(None, batch, warn=False)
+    cond = model.condition_tensor(None, batch, warn=False)
 
     def once() -> torch.Tensor:
         z = torch.randn((batch, model.latent_dim), generator=g, device=model.device)
-        return model.model.generate(z, cond, generator=g, first_allowed=model._first_allowed, dtype=dtype)
+        return model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed, dtype=dtype)
 
     once()
     sync(model.device)
@@ -230,7 +229,6 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING)
     from molvae import MolVAE
-    from molvae.train import model_payload
 
     devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     secs = 8.0 if args.quick else 25.0
@@ -267,9 +265,7 @@ def main() -> int:
                     which = "trained"
                 else:
                     assert trainer is not None
-                    payload = model_payload(trainer.model, trainer.vocab, trainer.scaler, trainer.cfg,
-                                            trainer.data_hash, trainer.train_hashes)
-                    model = MolVAE(payload, device=dev)
+                    model = MolVAE(trainer.record(), device=dev)
                     which = "random weights"
                 batch = 32768 if dev.type == "cuda" else 4096
                 for dtype in ([torch.bfloat16] if dev.type == "cuda" else [torch.float32] +

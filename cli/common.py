@@ -7,7 +7,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -46,7 +47,6 @@ def condition_option(f: Callable) -> Callable:
 def load_model(path: str | None, device: str = "auto"):
     """The model at ``path``, or the shipped pretrained model when ``path`` is None."""
     from molvae import MolVAE
-
     from molvae.errors import MissingFileError
 
     if path is None or path == "pretrained":

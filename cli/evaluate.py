@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from molvae_cli.common import echo, handle_errors
 
 
@@ -46,8 +45,9 @@ def evaluate(generated, model_path, n, reference, scaffold_reference, train_path
       molvae evaluate out.csv --scaffold-reference data/moses/test_scaffolds.csv.gz --json metrics.json
       molvae evaluate --model runs/demo -n 30000 --report report/
     """
-    from molvae.evaluation import evaluate as run_evaluation
     from molvae_cli.common import load_model
+
+    from molvae.evaluation import evaluate as run_evaluation
 
     if (generated is None) == (model_path is None):
         raise click.UsageError("give a file of molecules or --model (one of the two)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from molvae_cli.common import condition_option, echo, handle_errors, load_model, model_option, parse_conditions
 
 
@@ -16,12 +15,20 @@ from molvae_cli.common import condition_option, echo, handle_errors, load_model,
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")
 @click.option("--around", metavar="SMILES", default=None, help="Sample near this molecule.")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Latent noise around --around.")
+@click.option("--scaffold", metavar="SMILES_OR_SMARTS", default=None,
+              help="Write only molecules that contain this core (RDKit substructure match); sampling goes around "
+                   "encodings of molecules that contain it.")
+@click.option("--scaffold-seed", "scaffold_seeds", metavar="SMILES", multiple=True,
+              help="A molecule containing the --scaffold core to start from (repeatable).")
+@click.option("--max-samples", type=int, default=None,
+              help="Sampling budget of --scaffold and --unique (default 50 x N with --scaffold, 20 x N with --unique).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
 @click.option("--image", type=click.Path(dir_okay=False), default=None, help="Also draw the first molecules to this PNG.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes for the RDKit checks (default: all cores).")
 @handle_errors
-def generate(model_path, n, conditions, temperature, seed, unique, around, radius, output, image, device, jobs) -> None:
+def generate(model_path, n, conditions, temperature, seed, unique, around, radius, scaffold, scaffold_seeds,
+             max_samples, output, image, device, jobs) -> None:
     """Sample N molecules and write them with their properties and a `novel` flag.
 
     Invalid samples go to OUTPUT's .rejects.csv with the reason; the counts printed add up.
@@ -31,18 +38,27 @@ def generate(model_path, n, conditions, temperature, seed, unique, around, radiu
     Examples:
       molvae generate -m runs/demo -n 10000 --condition logp=2.5 --condition qed=0.8 -o out.csv
       molvae generate -m runs/demo -n 100 --around "CCOc1ccccc1C(N)=O" --radius 0.3 -o near.sdf
+      molvae generate -n 200 --unique --scaffold "c1ccc(cc1)N1CCNCC1" -o piperazines.csv
     """
     from molvae.io import output_format
 
     output_format(output)  # fail on a bad name before any work
     if n <= 0:
         raise click.BadParameter(f"must be positive, got {n}", param_hint="-n")
+    if max_samples is not None and max_samples < n:
+        raise click.BadParameter(f"must be at least N ({n}), got {max_samples}", param_hint="--max-samples")
+    if scaffold_seeds and scaffold is None:
+        raise click.UsageError("--scaffold-seed needs --scaffold")
     condition = parse_conditions(conditions)
     model = load_model(model_path, device)
     res = model.generate_to_file(output, n, condition=condition, temperature=temperature, seed=seed, unique=unique,
-                                 around=around, radius=radius, n_jobs=jobs, progress=True)
+                                 around=around, radius=radius, n_jobs=jobs, progress=True, scaffold=scaffold,
+                                 scaffold_seeds=scaffold_seeds, max_samples=max_samples)
     names = model.property_names
-    parts = [f"sampled {res.n_sampled}: wrote {res.n_written} valid molecules to {output}"]
+    what = "molecules with the scaffold" if scaffold else "valid molecules"
+    parts = [f"sampled {res.n_sampled}: wrote {res.n_written} {what} to {output}"]
+    if scaffold:
+        parts.append(f"{res.n_without_scaffold} valid without it")
     parts.append(f"{res.n_invalid} invalid (see {res.rejects_path})" if res.n_invalid else "0 invalid")
     if unique:
         parts.append(f"{res.n_duplicates} duplicates removed")

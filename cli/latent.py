@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-
 from molvae_cli.common import condition_option, echo, handle_errors, load_model, model_option, parse_conditions
 
 

@@ -9,9 +9,9 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
+from molvae_cli.common import setup_output  # noqa: E402
 
 from molvae import __version__  # noqa: E402
-from molvae_cli.common import setup_output  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

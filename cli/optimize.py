@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from molvae_cli.common import echo, handle_errors, load_model, model_option
 
 

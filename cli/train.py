@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import click
+import sys
 
+import click
 from molvae_cli.common import echo, handle_errors
 
 # option name -> (TrainConfig key, click type, help)
@@ -32,7 +33,9 @@ def _with_options(f):
 @click.option("--properties", "-p", default=None, help="Comma-separated conditioning properties, e.g. logp,qed,sa.")
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file of settings.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its last checkpoint (or start it from its config.toml when it "
+                   "never reached one). Options may change only epochs, max-minutes and device.")
 @click.option("--init", "init", default=None, metavar="MODEL",
               help="Fine-tune: start from a trained model ('pretrained', a .ckpt file or a run folder), keeping its "
                    "architecture, scaling and vocabulary (grown by new SELFIES symbols), with fine-tuning defaults "
@@ -56,6 +59,7 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
     """
     from molvae.config import TrainConfig, load_toml
     from molvae.distributed import is_main_process
+    from molvae.runs import TrainingInterrupted
     from molvae.train import train as run_training
 
     say = echo if is_main_process() else (lambda msg: None)  # under torchrun, rank 0 speaks for the run
@@ -74,11 +78,14 @@ def train(data: str, properties: str | None, out: str, config_path: str | None, 
         from molvae.finetune import base_properties
 
         settings["properties"] = base_properties(settings["init"])
-    if resume:
-        overrides = {k: settings.get(k) for k in ("epochs", "max_minutes")}
-        best = run_training(data, out, resume=True, progress=not quiet, overrides=overrides)
-    else:
-        cfg = TrainConfig.from_dict(settings)
-        say(f"training on {data} with properties {', '.join(cfg.properties)} -> {out}")
-        best = run_training(data, out, cfg, progress=not quiet)
+    try:
+        if resume:  # every setting given must apply: the library refuses those a run cannot change
+            best = run_training(data, out, resume=True, progress=not quiet, overrides=settings)
+        else:
+            cfg = TrainConfig.from_dict(settings)
+            say(f"training on {data} with properties {', '.join(cfg.properties)} -> {out}")
+            best = run_training(data, out, cfg, progress=not quiet)
+    except TrainingInterrupted as exc:
+        say(str(exc))
+        sys.exit(exc.exit_code)
     say(f"done: best model {best}")

@@ -23,8 +23,7 @@ from molvae.errors import (
 )
 from molvae.properties import PROPERTIES
 from molvae.properties import compute as compute_properties
-
-__version__ = "0.1.0"
+from molvae.version import __version__
 
 __all__ = [
     "MolVAE",

@@ -12,80 +12,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from molvae import checkpoint
+from molvae import checkpoint, generation, scaffold
 from molvae.chem import mol_from_smiles
-from molvae.conditioning import PropertyScaler, condition_arrays
+from molvae.conditioning import condition_arrays
+from molvae.device import resolve_device
 from molvae.errors import BadInputError, EncodingError
-from molvae.model import ConditionalVAE, ModelConfig, make_condition
-from molvae.properties import compute_mol
-from molvae.sampling import (
-    CHUNK,
-    POOL_ABOVE,
-    Checked,
-    CheckedChunk,
-    ChemistryPool,
-    check_symbols,
-    resolve_jobs,
-    tokens_to_symbols,
+from molvae.generation import (  # noqa: F401  (Generation* are part of this module's API)
+    Condition,
+    Generation,
+    GenerationChunk,
+    GenerationRequest,
+    GenerationSummary,
+    SampleOptions,
 )
-from molvae.tokens import Vocabulary
+from molvae.model import make_condition
+from molvae.properties import compute_mol
+from molvae.sampling import Checked, check_symbols, tokens_to_symbols
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
-
-Condition = Mapping[str, float]
-
-
-@dataclass
-class Generation:
-    """What :meth:`MolVAE.generate` returns: kept molecules and an account of the rest.
-
-    ``n_sampled == len(molecules) + len(invalid) + n_duplicates`` always.
-    """
-
-    molecules: list[Checked]
-    novel: list[bool]
-    invalid: list[Checked] = field(default_factory=list)
-    n_duplicates: int = 0
-    n_sampled: int = 0
-
-
-@dataclass
-class GenerationChunk:
-    """One chunk of :meth:`MolVAE.generate_iter`: kept molecules and an account of the rest.
-
-    Summed over all chunks, ``n_sampled == len(molecules) + len(invalid) + n_duplicates``.
-    """
-
-    molecules: list[Checked] = field(default_factory=list)
-    novel: list[bool] = field(default_factory=list)
-    invalid: list[Checked] = field(default_factory=list)
-    n_duplicates: int = 0
-    n_sampled: int = 0
-
-
-@dataclass
-class GenerationSummary:
-    """What :meth:`MolVAE.generate_to_file` returns: counts and the first molecules written.
-
-    ``n_sampled == n_written + n_invalid + n_duplicates`` always.
-    """
-
-    path: Path
-    rejects_path: Path
-    n_sampled: int = 0
-    n_written: int = 0
-    n_invalid: int = 0
-    n_duplicates: int = 0
-    n_novel: int = 0
-    first: list[Checked] = field(default_factory=list)
-    first_novel: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +52,34 @@ class Encoded:
     rejects: list[tuple[int, str, str]]  # (position, input SMILES, reason)
 
 
+@dataclass
+class Prepared:
+    """Molecules made ready for the encoder by :meth:`MolVAE.prepare`.
+
+    ``rows[k]`` (token ids ending with ``<end>``) and ``properties[k]`` (in the model's property
+    order, real units) belong to input position ``indices[k]``; ``rejects`` holds
+    ``(position, input SMILES, reason)`` for the others.
+    """
+
+    rows: list[list[int]] = field(default_factory=list)
+    properties: list[list[float]] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class PreparedBatch:
+    """One batch of :meth:`MolVAE.prepared_batches`: rows ``start`` to ``start + len`` of a :class:`Prepared`."""
+
+    start: int
+    tokens: torch.Tensor  # [b, T] token ids ending with <end>, padded with 0, on the model's device
+    lengths: torch.Tensor  # [b] on the CPU
+    condition: torch.Tensor  # [b, 2 * P] the molecules' own properties, all given
+
+
 class MolVAE:
     """A trained conditional SELFIES VAE, ready to use.
 
@@ -105,44 +88,40 @@ class MolVAE:
     returned as ``None`` so that outputs line up with inputs.
     """
 
-    def __init__(self, payload: dict[str, Any], device: str | torch.device = "cpu"):
+    def __init__(self, record: checkpoint.ModelRecord | dict[str, Any], device: str | torch.device = "cpu"):
+        """A model from a :class:`~molvae.checkpoint.ModelRecord` (or a checkpoint payload dict)."""
+        if not isinstance(record, checkpoint.ModelRecord):
+            record = checkpoint.ModelRecord.from_payload(record)
         self.device = torch.device(device)
         self.source = "(in memory)"  # where the model was loaded from, for reports
-        self.config = ModelConfig.from_dict(payload["model_config"])
-        self.vocab = Vocabulary(list(payload["vocab"]))
-        self.scaler = PropertyScaler.from_dict(payload["scaler"])
-        self.property_names: list[str] = list(payload["property_names"])
-        self.train_config: dict[str, Any] = dict(payload.get("train_config") or {})
-        self.data_hash: str = payload.get("data_hash", "")
-        self.versions: dict[str, str] = dict(payload.get("versions") or {})
-        hashes = payload.get("train_smiles_hashes")
-        self._train_hashes = hashes.numpy() if hashes is not None else np.zeros(0, dtype=np.int64)
-        self.model = ConditionalVAE(self.config)
-        try:
-            self.model.load_state_dict(payload["state_dict"])
-        except RuntimeError as exc:
-            raise checkpoint.CheckpointError(f"weights do not match the model config: {str(exc).splitlines()[0]}") from None
-        self.model.to(self.device).eval()
-        self._first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
+        self.config = record.model_config
+        self.vocab = record.vocab
+        self.scaler = record.scaler
+        self.property_names: list[str] = record.property_names
+        self.train_config: dict[str, Any] = record.train_config
+        self.data_hash: str = record.data_hash
+        self.versions: dict[str, str] = record.versions
+        #: sorted 64-bit hashes of the training molecules' canonical SMILES (see :meth:`is_novel`)
+        self.train_hashes = record.train_hashes
+        self.model = record.build_model(self.device)
+        #: which tokens may start a molecule (atoms): the decoder's mask for its first step
+        self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
         #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
         self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> "MolVAE":
+    def load(cls, path: str | Path, device: str = "auto") -> MolVAE:
         """Load a checkpoint file or run folder. Raises :class:`~molvae.errors.CheckpointError`.
 
         ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
         """
-        from molvae.train import resolve_device
-
-        dev = resolve_device(device)
-        model = cls(checkpoint.load(path), dev)
+        model = cls(checkpoint.ModelRecord.read(path), resolve_device(device))
         model.source = str(path)
         return model
 
     @classmethod
-    def pretrained(cls, device: str = "auto") -> "MolVAE":
+    def pretrained(cls, device: str = "auto") -> MolVAE:
         """The model that ships with molvae: trained on MOSES, conditioned on logp, qed, sa, mw
         and tpsa. Needs no network; see ``molvae/pretrained/MODEL_CARD.md`` for what it can do.
 
@@ -162,11 +141,11 @@ class MolVAE:
                 f"vocab={len(self.vocab)}, max_length={self.config.max_length}, device={self.device})")
 
     # ------------------------------------------------------------------ helpers
-    def _cond(self, condition: Condition | None, n: int, warn: bool = True) -> torch.Tensor:
-        v, m = condition_arrays(self.scaler, condition, n, warn=warn)
-        return make_condition(v, m).to(self.device)
+    def generator(self, seed: int | None = None) -> torch.Generator:
+        """A random generator on the model's device, seeded with ``seed`` (fresh entropy when None).
 
-    def _generator(self, seed: int | None) -> torch.Generator:
+        Pass it to :meth:`decode_latents` to make a sequence of decodes reproducible.
+        """
         g = torch.Generator(device=self.device)
         if seed is None:
             g.seed()
@@ -174,151 +153,80 @@ class MolVAE:
             g.manual_seed(int(seed))
         return g
 
-    def _decode_z(self, z: torch.Tensor, cond: torch.Tensor, temperature: float,
-                  g: torch.Generator | None, batch_size: int, n_jobs: int | None = None,
-                  names: Sequence[str] | None = None) -> list[Checked]:
-        """Decoded, checked molecules with the properties ``names`` (default: the model's)."""
+    def condition_tensor(self, condition: Condition | None, n: int, warn: bool = True) -> torch.Tensor:
+        """The decoder's condition input for ``n`` rows requesting ``condition`` (others left free).
+
+        Shape [n, 2 * P]: standardised values, then the mask of given properties.
+        """
+        v, m = condition_arrays(self.scaler, condition, n, warn=warn)
+        return make_condition(v, m).to(self.device)
+
+    @torch.no_grad()
+    def decode_latents(
+        self,
+        z: torch.Tensor,
+        condition: torch.Tensor,
+        *,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        batch_size: int = 2048,
+        properties: Sequence[str] | None = None,
+        n_jobs: int | None = None,
+    ) -> list[Checked]:
+        """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
+        :meth:`condition_tensor` and :func:`molvae.model.make_condition`) and check them with RDKit.
+
+        Returns one :class:`~molvae.sampling.Checked` per row, in order, with ``properties``
+        (default: the model's conditioning properties; ``()`` for none, which is faster).
+        ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
+        """
+        if z.ndim != 2 or z.size(1) != self.latent_dim:
+            raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
+        if condition.shape != (z.size(0), 2 * len(self.property_names)):
+            raise BadInputError(f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], "
+                                f"got {tuple(condition.shape)}")
+        z, condition = z.to(self.device), condition.to(self.device)
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
-            ids = self.model.generate(z[i : i + batch_size], cond[i : i + batch_size], temperature=temperature,
-                                      generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
+            ids = self.model.generate(z[i : i + batch_size], condition[i : i + batch_size], temperature=temperature,
+                                      generator=generator, first_allowed=self.first_allowed, dtype=self.sample_dtype)
             symbols.extend(tokens_to_symbols(self.vocab, ids))
-        return check_symbols(symbols, self.property_names if names is None else names, n_jobs=n_jobs)
+        names = self.property_names if properties is None else list(properties)
+        return check_symbols(symbols, names, n_jobs=n_jobs)
 
     def is_novel(self, smiles: Sequence[str]) -> list[bool]:
         """Whether each canonical SMILES is absent from the model's training data."""
-        return checkpoint.contains_hashes(self._train_hashes, list(smiles)).__invert__().tolist()
+        return checkpoint.contains_hashes(self.train_hashes, list(smiles)).__invert__().tolist()
 
     # ------------------------------------------------------------------ sampling
-    def _stream(self, budget: Callable[[int], int], condition: Condition | None, temperature: float,
-                g: torch.Generator, center: torch.Tensor | None, radius: float, names: Sequence[str],
-                n_jobs: int | None, batch_size: int | None, expected: int) -> Iterator[CheckedChunk]:
-        """Checked samples in sampling order, chunk by chunk, the chemistry overlapped with sampling.
-
-        ``budget(produced)`` says how many more molecules to sample now (0: stop). A batch is
-        sampled on the model only when the :class:`~molvae.sampling.ChemistryPool` has room, so
-        memory stays bounded. Without an explicit ``n_jobs``, fewer than ``POOL_ABOVE`` ``expected``
-        molecules are checked in this process (a pool would cost more than it saves).
-        """
-        bs = batch_size or (32768 if self.device.type == "cuda" else 4096)
-        jobs = resolve_jobs(n_jobs) if n_jobs is not None or expected >= POOL_ABOVE else 1
-        id_dtype = torch.uint8 if len(self.vocab) < 256 else torch.int16
-
-        def batches() -> Iterator[np.ndarray]:
-            produced = 0
-            while (m := min(bs, budget(produced))) > 0:
-                noise = torch.randn((m, self.latent_dim), generator=g, device=self.device)
-                z = center + radius * noise if center is not None else noise
-                ids = self.model.generate(z, self._cond(condition, m, warn=produced == 0), temperature=temperature,
-                                          generator=g, first_allowed=self._first_allowed, dtype=self.sample_dtype)
-                produced += m
-                arr = ids.to(id_dtype).cpu().numpy()
-                for s in range(0, m, CHUNK):
-                    yield arr[s : s + CHUNK]
-
-        with ChemistryPool(self.vocab, names, jobs) as pool:
-            yield from pool.imap(batches())
-
-    def _around(self, around: str | None, condition: Condition | None):
-        if around is None:
-            return None, condition
-        center = torch.from_numpy(self.encode([around])).to(self.device)
-        return center, (self.properties_of(around) if condition is None else condition)
-
-    def generate_iter(
-        self,
-        n: int,
-        condition: Condition | None = None,
-        temperature: float = 1.0,
-        seed: int | None = None,
-        unique: bool = False,
-        around: str | None = None,
-        radius: float = 0.5,
-        batch_size: int | None = None,
-        max_samples: int | None = None,
-        n_jobs: int | None = None,
-    ) -> Iterator[GenerationChunk]:
+    def generate_iter(self, n: int, *, max_samples: int | None = None,
+                      **options: Unpack[SampleOptions]) -> Iterator[GenerationChunk]:
         """:meth:`generate`, chunk by chunk: for millions of molecules in bounded memory.
 
-        Yields :class:`GenerationChunk` objects in sampling order; summed over the chunks,
-        ``n_sampled == kept + invalid + duplicates``. The RDKit work runs in ``n_jobs`` worker
-        processes (default: all cores) while the model samples the next batch. With ``unique``,
-        duplicates are recognised by 64-bit hashes of the canonical SMILES (no strings are kept)
-        and sampling stops after ``max_samples`` (default ``20 * n``). The same ``seed`` and
-        ``batch_size`` give the same molecules whatever ``n_jobs`` is.
+        Yields :class:`~molvae.generation.GenerationChunk` objects in sampling order; summed over
+        the chunks, ``n_sampled == kept + invalid + duplicates + without the scaffold``. The RDKit
+        work runs in worker processes while the model samples the next batch. With ``unique``,
+        sampling stops after ``max_samples`` (default ``20 * n``; ``50 * n`` with a ``scaffold``).
+        ``options``: see :class:`~molvae.generation.SampleOptions`.
         """
-        if n <= 0:
-            raise BadInputError(f"number of molecules must be positive, got {n}")
-        g = self._generator(seed)
-        center, condition = self._around(around, condition)
-        limit = (max_samples or 20 * n) if unique else n
-        kept = sampled = 0
+        return self._chunks(GenerationRequest(n, max_samples=max_samples, **options))
 
-        def budget(produced: int) -> int:
-            if not unique:
-                return n - produced
-            return 0 if kept >= n else min(limit - produced, int((n - kept) * 1.25) + 16)
+    def _chunks(self, req: GenerationRequest) -> Iterator[GenerationChunk]:
+        if req.scaffold is not None:
+            return scaffold.scaffold_chunks(self, req)
+        return generation.generate_chunks(self, req)
 
-        names = self.property_names
-        seen: set[int] = set()
-        for part in self._stream(budget, condition, temperature, g, center, radius, names, n_jobs, batch_size, n):
-            chunk = GenerationChunk()
-            checked = part.checked(names)
-            hashes = iter(checkpoint.hash64([c.smiles for c in checked if c.valid]).tolist())
-            kept_hashes = []
-            for c in checked:
-                if kept >= n or sampled >= limit:
-                    break  # surplus samples are not part of the request
-                sampled += 1
-                chunk.n_sampled += 1
-                if not c.valid:
-                    chunk.invalid.append(c)
-                    continue
-                h = next(hashes)
-                if unique:
-                    if h in seen:
-                        chunk.n_duplicates += 1
-                        continue
-                    seen.add(h)
-                chunk.molecules.append(c)
-                kept_hashes.append(h)
-                kept += 1
-            known = checkpoint.in_table(self._train_hashes, np.asarray(kept_hashes, dtype=np.int64))
-            chunk.novel = (~known).tolist()
-            if chunk.n_sampled:
-                yield chunk
-            if kept >= n or sampled >= limit:
-                break
-        if unique and kept < n:
-            log.warning("found only %d unique valid molecules of %d requested in %d samples", kept, n, sampled)
+    def generate(self, n: int, *, max_rounds: int = 20, max_samples: int | None = None,
+                 **options: Unpack[SampleOptions]) -> Generation:
+        """Sample ``n`` molecules and account for every one of them.
 
-    def generate(
-        self,
-        n: int,
-        condition: Condition | None = None,
-        temperature: float = 1.0,
-        seed: int | None = None,
-        unique: bool = False,
-        around: str | None = None,
-        radius: float = 0.5,
-        batch_size: int | None = None,
-        max_rounds: int = 20,
-        n_jobs: int | None = None,
-    ) -> Generation:
-        """Sample molecules and account for every one of them.
-
-        Args:
-            n: number of molecules to sample (with ``unique``: number of unique valid ones wanted).
-            condition: requested property values, e.g. ``{"logp": 2.5}``; others are left free.
-            temperature: softmax temperature of the decoder (0 = greedy).
-            seed: random seed for reproducible samples.
-            unique: drop duplicates and keep sampling until ``n`` unique valid molecules are found
-                (at most ``max_rounds * n`` samples; a warning says when fewer were found).
-            around: sample near this molecule: z = encode(around) + radius * N(0, I). Without a
-                ``condition``, the seed's own properties are the condition.
-            radius: standard deviation of the noise added around the seed.
-            batch_size: molecules sampled at once on the model (default 4096 on a CPU, 32768 on a GPU).
-            n_jobs: worker processes for the RDKit checks of large requests (default: all cores).
+        ``n`` is the number of molecules to sample (with ``unique``: of unique valid ones wanted,
+        in at most ``max_samples`` samples, default ``max_rounds * n``; a warning says when fewer
+        were found). ``options``
+        (keywords): ``condition``, ``temperature``, ``seed``, ``unique``, ``around``, ``radius``,
+        ``batch_size``, ``n_jobs``, ``scaffold``, ``scaffold_seeds``, described in
+        :class:`~molvae.generation.SampleOptions`. With ``scaffold="c1ccc(cc1)N1CCNCC1"`` (SMILES
+        or SMARTS) only molecules containing that core are returned.
 
         Everything is returned in memory; :meth:`generate_to_file` and :meth:`generate_iter` stream.
 
@@ -326,33 +234,14 @@ class MolVAE:
         :class:`~molvae.errors.UnknownPropertyError` for a property the model does not know and
         :class:`~molvae.errors.EncodingError` for a seed it cannot encode.
         """
-        result = Generation(molecules=[], novel=[])
-        for chunk in self.generate_iter(n, condition, temperature, seed, unique, around, radius, batch_size,
-                                        max_rounds * n, n_jobs):
-            result.molecules.extend(chunk.molecules)
-            result.novel.extend(chunk.novel)
-            result.invalid.extend(chunk.invalid)
-            result.n_duplicates += chunk.n_duplicates
-            result.n_sampled += chunk.n_sampled
-        return result
+        if max_samples is None and not options.get("scaffold"):  # a scaffold search has its own default
+            max_samples = max_rounds * n
+        limit = max_samples
+        return generation.collect(self.generate_iter(n, max_samples=limit, **options))
 
-    def generate_to_file(
-        self,
-        path: str | Path,
-        n: int,
-        condition: Condition | None = None,
-        temperature: float = 1.0,
-        seed: int | None = None,
-        unique: bool = False,
-        around: str | None = None,
-        radius: float = 0.5,
-        batch_size: int | None = None,
-        max_samples: int | None = None,
-        n_jobs: int | None = None,
-        rejects: str | Path | None = None,
-        keep_first: int = 24,
-        progress: bool = False,
-    ) -> GenerationSummary:
+    def generate_to_file(self, path: str | Path, n: int, *, max_samples: int | None = None,
+                         rejects: str | Path | None = None, keep_first: int = 24, progress: bool = False,
+                         **options: Unpack[SampleOptions]) -> GenerationSummary:
         """:meth:`generate` straight into a .csv/.tsv/.smi/.sdf file, written as molecules come.
 
         Columns: ``smiles``, each property, ``novel``. Invalid samples go to ``rejects`` (default
@@ -360,32 +249,8 @@ class MolVAE:
         Memory stays bounded however large ``n`` is. Returns the counts and the first
         ``keep_first`` molecules (for pictures). ``progress`` shows a bar on a terminal.
         """
-        from tqdm.auto import tqdm
-
-        from molvae.io import MoleculeWriter, TableWriter, output_format, sibling
-
-        output_format(path)  # fail on a bad name before any work
-        names = self.property_names
-        summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
-        bar = tqdm(total=n, unit="mol", desc="generating", disable=None if progress else True, leave=False)
-        with MoleculeWriter(path, [*names, "novel"]) as out, bar, \
-                TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej:
-            for chunk in self.generate_iter(n, condition, temperature, seed, unique, around, radius, batch_size,
-                                            max_samples, n_jobs):
-                out.write({"smiles": m.smiles, **m.properties, "novel": nov}
-                          for m, nov in zip(chunk.molecules, chunk.novel))
-                rej.write((c.selfies, c.reason) for c in chunk.invalid)
-                room = keep_first - len(summary.first)
-                if room > 0:
-                    summary.first.extend(chunk.molecules[:room])
-                    summary.first_novel.extend(chunk.novel[:room])
-                summary.n_sampled += chunk.n_sampled
-                summary.n_written += len(chunk.molecules)
-                summary.n_invalid += len(chunk.invalid)
-                summary.n_duplicates += chunk.n_duplicates
-                summary.n_novel += sum(chunk.novel)
-                bar.update(len(chunk.molecules) if unique else chunk.n_sampled)
-        return summary
+        req = GenerationRequest(n, max_samples=max_samples, **options)
+        return generation.write_generation(self, path, req, self._chunks(req), rejects, keep_first, progress)
 
     def sample(
         self,
@@ -407,8 +272,8 @@ class MolVAE:
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
         out: list[str | None] = []
-        for part in self._stream(lambda produced: n - produced, condition, temperature, self._generator(seed),
-                                 None, 0.0, (), n_jobs, None, n):
+        for part in generation.stream_checked(self, lambda produced: n - produced, condition, temperature,
+                                              self.generator(seed), None, 0.0, (), n_jobs, None, n):
             out.extend(part.smiles)
         return out
 
@@ -420,28 +285,32 @@ class MolVAE:
             raise EncodingError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
         return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
 
-    def _prepare(self, smiles: Sequence[str]):
-        """Token rows and property values of encodable molecules, their positions, and rejects."""
+    def prepare(self, smiles: Sequence[str]) -> Prepared:
+        """Token rows and property values of the molecules the model can encode, and reasons for the rest.
+
+        Feed the result to :meth:`prepared_batches` to run the encoder (or the teacher-forced decoder).
+        """
         from molvae.data import prepare_molecule
 
-        rows, props, ok, rejects = [], [], [], []
+        out = Prepared()
         for i, smi in enumerate(smiles):
             prepared, reason = prepare_molecule(smi, self.config.max_length, self.property_names)
             if prepared is None:
-                rejects.append((i, smi, reason))
+                out.rejects.append((i, smi, reason))
                 continue
             _, symbols, values = prepared
             lacking = self.vocab.missing(symbols)
             if lacking:
-                rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
+                out.rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
                 continue
-            rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
-            props.append(values)
-            ok.append(i)
-        return rows, props, ok, rejects
+            out.rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
+            out.properties.append(values)
+            out.indices.append(i)
+        return out
 
-    def _batches(self, rows: list[list[int]], props: list[list[float]], batch_size: int):
-        """Yield ``(start, tokens, lengths, condition)`` batches of prepared molecules (full condition)."""
+    def prepared_batches(self, prepared: Prepared, batch_size: int = 1024) -> Iterator[PreparedBatch]:
+        """Batches of prepared molecules on the model's device, each conditioned on its own properties."""
+        rows, props = prepared.rows, prepared.properties
         for s in range(0, len(rows), batch_size):
             part = rows[s : s + batch_size]
             tok = torch.zeros((len(part), max(len(r) for r in part)), dtype=torch.long)
@@ -449,7 +318,8 @@ class MolVAE:
                 tok[j, : len(r)] = torch.tensor(r)
             lengths = torch.tensor([len(r) for r in part])
             p = torch.from_numpy(self.scaler.transform(np.asarray(props[s : s + batch_size])))
-            yield s, tok.to(self.device), lengths, make_condition(p, torch.ones_like(p)).to(self.device)
+            cond = make_condition(p, torch.ones_like(p)).to(self.device)
+            yield PreparedBatch(s, tok.to(self.device), lengths, cond)
 
     @torch.no_grad()
     def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
@@ -457,13 +327,13 @@ class MolVAE:
 
         The encoder is given each molecule's own properties (computed with RDKit) as the condition.
         """
-        rows, props, ok, rejects = self._prepare(list(smiles))
+        prepared = self.prepare(list(smiles))
         zs = []
-        for _, tok, lengths, cond in self._batches(rows, props, batch_size):
-            mu, _ = self.model.encode(tok, lengths, cond)
+        for b in self.prepared_batches(prepared, batch_size):
+            mu, _ = self.model.encode(b.tokens, b.lengths, b.condition)
             zs.append(mu.float().cpu().numpy())
         z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim), dtype=np.float32)
-        return Encoded(z=z, indices=ok, rejects=rejects)
+        return Encoded(z=z, indices=prepared.indices, rejects=prepared.rejects)
 
     def encode(self, smiles: str | Sequence[str]) -> np.ndarray:
         """Latent vectors (posterior means), shape [n, latent_dim].
@@ -497,13 +367,13 @@ class MolVAE:
         if zt.ndim != 2 or zt.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(zt.shape)}")
         if condition is None or isinstance(condition, Mapping):
-            cond = self._cond(condition, zt.size(0), warn=warn)  # type: ignore[arg-type]
+            cond = self.condition_tensor(condition, zt.size(0), warn=warn)
         else:
             conds = list(condition)
             if len(conds) != zt.size(0):
                 raise BadInputError(f"{len(conds)} conditions for {zt.size(0)} latent vectors")
-            cond = torch.cat([self._cond(c, 1, warn=warn) for c in conds])
-        checked = self._decode_z(zt, cond, temperature, self._generator(seed), 2048)
+            cond = torch.cat([self.condition_tensor(c, 1, warn=warn) for c in conds])
+        checked = self.decode_latents(zt, cond, temperature=temperature, generator=self.generator(seed))
         return [c.smiles for c in checked]
 
     def reconstruct(self, smiles: str | Sequence[str]) -> list[str | None]:

@@ -3,8 +3,8 @@
 A checkpoint is a dict of plain types (str, int, float, bool, list, dict, None) and tensors
 written with ``torch.save`` and read back with ``torch.load(weights_only=True)``, so loading a
 file never runs code from it. It holds everything needed to use the model: weights, model
-config, vocabulary, property names and scaler statistics, maximum length, format version,
-package versions, a hash of the training data, hashes of the training molecules (for the
+config (which holds the maximum length), vocabulary, property names and scaler statistics,
+format version, package versions, a hash of the training data, hashes of the training molecules (for the
 ``novel`` flag) and, in ``last.ckpt`` files, the state needed to resume training.
 """
 
@@ -14,13 +14,18 @@ import hashlib
 import os
 import platform
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from molvae.conditioning import PropertyScaler
 from molvae.errors import CheckpointError
+from molvae.model import ConditionalVAE, ModelConfig
+from molvae.tokens import Vocabulary
 
 FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1
@@ -45,7 +50,7 @@ def package_versions() -> dict[str, str]:
     import rdkit
     import selfies
 
-    from molvae import __version__
+    from molvae.version import __version__
 
     return {
         "molvae": __version__,
@@ -158,3 +163,86 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
     return payload
+
+
+@dataclass
+class ModelRecord:
+    """The contents of a checkpoint as one typed record: what :func:`save` writes and :func:`load` reads.
+
+    ``training_state`` (in ``last.ckpt`` files only) is the trainer's own dict, needed to resume.
+    """
+
+    model_config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    vocab: Vocabulary
+    scaler: PropertyScaler
+    train_config: dict[str, Any] = field(default_factory=dict)
+    data_hash: str = ""
+    train_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # from smiles_hashes
+    versions: dict[str, str] = field(default_factory=dict)
+    training_state: dict[str, Any] | None = None
+
+    @property
+    def property_names(self) -> list[str]:
+        return list(self.scaler.names)
+
+    @classmethod
+    def of_model(cls, model: ConditionalVAE, vocab: Vocabulary, scaler: PropertyScaler,
+                 train_config: dict[str, Any], data_hash: str, train_hashes: np.ndarray) -> ModelRecord:
+        """The record of a model in memory (weights copied to the CPU)."""
+        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        return cls(model.cfg, state, vocab, scaler, dict(train_config), data_hash, train_hashes)
+
+    def to_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model_config": self.model_config.to_dict(),
+            "state_dict": self.state_dict,
+            "vocab": list(self.vocab.tokens),
+            "property_names": self.property_names,
+            "scaler": self.scaler.to_dict(),
+            "train_config": self.train_config,
+            "data_hash": self.data_hash,
+            "train_smiles_hashes": torch.from_numpy(np.asarray(self.train_hashes, dtype=np.int64)),
+        }
+        if self.versions:
+            payload["versions"] = self.versions
+        if self.training_state is not None:
+            payload["training_state"] = self.training_state
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ModelRecord:
+        """The record of a payload :func:`load` returned (older files' extra keys are ignored)."""
+        hashes = payload.get("train_smiles_hashes")
+        try:
+            return cls(
+                model_config=ModelConfig.from_dict(payload["model_config"]),
+                state_dict=payload["state_dict"],
+                vocab=Vocabulary(list(payload["vocab"])),
+                scaler=PropertyScaler.from_dict(payload["scaler"]),
+                train_config=dict(payload.get("train_config") or {}),
+                data_hash=str(payload.get("data_hash", "")),
+                train_hashes=hashes.numpy() if hashes is not None else np.zeros(0, dtype=np.int64),
+                versions=dict(payload.get("versions") or {}),
+                training_state=payload.get("training_state"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint fields are malformed ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ModelRecord:
+        """:func:`load` a checkpoint file (or run folder) as a record."""
+        return cls.from_payload(load(path))
+
+    def write(self, path: str | os.PathLike) -> None:
+        """:func:`save` the record to ``path`` (atomically)."""
+        save(path, self.to_payload())
+
+    def build_model(self, device: str | torch.device = "cpu") -> ConditionalVAE:
+        """The network with these weights, on ``device``, in evaluation mode."""
+        model = ConditionalVAE(self.model_config)
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as exc:
+            raise CheckpointError(f"weights do not match the model config: {str(exc).splitlines()[0]}") from None
+        return model.to(device).eval()

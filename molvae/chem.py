@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import rdFingerprintGenerator
@@ -63,11 +63,6 @@ def canonical_smiles(smiles: str, isomeric: bool = True) -> str | None:
     if mol is None:
         return None
     return Chem.MolToSmiles(mol, isomericSmiles=isomeric)
-
-
-def is_valid(smiles: str) -> bool:
-    """True when RDKit parses and sanitises ``smiles`` into a non-empty molecule."""
-    return mol_from_smiles(smiles) is not None
 
 
 _MORGAN: dict[tuple[int, int], rdFingerprintGenerator.FingeprintGenerator64] = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ class PropertyScaler:
     p95: list[float]
 
     @classmethod
-    def fit(cls, names: Sequence[str], values: np.ndarray) -> "PropertyScaler":
+    def fit(cls, names: Sequence[str], values: np.ndarray) -> PropertyScaler:
         values = np.asarray(values, dtype=np.float64).reshape(len(values), len(names))
         std = values.std(axis=0)
         std = np.where(std > 1e-8, std, 1.0)
@@ -56,7 +56,7 @@ class PropertyScaler:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "PropertyScaler":
+    def from_dict(cls, d: Mapping) -> PropertyScaler:
         return cls(**{k: list(v) for k, v in d.items()})
 
     def range_of(self, name: str) -> tuple[float, float]:

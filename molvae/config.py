@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from molvae.errors import ConfigError
 from molvae.model import ModelConfig
-
+from molvae.tomlfile import check_keys, read_toml, toml_value
 
 FREEZABLE = ("embedding", "encoder", "decoder", "property_head")
 
@@ -64,7 +64,11 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA
     cpu_bf16: bool = False  # bf16 autocast on the CPU too: ~3x faster where it has AVX512-BF16/AMX, slower elsewhere
+    # last.ckpt: first after first_checkpoint_minutes, then every checkpoint_minutes or
+    # checkpoint_steps optimiser steps (0: no step limit), whichever comes first; and every epoch
     checkpoint_minutes: float = 2.0
+    first_checkpoint_minutes: float = 1.0
+    checkpoint_steps: int = 1000
     n_jobs: int | None = None
     # stop when the validation score has not improved for this many epochs (None: never)
     patience: int | None = None
@@ -99,6 +103,8 @@ class TrainConfig:
             (self.lr_schedule in ("constant", "cosine"), "lr_schedule must be constant or cosine"),
             (0.0 <= self.lr_final_fraction <= 1.0, "lr_final_fraction must be in [0, 1]"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be positive"),
+            (min(self.checkpoint_minutes, self.first_checkpoint_minutes) >= 0, "checkpoint minutes must be >= 0"),
+            (self.checkpoint_steps >= 0, "checkpoint_steps must be >= 0 (0: no step limit)"),
             (self.patience is None or self.patience >= 1, "patience must be at least 1"),
             (set(self.freeze) <= set(FREEZABLE), f"freeze takes {', '.join(FREEZABLE)}"),
             (self.latent_dim >= 1 and self.embed_dim >= 1, "latent_dim and embed_dim must be positive"),
@@ -129,30 +135,20 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        check_keys(d, (f.name for f in fields(cls)), "training configuration")
         try:
             return cls(**dict(d))
         except TypeError as exc:
             raise ConfigError(str(exc)) from None
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file of training settings (flat keys, or under a ``[train]`` table)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no such config file: {path}")
-    try:
-        with open(path, "rb") as fh:
-            d = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    d = read_toml(path, "config file")
     if set(d) == {"train"} and isinstance(d["train"], dict):
         d = d["train"]
     return d
@@ -163,15 +159,6 @@ def to_toml(cfg: TrainConfig) -> str:
     lines = ["# molvae training configuration (resolved)"]
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
-        if v is None:
-            continue
-        if isinstance(v, bool):
-            s = "true" if v else "false"
-        elif isinstance(v, (int, float)):
-            s = repr(v)
-        elif isinstance(v, (tuple, list)):
-            s = "[" + ", ".join(f'"{x}"' for x in v) + "]"
-        else:
-            s = '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        lines.append(f"{f.name} = {s}")
+        if v is not None:
+            lines.append(f"{f.name} = {toml_value(v)}")
     return "\n".join(lines) + "\n"

@@ -17,13 +17,14 @@ import json
 import logging
 import math
 import os
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
+from molvae.cache import cache_dir
 from molvae.errors import DataError, FormatError, MissingFileError
 from molvae.tokens import Vocabulary, smiles_to_symbols
 
@@ -229,12 +230,6 @@ def file_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def cache_dir() -> Path:
-    """Folder of the preprocessing cache: ``$MOLVAE_CACHE_DIR`` or ``~/.cache/molvae``."""
-    root = os.environ.get("MOLVAE_CACHE_DIR") or os.path.join(Path.home(), ".cache", "molvae")
-    return Path(root) / "preprocessed"
-
-
 def load_molecules(
     path: str | os.PathLike,
     properties: Sequence[str],
@@ -270,7 +265,7 @@ def load_molecules(
         {"v": CACHE_VERSION, "p": names, "L": max_length, "col": smiles_column}, sort_keys=True
     )
     key = hashlib.sha256((digest + settings).encode()).hexdigest()[:24]
-    cache_file = cache_dir() / f"{key}.npz"
+    cache_file = cache_dir("preprocessed") / f"{key}.npz"
     if use_cache and cache_file.is_file():
         try:
             data = _read_cache(cache_file, list(names))

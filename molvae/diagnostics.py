@@ -9,12 +9,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from molvae.model import ConditionalVAE, gaussian_kl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.api import MolVAE
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +29,20 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_u]) > 0.01
 
 
 @torch.no_grad()
-def reconstruction(model, smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
+def reconstruction(model: MolVAE, smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
     """Exact reconstruction (greedy decode of the posterior mean, own properties as condition)
     and teacher-forced token accuracy, plus the posterior statistics used by :func:`latent_usage`.
     """
     from molvae.chem import canonical_smiles
-    from molvae.sampling import check_symbols, tokens_to_symbols
 
     smiles = list(smiles)
-    rows, props, ok, rejects = model._prepare(smiles)
+    prepared = model.prepare(smiles)
     correct = total = 0
     exact = 0
     mus, logvars = [], []
-    for s, tok, lengths, cond in model._batches(rows, props, batch_size):
-        mu, logvar = model.model.encode(tok, lengths, cond)
+    for b in model.prepared_batches(prepared, batch_size):
+        tok, cond = b.tokens, b.condition
+        mu, logvar = model.model.encode(tok, b.lengths, cond)
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
         start = torch.full((tok.size(0), 1), ConditionalVAE.START, dtype=torch.long, device=model.device)
@@ -46,21 +50,20 @@ def reconstruction(model, smiles: Sequence[str], batch_size: int = 512) -> dict[
         mask = tok != ConditionalVAE.PAD
         correct += int(((logits.argmax(-1) == tok) & mask).sum())
         total += int(mask.sum())
-        ids = model.model.generate(mu, cond, temperature=0.0, first_allowed=model._first_allowed)
-        decoded = check_symbols(tokens_to_symbols(model.vocab, ids), [], n_jobs=1)
-        for c, i in zip(decoded, ok[s : s + batch_size]):
+        decoded = model.decode_latents(mu, cond, properties=(), n_jobs=1)
+        for c, i in zip(decoded, prepared.indices[b.start : b.start + batch_size]):
             exact += int(c.smiles is not None and c.smiles == canonical_smiles(smiles[i]))
-    n = len(rows)
+    n = len(prepared)
     mu = torch.cat(mus) if mus else torch.zeros(0, model.latent_dim)
     logvar = torch.cat(logvars) if logvars else torch.zeros(0, model.latent_dim)
     return {
         "n": n,
-        "n_rejected": len(rejects),
+        "n_rejected": len(prepared.rejects),
         "exact": exact / n if n else None,
         "token_accuracy": correct / total if total else None,
         "_mu": mu,
         "_logvar": logvar,
-        "_props": np.asarray(props, dtype=np.float64).reshape(n, len(model.property_names)),
+        "_props": np.asarray(prepared.properties, dtype=np.float64).reshape(n, len(model.property_names)),
     }
 
 
@@ -79,7 +82,7 @@ def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def property_head_error(model, mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
+def property_head_error(model: MolVAE, mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
     """Mean absolute error of the property head (from the posterior mean) in each property's units."""
     if len(props) == 0:
         return {}
@@ -88,7 +91,7 @@ def property_head_error(model, mu: torch.Tensor, props: np.ndarray) -> dict[str,
     return {name: float(np.mean(np.abs(pred[:, i] - props[:, i]))) for i, name in enumerate(model.property_names)}
 
 
-def condition_control(model, n_per_value: int = 200, n_values: int = 9, seed: int = 0,
+def condition_control(model: MolVAE, n_per_value: int = 200, n_values: int = 9, seed: int = 0,
                       properties: Sequence[str] | None = None) -> dict[str, Any]:
     """For each conditioning property: requested values spread over its 5th–95th training
     percentiles, ``n_per_value`` samples each (other properties free); measured MAE, share within
@@ -124,7 +127,7 @@ def condition_control(model, n_per_value: int = 200, n_values: int = 9, seed: in
     return out
 
 
-def diagnose(model, heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0,
+def diagnose(model: MolVAE, heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0,
              control: bool = True) -> dict[str, Any]:
     """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys)."""
     rec = reconstruction(model, heldout_smiles)

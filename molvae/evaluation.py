@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def evaluate(
 
         samples = [smi for _, smi in iter_smiles(generated)]  # an empty file is 0 molecules, not an error
     else:
-        samples = ["" if s is None else str(s) for s in generated]
+        samples = ["" if s is None else str(s) for s in generated or ()]
     metrics = evaluate_smiles(samples, reference=reference, scaffold_reference=scaffold_reference, train=train,
                               n_jobs=n_jobs, progress=progress)
     if model is not None and train is None:
@@ -157,8 +158,8 @@ def _report(out_dir, metrics, diagnostics, samples, reference, model) -> Path:
         grid = valid[:24]
         legends = []
         for s in grid:
-            v = dict(zip(names, compute_mol(mol_from_smiles(s), names)))
-            legends.append(f"logP {v['logp']:.2f}  QED {v['qed']:.2f}  SA {v['sa']:.2f}")
+            p = dict(zip(names, compute_mol(mol_from_smiles(s), names)))
+            legends.append(f"logP {p['logp']:.2f}  QED {p['qed']:.2f}  SA {p['sa']:.2f}")
         draw_grid(grid, legends, path=str(out / "samples.png"))
         images["sample molecules"] = out / "samples.png"
     else:

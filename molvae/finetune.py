@@ -56,7 +56,7 @@ def finetune_settings() -> dict[str, Any]:
     stopping when the validation score stops improving. Explicit settings override these.
     """
     return {
-        "lr": 5e-4,
+        "lr": 1e-3,
         "lr_schedule": "cosine",
         "epochs": 30,
         "patience": 4,

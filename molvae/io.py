@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from molvae.errors import FormatError
 
@@ -88,7 +89,7 @@ class MoleculeWriter:
         else:
             self._fh.close()
 
-    def __enter__(self) -> "MoleculeWriter":
+    def __enter__(self) -> MoleculeWriter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -111,7 +112,7 @@ class TableWriter:
         self.path = Path(path)
         self.header = list(header)
         self.n = 0
-        self._fh = None
+        self._fh: Any = None
 
     def write(self, rows: Iterable[Sequence[Any]]) -> None:
         for r in rows:
@@ -127,7 +128,7 @@ class TableWriter:
         if self._fh is not None:
             self._fh.close()
 
-    def __enter__(self) -> "TableWriter":
+    def __enter__(self) -> TableWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,12 +7,16 @@ subset of properties can therefore be requested at generation time.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,14 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         return cls(**d)
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(q(z|x) || N(0, I)) per latent dimension, averaged over the batch: shape [latent_dim]."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per latent dimension, averaged (or summed) over the batch: shape [latent_dim]."""
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return kl.sum(0) if reduction == "sum" else kl.mean(0)
 
 
 def run_gru(gru: nn.GRU, x, hidden: torch.Tensor | None = None):
@@ -92,13 +97,45 @@ def padded_bidirectional_states(gru: nn.GRU, x: torch.Tensor, lengths: torch.Ten
             else:
                 inp_dir = inp
             h0 = inp.new_zeros((1, b, gru.hidden_size))
-            y, _ = torch._VF.gru(inp_dir, h0, weights, True, 1, 0.0, gru.training, False, True)
+            y = _private_gru(inp_dir, h0, weights, gru.training)
+            if y is None:  # this torch's private GRU call differs: the public, packed path
+                return _packed_bidirectional_states(gru, x, lengths)
             states.append(y[rows, last])
             outs.append(y.gather(1, rev.unsqueeze(2).expand(-1, -1, y.size(2))) if suffix else y)
         inp = torch.cat(outs, dim=2)
         if gru.training and gru.dropout > 0 and layer < gru.num_layers - 1:
             inp = F.dropout(inp, gru.dropout, True)
     return torch.stack(states)
+
+
+_PRIVATE_GRU = {"works": True}
+
+
+def _private_gru(x: torch.Tensor, h0: torch.Tensor, weights: list[torch.Tensor], training: bool) -> torch.Tensor | None:
+    """One layer, one direction of a batch-first GRU over the whole padded ``x``: the outputs [B, T, H].
+
+    ``torch._VF.gru`` is private and positional, so its signature may change between torch
+    releases; when the call fails, None (and a log line, once): callers take the public path.
+    """
+    if _PRIVATE_GRU["works"]:
+        try:
+            return _vf_gru(x, h0, weights, training)
+        except (AttributeError, TypeError) as exc:
+            _PRIVATE_GRU["works"] = False
+            log.info("torch._VF.gru failed (%s); the encoder uses packed sequences instead (slower on the CPU)",
+                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return None
+
+
+def _vf_gru(x: torch.Tensor, h0: torch.Tensor, weights: list[torch.Tensor], training: bool) -> torch.Tensor:
+    # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+    return torch._VF.gru(x, h0, weights, True, 1, 0.0, training, False, True)[0]
+
+
+def _packed_bidirectional_states(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """What :func:`padded_bidirectional_states` computes, through the public packed-sequence path."""
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    return run_gru(gru, packed)[1]
 
 
 def _cuda_autocast_on() -> bool:
@@ -174,7 +211,7 @@ class Decoder(nn.Module):
         h = torch.tanh(self.init_hidden(side))
         return h.view(z.size(0), self.cfg.decoder_layers, self.cfg.decoder_hidden).transpose(0, 1).contiguous()
 
-    def stepper(self, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None = None) -> "_Stepper":
+    def stepper(self, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None = None) -> _Stepper:
         """A step-by-step decoder for generation (see :class:`_Stepper`)."""
         return _Stepper(self, z, cond, dtype)
 
@@ -336,8 +373,9 @@ class _Stepper:
     Gate order and formulas are those of :class:`torch.nn.GRU`.
     """
 
-    def __init__(self, dec: "Decoder", z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None):
-        gru, e = dec.gru, dec.cfg.embed_dim
+    def __init__(self, dec: Decoder, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None):
+        gru: Any = dec.gru  # an nn.GRU (module attributes read as Tensor | Module to mypy)
+        e = dec.cfg.embed_dim
         self.dtype = dtype or torch.float32
         self.h_size = hs = gru.hidden_size
         side = torch.cat([z, cond], dim=-1).float()
@@ -351,8 +389,8 @@ class _Stepper:
         cast = lambda w: w.detach().to(self.dtype).t()  # noqa: E731  (transposed for x @ w)
         self.w_hh = [cast(getattr(gru, f"weight_hh_l{i}")) for i in range(gru.num_layers)]
         self.b_hh = [getattr(gru, f"bias_hh_l{i}").float() for i in range(gru.num_layers)]
-        self.w_ih = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
-        self.b_ih = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
+        self.w_ih: list[Any] = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
+        self.b_ih: list[Any] = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
         self.w_out, self.b_out = cast(dec.out.weight), dec.out.bias.float()
 
     def _mm_add(self, base: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -364,7 +402,7 @@ class _Stepper:
     def __call__(self, token: torch.Tensor) -> torch.Tensor:
         """Float32 logits [B, V] of the next token after ``token`` [B]; advances the state."""
         hs = self.h_size
-        x = None
+        x: Any = None
         for i, h in enumerate(self.hidden):
             if i == 0:
                 gi = self.token_gates[token] + self.side_gates  # r/z parts already hold b_hh

@@ -34,14 +34,16 @@ from __future__ import annotations
 
 import builtins
 import math
-import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from molvae.errors import ConfigError, UnknownPropertyError
 from molvae.guards import Guards, as_guards
 from molvae.properties import resolve
+from molvae.tomlfile import check_keys, toml_value
+from molvae.tomlfile import read_toml as read_toml_file
 
 GOALS = ("maximize", "minimize", "target", "range")
 COMBINE = ("sum", "desirability")
@@ -83,7 +85,7 @@ class Term:
             raise ConfigError("an objective term needs exactly one of 'property' or 'function'")
         if self.property is not None:
             object.__setattr__(self, "property", resolve([self.property])[0])
-        elif ":" not in self.function or not all(self.function.partition(":")[::2]):  # type: ignore[operator]
+        elif ":" not in self.function or not all(self.function.partition(":")[::2]):  # type: ignore[operator,union-attr]
             raise ConfigError(f"objective function {self.function!r}: write package.module:function")
         goal = str(self.goal).strip().lower()
         aliases = {"max": "maximize", "maximise": "maximize", "min": "minimize", "minimise": "minimize"}
@@ -213,8 +215,8 @@ class Objective:
         combine: str = "sum",
         constraints: Constraints | Mapping[str, Any] | None = None,
         seeds: Sequence[str] = (),
-        base: "Objective | None" = None,
-    ) -> "Objective":
+        base: Objective | None = None,
+    ) -> Objective:
         """An objective from short forms; a name containing ``:`` is a user function.
 
         >>> Objective.build(maximize=["qed"], target={"logp": 2.5}).terms[1].goal
@@ -228,7 +230,7 @@ class Objective:
 
         def add(name: str, **kw: Any) -> None:
             name = name.strip()
-            key = dict(function=name) if ":" in name else dict(property=name)
+            key: dict[str, Any] = dict(function=name) if ":" in name else dict(property=name)
             w = weights.pop(name if ":" in name else name.lower(), 1.0)
             terms.append(Term(**key, weight=w, **kw))
 
@@ -255,9 +257,9 @@ class Objective:
         return cls(tuple(terms), combine, constraints or Constraints(), tuple(seeds))
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "objective") -> "Objective":
+    def from_dict(cls, d: Mapping[str, Any], where: str = "objective") -> Objective:
         """The TOML schema as a dict (see the module docstring); unknown keys are an error."""
-        _no_unknown(d, _TOP_KEYS, where)
+        check_keys(d, _TOP_KEYS, where)
         raw_terms = d.get("objective", [])
         if isinstance(raw_terms, Mapping):
             raw_terms = [raw_terms]
@@ -267,7 +269,7 @@ class Objective:
         for i, t in enumerate(raw_terms, start=1):
             if not isinstance(t, Mapping):
                 raise ConfigError(f"{where}: objective #{i} must be a table")
-            _no_unknown(t, _TERM_KEYS, f"{where}: objective #{i}")
+            check_keys(t, _TERM_KEYS, f"{where}: objective #{i}")
             try:
                 terms.append(Term(**t))
             except (ConfigError, UnknownPropertyError) as exc:
@@ -284,52 +286,34 @@ class Objective:
             raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Objective":
+    def from_toml(cls, path: str | Path) -> Objective:
         """Read an objective file. Raises :class:`ConfigError` naming the file and the problem."""
         return as_objective(Path(path))
 
 
 def to_toml(objective: Objective, search: Mapping[str, Any] | None = None) -> str:
     """TOML text of an objective (and search settings) that :meth:`Objective.from_toml` reads back."""
-    lines = ["# molvae optimize: objective and search settings (resolved)", f"combine = {_toml(objective.combine)}"]
+    lines = ["# molvae optimize: objective and search settings (resolved)", f"combine = {toml_value(objective.combine)}"]
     if objective.seeds:
-        lines.append(f"seeds = {_toml(list(objective.seeds))}")
+        lines.append(f"seeds = {toml_value(list(objective.seeds))}")
     for t in objective.terms:
         lines += ["", "[[objective]]"]
-        lines += [f"{k} = {_toml(v)}" for k, v in asdict(t).items() if v is not None]
+        lines += [f"{k} = {toml_value(v)}" for k, v in asdict(t).items() if v is not None]
     c = {k: v for k, v in asdict(objective.constraints).items() if v not in (None, ()) and k != "guards"}
     guards = objective.constraints.guards
     if guards != Guards():
         c["guards"] = {k: (False if v is None else v) for k, v in asdict(guards).items()} if guards.enabled else False
     if c:
-        lines += ["", "[constraints]"] + [f"{k} = {_toml(v)}" for k, v in c.items()]
+        lines += ["", "[constraints]"] + [f"{k} = {toml_value(v)}" for k, v in c.items()]
     if search:
-        lines += ["", "[search]"] + [f"{k} = {_toml(v)}" for k, v in search.items() if v is not None]
+        lines += ["", "[search]"] + [f"{k} = {toml_value(v)}" for k, v in search.items() if v is not None]
     return "\n".join(lines) + "\n"
-
-
-def _toml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _no_unknown(d: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
 def _constraints_from(d: Any, where: str) -> Constraints:
     if not isinstance(d, Mapping):
         raise ConfigError(f"{where} must be a table")
-    _no_unknown(d, _CONSTRAINT_KEYS, where)
+    check_keys(d, _CONSTRAINT_KEYS, where)
     try:
         return Constraints(**d)
     except ConfigError as exc:
@@ -338,19 +322,10 @@ def _constraints_from(d: Any, where: str) -> Constraints:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """The tables of an objective file; :class:`ConfigError` when it is missing or not TOML."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no such objective file: {path}")
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
+    return read_toml_file(path, "objective file")
 
 
-def as_objective(objective: "Objective | Mapping[str, Any] | str | Path", seeds: Sequence[str] = ()) -> Objective:
+def as_objective(objective: Objective | Mapping[str, Any] | str | Path, seeds: Sequence[str] = ()) -> Objective:
     """An :class:`Objective` from itself, a dict in the TOML schema, a ``.toml`` path, or one name to maximise.
 
     ``seeds``, when given, replace the objective's own.

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, MolSurf, RDConfig, rdMolDescriptors
@@ -33,7 +33,7 @@ def _sa_module():
         path = os.path.join(RDConfig.RDContribDir, "SA_Score")
         if path not in sys.path:
             sys.path.append(path)
-        import sascorer  # type: ignore[import-not-found]
+        import sascorer
 
         _sascorer = sascorer
     return _sascorer

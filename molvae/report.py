@@ -5,30 +5,24 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
+from molvae.plotting import pyplot
 
 HIST_PROPERTIES = ("logp", "sa", "qed", "mw")
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_property_histograms(generated: Mapping[str, Sequence[float]], reference: Mapping[str, Sequence[float]],
+def plot_property_histograms(generated: Mapping[str, Sequence[float]], reference: Mapping[str, Any],
                              path: Path) -> Path | None:
     """Histograms of generated vs reference property values, one panel per property."""
     names = [p for p in HIST_PROPERTIES if len(generated.get(p, [])) and len(reference.get(p, []))]
     if not names:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2))
     for ax, name in zip(np.atleast_1d(axes), names):
         g, r = np.asarray(generated[name]), np.asarray(reference[name])
@@ -48,7 +42,7 @@ def plot_condition_sweeps(control: Mapping[str, Mapping[str, Any]], path: Path) 
     """Requested vs measured (mean ± std) for each conditioning property, with the ideal line."""
     if not control:
         return None
-    plt = _plt()
+    plt = pyplot()
     names = list(control)
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
     for ax, name in zip(np.atleast_1d(axes), names):
@@ -72,7 +66,7 @@ def plot_latent_map(mu: np.ndarray, values: np.ndarray, label: str, path: Path) 
     """2-D PCA of posterior means, coloured by a property."""
     if len(mu) < 3:
         return None
-    plt = _plt()
+    plt = pyplot()
     x = mu - mu.mean(0)
     _, _, vt = np.linalg.svd(x, full_matrices=False)
     xy = x @ vt[:2].T
@@ -91,7 +85,7 @@ def plot_latent_map(mu: np.ndarray, values: np.ndarray, label: str, path: Path) 
 def plot_kl_per_dim(kl: Sequence[float], path: Path) -> Path | None:
     if not kl:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.bar(range(len(kl)), sorted(kl, reverse=True))
     ax.set_xlabel("latent dimension (sorted)")

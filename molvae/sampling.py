@@ -16,9 +16,9 @@ import os
 import sys
 import warnings
 from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class CheckedChunk:
 def tokens_to_symbols(vocab: Vocabulary, ids) -> list[list[str]]:
     """SELFIES symbol lists of a batch of token-id rows (stopping at ``<end>``)."""
     arr = ids.cpu().numpy() if hasattr(ids, "cpu") else np.asarray(ids)
-    return [vocab.decode(row) for row in arr]
+    return [vocab.decode(row) for row in arr.tolist()]
 
 
 def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ...]) -> CheckedChunk:
@@ -75,7 +75,10 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
     from molvae.chem import mol_from_smiles, quiet_rdkit
     from molvae.properties import compute_mol
 
-    selfies, smiles, props, reasons = [], [], [], []
+    selfies: list[str] = []
+    smiles: list[str | None] = []
+    props: list[list[float]] = []
+    reasons: list[str] = []
     nan = [float("nan")] * len(names)
     with quiet_rdkit():
         for symbols in sequences:
@@ -94,22 +97,11 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
     return CheckedChunk(selfies, smiles, arr, reasons)
 
 
-def _symbols_of_rows(ids: np.ndarray, tokens: Sequence[str]) -> Iterator[list[str]]:
-    """Symbol lists of token-id rows: up to ``<end>`` (id 2), skipping ``<pad>``/``<start>``."""
-    for row in ids.tolist():
-        out = []
-        for i in row:
-            if i == 2:
-                break
-            if i > 2:
-                out.append(tokens[i])
-        yield out
-
-
 def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> CheckedChunk:
     """Worker: check token-id rows ``ids`` [n, T] given the vocabulary's tokens and property names."""
     ids, tokens, names = args
-    return _check_symbol_lists(_symbols_of_rows(ids, tokens), names)
+    vocab = Vocabulary(list(tokens))
+    return _check_symbol_lists((vocab.decode(row) for row in ids.tolist()), names)
 
 
 def check_symbols(
@@ -205,7 +197,7 @@ class ChemistryPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> "ChemistryPool":
+    def __enter__(self) -> ChemistryPool:
         return self
 
     def __exit__(self, *exc) -> None:

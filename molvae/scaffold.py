@@ -7,18 +7,21 @@ is known, and widens its pool with every new match, so the search spreads over t
 latent space where the core is kept. Every sample is accounted for:
 ``n_sampled == kept + invalid + without the core + duplicates``. When the budget runs out
 before any molecule with the core is found, :class:`ScaffoldNotFoundError` says so.
+
+Used through the ``scaffold`` option of :meth:`MolVAE.generate` and its siblings (and
+``molvae generate --scaffold``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import numpy as np
+import torch
 
 from molvae.errors import BadInputError, MolVAEError
+from molvae.generation import GenerationChunk, GenerationRequest
 
 if TYPE_CHECKING:
     from rdkit import Chem
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from molvae.api import MolVAE
 
 log = logging.getLogger(__name__)
+
+PRIOR_SHARE = 0.1  # share of each batch drawn from the prior once the pool holds a molecule
 
 
 class Scaffold:
@@ -62,120 +67,82 @@ class Scaffold:
         return f"Scaffold({self.text!r})"
 
 
-@dataclass
-class ScaffoldGeneration:
-    """Molecules that contain the core, and an account of every other sample."""
+def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[GenerationChunk]:
+    """The molecules of a request with a ``scaffold``, batch by batch, every sample accounted for.
 
-    scaffold: str
-    molecules: list[str] = field(default_factory=list)
-    properties: list[dict[str, float]] = field(default_factory=list)
-    novel: list[bool] = field(default_factory=list)
-    n_invalid: int = 0  # samples that are not valid molecules
-    n_without: int = 0  # valid samples without the core
-    n_duplicates: int = 0
-    n_sampled: int = 0
-    seeds_used: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"sampled {self.n_sampled}: wrote {len(self.molecules)} with the scaffold, "
-                f"{self.n_without} without it, {self.n_invalid} invalid, {self.n_duplicates} duplicates")
-
-
-def generate_with_scaffold(
-    model: MolVAE,
-    n: int,
-    scaffold: str | Scaffold,
-    condition: Mapping[str, float] | None = None,
-    seeds: Sequence[str] = (),
-    temperature: float = 1.0,
-    radius: float = 0.5,
-    seed: int | None = None,
-    max_samples: int | None = None,
-    batch_size: int = 256,
-    prior_fraction: float = 0.1,
-) -> ScaffoldGeneration:
-    """Up to ``n`` distinct valid molecules that contain ``scaffold``.
-
-    Args:
-        model: a loaded :class:`~molvae.api.MolVAE`.
-        scaffold: SMILES or SMARTS of the core (or a :class:`Scaffold`).
-        condition: requested property values (others free), as for :meth:`MolVAE.generate`.
-        seeds: molecules that contain the core to sample around (the core itself is added when
-            it is a SMILES the model can encode); seeds without the core are ignored, with a log line.
-        radius: standard deviation of the latent noise around each pool member at the start; it
-            shrinks when fewer than 10 % of the samples around the pool keep the core and grows
-            when more than half do.
-        max_samples: sampling budget (default ``50 * n``); fewer than ``n`` molecules come back
-            when it runs out, and the summary says how many samples lacked the core.
-        prior_fraction: share of each batch drawn from the prior (exploration; all of it while
-            no molecule with the core is known).
-
-    Raises :class:`~molvae.errors.BadInputError` for ``n <= 0`` or an unreadable scaffold.
+    Samples ``z = pool member + radius * N(0, I)`` where the pool holds the latent vectors of
+    molecules known to contain the core: the core itself when it is a molecule the model can
+    encode, ``req.around`` and ``req.scaffold_seeds`` when they contain it, and every new match
+    (at its own posterior mean). While the pool is empty, and for a ``PRIOR_SHARE`` of each batch
+    after, samples come from the prior. The radius adapts so that 10-50 % of the samples around
+    the pool keep the core. Stops after ``req.n`` molecules or ``req.limit`` samples; raises
+    :class:`ScaffoldNotFoundError` when no sample contained the core.
     """
-    if n <= 0:
-        raise BadInputError(f"number of molecules must be positive, got {n}")
-    core = scaffold if isinstance(scaffold, Scaffold) else Scaffold(scaffold)
-    budget = max_samples or 50 * n
-    rng = np.random.default_rng(seed)
-    result = ScaffoldGeneration(scaffold=core.text)
-
-    candidates = ([core.smiles] if core.smiles else []) + list(seeds)
-    with_core = [s for s in candidates if core.matches(s)]
+    assert req.scaffold is not None
+    core = Scaffold(req.scaffold)
+    n, limit = req.n, req.limit
+    g = model.generator(req.seed)
+    condition = req.condition
+    if req.around is not None and condition is None:
+        condition = model.properties_of(req.around)
+    candidates = ([core.smiles] if core.smiles else []) + ([req.around] if req.around else []) + list(req.scaffold_seeds)
+    with_core = [smi for smi in candidates if core.matches(smi)]
     if len(with_core) < len(candidates):
-        log.info("ignored %d seed(s) without the scaffold", len(candidates) - len(with_core))
-    pool = np.zeros((0, model.latent_dim), dtype=np.float32)
+        log.info("ignored %d seed molecule(s) without the scaffold", len(candidates) - len(with_core))
+    pool = torch.zeros((0, model.latent_dim), device=model.device)
     if with_core:
         enc = model.encode_batch(with_core)
-        pool = enc.z.astype(np.float32)
-        result.seeds_used = [with_core[i] for i in enc.indices]
+        pool = torch.from_numpy(enc.z).to(model.device)
         for _, rejected, reason in enc.rejects:
             log.info("cannot start from %s: %s", rejected, reason)
-
+    radius, kept, sampled, without = req.radius, 0, 0, 0
     seen: set[str] = set()
-    while result.n_sampled < budget and len(result.molecules) < n:
-        m = min(batch_size, budget - result.n_sampled)
-        n_prior = m if len(pool) == 0 else int(round(m * prior_fraction))
-        z = rng.standard_normal((m, model.latent_dim)).astype(np.float32)
+    batch = req.batch_size or 512
+    while kept < n and sampled < limit:
+        m = min(batch, limit - sampled)
+        n_prior = m if len(pool) == 0 else int(round(m * PRIOR_SHARE))
+        z = torch.randn((m, model.latent_dim), generator=g, device=model.device)
         if m > n_prior:
-            centres = pool[rng.integers(0, len(pool), m - n_prior)]
-            z[n_prior:] = centres + radius * z[n_prior:]
-        decoded = model.decode(z, condition=condition, temperature=temperature,
-                               seed=int(rng.integers(2**31)), warn=result.n_sampled == 0)
-        fresh, hits = [], 0
-        for i, smi in enumerate(decoded):
-            if len(result.molecules) >= n:
+            pick = torch.randint(0, len(pool), (m - n_prior,), generator=g, device=model.device)
+            z[n_prior:] = pool[pick] + radius * z[n_prior:]
+        cond = model.condition_tensor(condition, m, warn=sampled == 0)
+        checked = model.decode_latents(z, cond, temperature=req.temperature, generator=g, n_jobs=req.n_jobs)
+        chunk = GenerationChunk()
+        hits = 0
+        for i, c in enumerate(checked):
+            if kept >= n:
                 break  # surplus samples are not part of the request
-            result.n_sampled += 1
-            has_core = smi is not None and core.matches(smi)
-            hits += has_core and i >= n_prior
-            if smi is None:
-                result.n_invalid += 1
+            chunk.n_sampled += 1
+            has_core = c.smiles is not None and core.matches(c.smiles)
+            hits += int(has_core and i >= n_prior)
+            if c.smiles is None:
+                chunk.invalid.append(c)
             elif not has_core:
-                result.n_without += 1
-            elif smi in seen:
-                result.n_duplicates += 1
+                chunk.n_without_scaffold += 1
+            elif req.unique and c.smiles in seen:
+                chunk.n_duplicates += 1
             else:
-                seen.add(smi)
-                result.molecules.append(smi)
-                result.properties.append(model.properties_of(smi))
-                fresh.append(i)
+                seen.add(c.smiles)
+                chunk.molecules.append(c)
+                kept += 1
+        sampled += chunk.n_sampled
+        without += chunk.n_without_scaffold
         if m > n_prior:  # keep the share of samples with the core between 10 % and 50 %
             share = hits / (m - n_prior)
             radius = min(radius * 1.25, 2.0) if share > 0.5 else max(radius * 0.75, 0.05) if share < 0.1 else radius
-        if fresh:  # new members sit at their own posterior means: the centre of where they decode
-            enc = model.encode_batch(result.molecules[len(result.novel):])
-            pool = np.concatenate([pool, enc.z.astype(np.float32)])
-            result.novel.extend(model.is_novel(result.molecules[len(result.novel):]))
-    if not result.molecules:
+        if chunk.molecules:  # new members sit at their posterior means: where they decode best
+            fresh = [c.smiles for c in chunk.molecules if c.smiles is not None]
+            chunk.novel = model.is_novel(fresh)
+            pool = torch.cat([pool, torch.from_numpy(model.encode_batch(fresh).z).to(model.device)])
+        yield chunk
+    if kept == 0:
         raise ScaffoldNotFoundError(
-            f"no molecule containing {core.text!r} in {result.n_sampled} samples "
-            f"({result.n_without} valid ones without it, {result.n_invalid} invalid); give --scaffold-seed "
-            "molecules that contain it, raise --max-samples, or fine-tune on such molecules (molvae train --init)"
+            f"no molecule containing the scaffold {core.text!r} in {sampled} samples ({without} valid ones "
+            "without it); give seed molecules that contain it (--scaffold-seed), raise --max-samples, "
+            "or fine-tune on such molecules (molvae train --init)"
         )
-    if len(result.molecules) < n:
-        log.warning("found %d molecules with the scaffold of %d requested in %d samples",
-                    len(result.molecules), n, result.n_sampled)
-    return result
+    if kept < n:
+        log.warning("found %d molecules with the scaffold of %d requested in %d samples", kept, n, sampled)
 
 
 class ScaffoldNotFoundError(MolVAEError):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from molvae.chem import mol_from_smiles, morgan_fingerprint, quiet_rdkit
 from molvae.errors import ConfigError

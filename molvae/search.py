@@ -13,17 +13,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from molvae.errors import ConfigError
 from molvae.objectives import Objective
-from molvae.optimize import Candidate, OptimizationResult, SearchSettings, SeedError
 from molvae.properties import PROPERTIES, compute_mol
 from molvae.scoring import Scorer
+from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
@@ -48,7 +49,7 @@ class _Record:
 class Search:
     """One search: decodes, scores and records candidates; ``run`` then ``result``."""
 
-    def __init__(self, model: "MolVAE", objective: Objective, settings: SearchSettings,
+    def __init__(self, model: MolVAE, objective: Objective, settings: SearchSettings,
                  progress: bool | Callable[[int, float], None]):
         from molvae.chem import canonical_smiles
 
@@ -63,7 +64,7 @@ class Search:
             log.info("the property head predicts only some terms; the gradient follows those, the score counts all")
         self.method = method
         self.rng = np.random.default_rng(settings.seed)
-        self.g = model._generator(None if settings.seed is None else settings.seed)
+        self.g = model.generator(settings.seed)
         self.dev = model.device
         # seeds: canonical SMILES, latent vectors, fingerprints, conditions
         self.seeds: list[str] = []
@@ -148,16 +149,17 @@ class Search:
         m = min(n, -(-n_dec // s.samples_per_z))  # points worth decoding
         z = torch.from_numpy(np.ascontiguousarray(x[:m, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
         cond = self._condition(x[:m], group[:m])
-        # names=(): the search scores molecules itself, and only new ones (the properties of every decode cost more)
-        checked = self.model._decode_z(z, cond, 0.0, self.g, s.batch_size, n_jobs=1, names=()) if m else []
+        # properties=(): the search scores molecules itself, and only new ones
+        checked = self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, properties=(),
+                                            n_jobs=1) if m else []
         if s.samples_per_z > 1 and m:
             reps = s.samples_per_z - 1
-            checked += self.model._decode_z(z.repeat(reps, 1), cond.repeat(reps, 1), s.temperature, self.g,
-                                            s.batch_size, n_jobs=1, names=())
+            checked += self.model.decode_latents(z.repeat(reps, 1), cond.repeat(reps, 1), temperature=s.temperature,
+                                                 generator=self.g, batch_size=s.batch_size, properties=(), n_jobs=1)
         checked = checked[:n_dec]
         point = np.tile(np.arange(m), s.samples_per_z)
         fitness = np.full(n, WORST)
-        valid = [c.smiles for c in checked if c.valid]
+        valid = [c.smiles for c in checked if c.smiles is not None]
         evals = iter(self.scorer.evaluate(valid, limit=None if by_decodes else room))
         for i, c in zip(point, checked):
             if c.valid and c.smiles not in self.scorer.cache:
@@ -333,7 +335,7 @@ class Search:
 
 
 # ---------------------------------------------------------------------------------- the head
-def _related_conditions(objective: Objective, model: "MolVAE") -> dict[int, float]:
+def _related_conditions(objective: Objective, model: MolVAE) -> dict[int, float]:
     """Condition entries worth setting: property index -> favourable standardised value.
 
     Maximise → the training 95th percentile, minimise → the 5th, target → the target (clipped
@@ -377,7 +379,7 @@ class _HeadSurrogate:
         self.parts, self.mean, self.std, self.complete = parts, mean, std, complete
 
     @classmethod
-    def build(cls, objective: Objective, model: "MolVAE") -> "_HeadSurrogate | None":
+    def build(cls, objective: Objective, model: MolVAE) -> _HeadSurrogate | None:
         names = model.property_names
         sc = model.scaler
         parts = []

@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import selfies as sf
 
@@ -52,7 +52,7 @@ class Vocabulary:
         object.__setattr__(self, "index", {t: i for i, t in enumerate(self.tokens)})
 
     @classmethod
-    def build(cls, sequences: Iterable[Sequence[str]]) -> "Vocabulary":
+    def build(cls, sequences: Iterable[Sequence[str]]) -> Vocabulary:
         """Vocabulary of every symbol seen, in sorted (deterministic) order after the specials."""
         seen: set[str] = set()
         for seq in sequences:
@@ -116,5 +116,5 @@ class Vocabulary:
         return {"tokens": list(self.tokens)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocabulary":
+    def from_dict(cls, d: dict) -> Vocabulary:
         return cls(list(d["tokens"]))

@@ -3,6 +3,12 @@
 No argument parsing here: :func:`train` takes a data file, a run folder and a
 :class:`~molvae.config.TrainConfig`. The run folder receives ``config.toml`` (the resolved
 settings), ``rejects.csv``, ``best.ckpt``, ``last.ckpt``, ``history.csv`` and ``curves.png``.
+
+Interruptions: ``last.ckpt`` is written early (after ``first_checkpoint_minutes``), then every
+``checkpoint_minutes`` or ``checkpoint_steps`` and at every epoch end; SIGINT (Ctrl-C) and SIGTERM
+write it before training stops (:class:`TrainingInterrupted`). A run that fails before training
+leaves no run folder behind, and ``resume`` on a folder whose run never reached a checkpoint
+starts that run with its saved settings.
 """
 
 from __future__ import annotations
@@ -19,17 +25,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from molvae import checkpoint, distributed
-from molvae.conditioning import PropertyScaler, random_mask
-from molvae.config import TrainConfig, to_toml
-from molvae.data import MoleculeData, bucketed_batches, load_molecules, split_indices, write_rejects
-from molvae.errors import CheckpointError, ConfigError, DataError
-from molvae.finetune import architecture_settings, remap_tokens, warm_start
-from molvae.model import ConditionalVAE, ModelConfig, make_condition
+from molvae.conditioning import random_mask
+from molvae.config import TrainConfig
+from molvae.data import bucketed_batches
+from molvae.losses import LOSS_TERMS, LossSums, kl_weight, learning_rate
+from molvae.model import ConditionalVAE, gaussian_kl, make_condition
+from molvae.plotting import plot_curves
+from molvae.runs import StopSignals, TrainingInterrupted
 from molvae.sampling import check_symbols, tokens_to_symbols
-from molvae.tokens import Vocabulary
+from molvae.train_setup import TrainerSetup, sequence_tensor
 
 log = logging.getLogger(__name__)
+
+__all__ = ["HISTORY_FIELDS", "LOSS_TERMS", "Trainer", "TrainingInterrupted", "kl_weight", "learning_rate",
+           "sequence_tensor", "train"]
 
 HISTORY_FIELDS = [
     "epoch", "step", "minutes", "beta",
@@ -37,76 +46,6 @@ HISTORY_FIELDS = [
     "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_exact_recon",
     "sample_validity", "sample_uniqueness",
 ]  # fmt: skip
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"unknown device {name!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' requested but no CUDA GPU is available")
-    return dev
-
-
-def kl_weight(cfg: TrainConfig, epoch_progress: float) -> float:
-    """β at a point of training measured in (fractional) epochs."""
-    if cfg.kl_schedule == "constant":
-        return cfg.beta
-    t = epoch_progress - cfg.kl_start_epochs
-    if t <= 0:
-        return 0.0
-    warm = max(cfg.kl_warmup_epochs, 1e-9)
-    if cfg.kl_schedule == "cyclical":
-        t = t % (2 * warm)  # ramp for one warm-up length, hold for one
-    return cfg.beta * min(1.0, t / warm)
-
-
-def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
-    """Learning rate at an optimiser step: constant, or cosine from ``lr`` to ``lr * lr_final_fraction``.
-
-    The cosine runs over ``epochs`` (``total_steps``); a run stopped early by ``max_minutes``
-    simply ends part-way down the curve, and resuming continues it exactly.
-    """
-    if cfg.lr_schedule == "constant" or total_steps <= 1:
-        return cfg.lr
-    t = min(step / (total_steps - 1), 1.0)
-    low = cfg.lr * cfg.lr_final_fraction
-    return low + 0.5 * (cfg.lr - low) * (1.0 + math.cos(math.pi * t))
-
-
-def sequence_tensor(data: MoleculeData) -> torch.Tensor:
-    """[N, W+1] token ids with ``<end>`` after each molecule's symbols (pad 0 after)."""
-    n, w = data.tokens.shape
-    out = np.zeros((n, w + 1), dtype=np.int16)
-    out[:, :w] = data.tokens
-    out[np.arange(n), data.lengths.astype(np.int64)] = ConditionalVAE.END
-    return torch.from_numpy(out)
-
-
-def model_payload(
-    model: ConditionalVAE,
-    vocab: Vocabulary,
-    scaler: PropertyScaler,
-    cfg: TrainConfig,
-    data_hash: str,
-    train_hashes: np.ndarray,
-) -> dict[str, Any]:
-    """Everything a checkpoint needs to use the model (see :mod:`molvae.checkpoint`)."""
-    return {
-        "model_config": model.cfg.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "vocab": list(vocab.tokens),
-        "property_names": list(scaler.names),
-        "scaler": scaler.to_dict(),
-        "max_length": model.cfg.max_length,
-        "train_config": cfg.to_dict(),
-        "data_hash": data_hash,
-        "train_smiles_hashes": torch.from_numpy(train_hashes),
-    }
 
 
 @dataclass
@@ -119,144 +58,13 @@ class _Batch:
 SYNC_EVERY = 25  # steps between the ranks' agreement on stopping / checkpointing (a host sync)
 
 
-class Trainer:
-    """Holds the state of one run; :func:`train` is the entry point.
+class Trainer(TrainerSetup):
+    """Holds the state of one run; :func:`train` is the entry point. Built in the named steps of
+    :class:`~molvae.train_setup.TrainerSetup` (settings, data, vocabulary, model, optimiser, state).
 
     Runs in one process, or in each process of a ``torchrun`` launch (see :mod:`molvae.distributed`):
     every rank walks the same global batches and takes every ``world_size``-th molecule of each.
     """
-
-    def __init__(self, data_path: str | Path, out_dir: str | Path, cfg: TrainConfig, resume: bool,
-                 progress: bool, overrides: dict[str, Any] | None = None):
-        self.out = Path(out_dir)
-        last = self.out / "last.ckpt"
-        state: dict[str, Any] | None = None
-        if resume:
-            if not last.is_file():
-                raise CheckpointError(f"nothing to resume: {last} does not exist")
-            state = checkpoint.load(last)
-            if "training_state" not in state:
-                raise CheckpointError(f"{last} holds no training state to resume from")
-            # The run's own settings; only the length of training may change on resume.
-            extra = {k: v for k, v in (overrides or {}).items() if v is not None}
-            bad = sorted(set(extra) - {"epochs", "max_minutes"})
-            if bad:
-                raise ConfigError(f"only epochs and max_minutes can change on resume, not {', '.join(bad)}")
-            cfg = TrainConfig.from_dict(state["train_config"]).replace(**extra)
-        elif last.is_file():
-            raise ConfigError(f"{self.out} already holds a run; use --resume to continue it or choose another --out")
-        self.cfg = cfg
-        self.dist = distributed.setup(cfg.device)
-        self.main = self.dist.is_main
-        self.progress = progress and self.main
-        self.device = resolve_device(cfg.device)
-        if self.dist.enabled and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
-        self.amp = cfg.amp and (self.device.type == "cuda" or cfg.cpu_bf16)
-        if self.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.toml").write_text(to_toml(cfg))
-
-        if not self.main:
-            self.dist.barrier()  # rank 0 preprocesses (and caches); the others then read the cache
-        data = load_molecules(
-            data_path, cfg.properties, cfg.max_length, cfg.smiles_column, n_jobs=cfg.n_jobs, progress=self.progress
-        )
-        if self.main:
-            self.dist.barrier()
-            write_rejects(self.out / "rejects.csv", data.rejects)
-            log.info("%s (rejects in %s)", data.summary(), self.out / "rejects.csv")
-            if self.dist.enabled:
-                log.info("distributed training: %d processes, global batch %d (about %d per process)",
-                         self.dist.world_size, cfg.batch_size, math.ceil(cfg.batch_size / self.dist.world_size))
-        self.data_summary = data.summary()
-        if len(data.smiles) < 2:
-            raise DataError("need at least 2 usable molecules to train")
-        self.data_hash = data.source_hash
-        warm = None
-        if state is not None:
-            if state.get("data_hash") != data.source_hash:
-                raise CheckpointError("the data file differs from the one this run was trained on; cannot resume")
-            self.vocab = Vocabulary(list(state["vocab"]))
-        elif cfg.init:
-            warm = warm_start(cfg.init, data.vocab.tokens, cfg.properties, data.properties,
-                              int(data.tokens.shape[1]), cfg.seed)
-            self.vocab = warm.vocab
-            cfg = self.cfg = cfg.replace(**architecture_settings(warm.model_config))
-            if self.main:
-                (self.out / "config.toml").write_text(to_toml(cfg))
-                log.info("starting from %s (%s)", cfg.init, warm.model_config)
-        else:
-            self.vocab = data.vocab
-        if self.vocab.tokens != data.vocab.tokens:  # the run's vocabulary may hold more symbols
-            data.tokens = remap_tokens(data.tokens, data.vocab, self.vocab)
-        self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
-        self.train_idx, self.val_idx = split_indices(len(data.smiles), cfg.val_fraction, cfg.seed)
-        if len(self.val_idx) > cfg.val_max:
-            self.val_idx = np.sort(np.random.default_rng(cfg.seed + 1).choice(self.val_idx, cfg.val_max, replace=False))
-        if state is not None:
-            self.scaler = PropertyScaler.from_dict(state["scaler"])
-        elif warm is not None:
-            self.scaler = warm.scaler
-        else:
-            self.scaler = PropertyScaler.fit(list(cfg.properties), data.properties[self.train_idx])
-        self.train_hashes = checkpoint.smiles_hashes(data.smiles)
-        self.val_smiles = [data.smiles[i] for i in self.val_idx]
-
-        # The whole tokenised data set lives on the device; batches are gathered there.
-        self.seqs = sequence_tensor(data).to(self.device)
-        self.lengths_np = data.lengths.astype(np.int64) + 1
-        self.props = torch.from_numpy(self.scaler.transform(data.properties)).to(self.device)
-
-        if state is not None:
-            mcfg = ModelConfig.from_dict(state["model_config"])
-        elif warm is not None:
-            mcfg = warm.model_config
-        else:
-            mcfg = cfg.model_config(len(self.vocab), int(data.tokens.shape[1]))
-        with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
-            torch.manual_seed(cfg.seed)
-            self.model = ConditionalVAE(mcfg).to(self.device)
-        if state is not None:
-            self.model.load_state_dict(state["state_dict"])
-        elif warm is not None:
-            self.model.load_state_dict(warm.state_dict)
-        self.ddp = None
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            # device_ids=None: batches are already on the device, and DDP would otherwise copy the
-            # CPU lengths to the GPU (and packing would copy them back, a sync per step)
-            self.ddp = DistributedDataParallel(self.model, device_ids=None, gradient_as_bucket_view=True)
-        freeze_parts(self.model, cfg.freeze)
-        fused = {"fused": True} if self.device.type == "cuda" else {}
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
-        self.gen = torch.Generator(device=self.device)
-        self.gen.manual_seed(cfg.seed)
-        self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
-        self.elapsed = 0.0
-        self.best = math.inf
-        self.stale = 0  # epochs since the validation score last improved (for ``patience``)
-        self.history: list[dict[str, float]] = []
-        # Loss sums of this rank's molecules (summed over ranks when read); n_mol counts all ranks'.
-        self.sums = torch.zeros(6, device=self.device)  # loss, recon, kl, prop, correct, tokens
-        self.n_mol = 0
-        if state is not None:
-            ts = state["training_state"]
-            self.opt.load_state_dict(ts["optimizer"])
-            self.epoch, self.batch_in_epoch, self.step = ts["epoch"], ts["batch_in_epoch"], ts["step"]
-            self.elapsed, self.best = ts["elapsed_seconds"], ts["best"]
-            self.stale = int(ts.get("stale", 0))
-            self.history = list(ts["history"])
-            if self.main:  # the saved sums are global: one rank carries them on
-                self.sums = ts["sums"].to(self.device)
-            self.n_mol = ts["n_mol"]
-            self.gen.set_state(ts["generator"])
-            log.info("resuming at epoch %d, batch %d (step %d)", self.epoch + 1, self.batch_in_epoch, self.step)
-
-    def close(self) -> None:
-        distributed.teardown(self.dist)
 
     # ------------------------------------------------------------------ helpers
     def batch(self, idx: np.ndarray) -> _Batch:
@@ -292,7 +100,7 @@ class Trainer:
         n_total = n_total or b.tokens.size(0)
         shard = train and self.dist.enabled
         cond = make_condition(b.props, mask)
-        model = self.ddp if shard else self.model
+        model: Any = self.ddp if shard else self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             out = model(b.tokens, b.lengths, cond, generator=self.gen,
                         word_dropout=self.cfg.word_dropout if train else 0.0, eps=eps, drop=drop)
@@ -300,7 +108,7 @@ class Trainer:
         scale = weight / n_total
         recon = F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") * scale
         mu, logvar = out["mu"].float(), out["logvar"].float()
-        kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(0) * scale  # [latent_dim]
+        kl_dim = gaussian_kl(mu, logvar, reduction="sum") * scale  # [latent_dim]
         kl = kl_dim.sum()
         if self.cfg.free_bits > 0:
             fb = self.cfg.free_bits
@@ -319,18 +127,19 @@ class Trainer:
         return {"loss": loss, "recon": recon, "kl": kl, "prop": prop, "correct": correct,
                 "tokens": nonpad.sum() * int(weight), "mu": mu}
 
-    def global_sums(self) -> list[float]:
-        """The running loss sums over every rank's molecules."""
-        return self.dist.all_reduce_(self.sums.detach().clone()).tolist()
+    def global_sums(self) -> dict[str, float]:
+        """The running loss sums over every rank's molecules, by name."""
+        return self.sums.global_values(self.dist)
 
     def save_last(self) -> None:
         """Write ``last.ckpt``: every rank must call it (the running sums are summed over the ranks
         first), rank 0 writes."""
         sums = self.global_sums()
+        self.has_checkpoint = True
         if not self.main:
             return
-        payload = model_payload(self.model, self.vocab, self.scaler, self.cfg, self.data_hash, self.train_hashes)
-        payload["training_state"] = {
+        rec = self.record()
+        rec.training_state = {
             "optimizer": self.opt.state_dict(),
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -339,11 +148,11 @@ class Trainer:
             "best": self.best,
             "stale": self.stale,
             "history": self.history,
-            "sums": torch.tensor(sums),
+            "sums": sums,
             "n_mol": self.n_mol,
             "generator": self.gen.get_state(),
         }
-        checkpoint.save(self.out / "last.ckpt", payload)
+        rec.write(self.out / "last.ckpt")
 
     # ------------------------------------------------------------------ validation
     @torch.no_grad()
@@ -353,24 +162,23 @@ class Trainer:
         g = torch.Generator(device=self.device)
         g.manual_seed(cfg.seed + 12345)
         saved_gen, self.gen = self.gen, g
-        totals = np.zeros(5)
+        totals = LossSums(self.device)
         mus = []
         try:
             for start in range(0, len(self.val_idx), 512):
                 b = self.batch(self.val_idx[start : start + 512])
-                mask = torch.ones_like(b.props)
-                r = self.losses(b, 0.0, mask, train=False)
-                n = b.tokens.size(0)
-                totals += [r["recon"].item() * n, r["kl"].item() * n, r["prop"].item() * n, r["correct"].item(), r["tokens"].item()]
+                r = self.losses(b, 0.0, torch.ones_like(b.props), train=False)
+                totals.add(r, b.tokens.size(0))
                 mus.append(r["mu"])
         finally:
             self.gen = saved_gen
+        s = totals.values()
         n_val = max(len(self.val_idx), 1)
         row = {
-            "val_recon": totals[0] / n_val,
-            "val_kl": totals[1] / n_val,
-            "val_prop_mse": totals[2] / n_val,
-            "val_acc": totals[3] / max(totals[4], 1),
+            "val_recon": s["recon"] / n_val,
+            "val_kl": s["kl"] / n_val,
+            "val_prop_mse": s["prop"] / n_val,
+            "val_acc": s["correct"] / max(s["tokens"], 1),
         }
         # exact reconstruction: greedy decode of the posterior mean, condition fully given
         k = min(cfg.val_reconstruct, len(self.val_idx))
@@ -437,55 +245,28 @@ class Trainer:
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.opt.step()
-        self.sums += torch.stack([r["loss"].detach() * n, r["recon"].detach() * n, r["kl"].detach() * n,
-                                  r["prop"].detach() * n, r["correct"].float(), r["tokens"].float()])
+        self.sums.add(r, n)
         self.n_mol += n
         self.step += 1
         self.batch_in_epoch += 1
         return beta
 
     def run(self) -> Path:
-        from tqdm.auto import tqdm
+        """Train to ``epochs`` or ``max_minutes``; return the best checkpoint's path.
 
-        cfg = self.cfg
-        world = self.dist.world_size
-        limit = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
-        last_save = last_shown = time.monotonic()
-        t0 = time.monotonic() - self.elapsed
-        self.model.train()
-        out_of_time = self.elapsed >= limit
-        while self.epoch < cfg.epochs and not out_of_time and not self.patience_exhausted():
-            batches, local_idx, offsets = self.epoch_plan()
-            bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                       disable=not self.progress, leave=False, dynamic_ncols=True)
-            while self.batch_in_epoch < len(batches):
-                beta = self.train_step(batches, local_idx, offsets)
-                bar.update(1)
-                now = time.monotonic()
-                if self.progress and now - last_shown > 2.0:  # reading the sums synchronises: rarely
-                    last_shown = now
-                    s = [x * world for x in self.sums.tolist()]  # rank 0's share, scaled
-                    bar.set_postfix(loss=f"{s[0] / self.n_mol:.2f}", kl=f"{s[2] / self.n_mol:.2f}",
-                                    acc=f"{s[4] / max(s[5], 1):.3f}", beta=f"{beta:.3f}")
-                self.elapsed = now - t0
-                stop, save = self.elapsed >= limit, now - last_save > cfg.checkpoint_minutes * 60
-                if world > 1:  # every rank must make the same choice; agree every SYNC_EVERY steps
-                    if self.step % SYNC_EVERY:
-                        stop = save = False
-                    else:
-                        flags = self.dist.all_reduce_(torch.tensor([float(stop), float(save)], device=self.device), "max")
-                        stop, save = (bool(x) for x in flags.tolist())
-                if stop:
-                    out_of_time = True
-                    break
-                if save:
-                    self.save_last()
-                    last_save = time.monotonic()
-            bar.close()
-            self.end_epoch(beta if self.step else 0.0, epoch_done=not out_of_time)
-            last_save = time.monotonic()
+        SIGINT/SIGTERM stop it after the current step with ``last.ckpt`` written
+        (:class:`TrainingInterrupted`); a second signal stops it at once.
+        """
+        with StopSignals() as signals:
+            out_of_time = self._epochs(signals)
+            if signals.received:
+                self.save_last()
+                if self.main:
+                    self.write_history()
+                self.dist.barrier()
+                raise TrainingInterrupted(signals.received, self.out / "last.ckpt", self.epoch, self.step)
         if out_of_time:
-            log.info("stopped after %.1f minutes (max_minutes=%s)", self.elapsed / 60, cfg.max_minutes)
+            log.info("stopped after %.1f minutes (max_minutes=%s)", self.elapsed / 60, self.cfg.max_minutes)
         elif self.patience_exhausted():
             log.info("stopped early: no improvement of the validation score for %d epochs", self.stale)
         if self.main:
@@ -497,6 +278,64 @@ class Trainer:
     def patience_exhausted(self) -> bool:
         return self.cfg.patience is not None and self.stale >= self.cfg.patience
 
+    def _checkpoint_due(self, now: float) -> bool:
+        """``last.ckpt`` is due: the first after ``first_checkpoint_minutes``, then every
+        ``checkpoint_minutes`` or ``checkpoint_steps`` steps, whichever comes first."""
+        cfg = self.cfg
+        minutes = cfg.checkpoint_minutes if self.has_checkpoint else min(cfg.first_checkpoint_minutes,
+                                                                         cfg.checkpoint_minutes)
+        steps = cfg.checkpoint_steps and self.step - self.last_save_step >= cfg.checkpoint_steps
+        return bool(steps) or now - self.last_save > minutes * 60
+
+    def _epochs(self, signals: StopSignals) -> bool:
+        """The epoch loop; True when it stopped early (out of time, or a stop signal)."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        world = self.dist.world_size
+        limit = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        self.last_save = last_shown = time.monotonic()
+        self.last_save_step = self.step
+        t0 = time.monotonic() - self.elapsed
+        self.model.train()
+        stopped = self.elapsed >= limit
+        beta = 0.0
+        while self.epoch < cfg.epochs and not stopped and not self.patience_exhausted():
+            batches, local_idx, offsets = self.epoch_plan()
+            bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                       disable=not self.progress, leave=False, dynamic_ncols=True)
+            while self.batch_in_epoch < len(batches):
+                beta = self.train_step(batches, local_idx, offsets)
+                bar.update(1)
+                now = time.monotonic()
+                if self.progress and now - last_shown > 2.0:  # reading the sums synchronises: rarely
+                    last_shown = now
+                    s, n = self.sums.values(), max(self.n_mol, 1) / world  # rank 0's share
+                    bar.set_postfix(loss=f"{s['loss'] / n:.2f}", kl=f"{s['kl'] / n:.2f}",
+                                    acc=f"{s['correct'] / max(s['tokens'], 1):.3f}", beta=f"{beta:.3f}")
+                self.elapsed = now - t0
+                stop, save, interrupt = self.elapsed >= limit, self._checkpoint_due(now), signals.received is not None
+                if world > 1:  # every rank must make the same choice; agree every SYNC_EVERY steps
+                    if self.step % SYNC_EVERY:
+                        stop = save = interrupt = False
+                    else:
+                        flags = torch.tensor([float(stop), float(save), float(interrupt)], device=self.device)
+                        stop, save, interrupt = (bool(x) for x in self.dist.all_reduce_(flags, "max").tolist())
+                        if interrupt and signals.received is None:
+                            signals.received = "SIGTERM"  # another process was told to stop
+                if interrupt:
+                    return True
+                if stop:
+                    stopped = True
+                    break
+                if save and self.batch_in_epoch < len(batches):  # an epoch's end saves anyway
+                    self.save_last()
+                    self.last_save, self.last_save_step = time.monotonic(), self.step
+            bar.close()
+            self.end_epoch(beta if self.step else 0.0, epoch_done=not stopped)
+            self.last_save, self.last_save_step = time.monotonic(), self.step
+        return stopped
+
     def end_epoch(self, beta: float, epoch_done: bool) -> None:
         s = self.global_sums()
         n = max(self.n_mol, 1)
@@ -505,8 +344,8 @@ class Trainer:
             "step": self.step,
             "minutes": self.elapsed / 60,
             "beta": beta,
-            "train_loss": s[0] / n, "train_recon": s[1] / n, "train_kl": s[2] / n, "train_prop": s[3] / n,
-            "train_acc": s[4] / max(s[5], 1),
+            "train_loss": s["loss"] / n, "train_recon": s["recon"] / n, "train_kl": s["kl"] / n,
+            "train_prop": s["prop"] / n, "train_acc": s["correct"] / max(s["tokens"], 1),
         }
         if epoch_done:
             self.epoch += 1
@@ -532,10 +371,7 @@ class Trainer:
         if score < self.best or not (self.out / "best.ckpt").is_file():
             self.best = min(score, self.best)
             self.stale = 0
-            checkpoint.save(
-                self.out / "best.ckpt",
-                model_payload(self.model, self.vocab, self.scaler, self.cfg, self.data_hash, self.train_hashes),
-            )
+            self.record().write(self.out / "best.ckpt")
         elif epoch_done:
             self.stale += 1
         self.save_last()
@@ -551,48 +387,6 @@ class Trainer:
             plot_curves(self.history, self.out / "curves.png")
 
 
-def freeze_parts(model: ConditionalVAE, parts: tuple[str, ...]) -> None:
-    """Stop training the named parts (``embedding``, ``encoder``, ``decoder``, ``property_head``).
-
-    The token embedding is shared by encoder and decoder: it is frozen only when named itself.
-    """
-    shared = model.embedding.weight
-    for part in parts:
-        for p in getattr(model, part).parameters():
-            if part == "embedding" or p is not shared:
-                p.requires_grad_(False)
-    if parts:
-        n = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-        log.info("frozen: %s (%d parameters)", ", ".join(parts), n)
-
-
-def plot_curves(history: list[dict[str, float]], path: Path) -> None:
-    """Training curves: losses, KL and β, accuracies, sample quality, against epochs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ep = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(2, 2, figsize=(10, 7))
-    panels = [
-        (ax[0, 0], "reconstruction loss (nats/molecule)", ["train_recon", "val_recon"]),
-        (ax[0, 1], "KL (nats) and beta", ["train_kl", "val_kl", "beta"]),
-        (ax[1, 0], "accuracy", ["train_acc", "val_acc", "val_exact_recon"]),
-        (ax[1, 1], "prior sample quality / property MSE", ["sample_validity", "sample_uniqueness", "val_prop_mse"]),
-    ]
-    for a, title, keys in panels:
-        for k in keys:
-            a.plot(ep, [h.get(k, float("nan")) for h in history], marker="o", ms=3, label=k)
-        a.set_title(title, fontsize=10)
-        a.set_xlabel("epoch")
-        a.legend(fontsize=8)
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def train(
     data_path: str | Path,
     out_dir: str | Path,
@@ -604,8 +398,12 @@ def train(
     """Train a conditional VAE on a molecule file; return the path of the best checkpoint.
 
     With ``resume=True`` the run in ``out_dir`` continues from ``last.ckpt`` exactly where it
-    stopped (mid-epoch included) with its saved configuration; ``overrides`` may only change
-    ``epochs`` and ``max_minutes`` (to extend a run).
+    stopped (mid-epoch included) with its saved configuration, or starts with the saved
+    ``config.toml`` when the run never reached a checkpoint. ``overrides`` (options given with
+    ``resume``) may only change settings in :data:`molvae.runs.RESUMABLE` (``epochs``,
+    ``max_minutes``, where it runs and how often it checkpoints); others are a :class:`ConfigError`.
+
+    Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM, with ``last.ckpt`` written.
     """
     trainer = Trainer(data_path, out_dir, config or TrainConfig(), resume, progress, overrides)
     try:

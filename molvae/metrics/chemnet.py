@@ -16,7 +16,7 @@ penultimate activations.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def _model():
     return fcd.load_ref_model()  # loads ChemNet_v0.13_pretrained.pt from the package itself
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _symbol_index(token: str) -> int:
     """ChemNet one-hot column of one token, asked of ``fcd.utils.get_one_hot`` itself."""
     from fcd.utils import get_one_hot

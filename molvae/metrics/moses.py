@@ -33,8 +33,9 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,7 @@ def _against(res: dict, notes: dict, tag: str, gen: _Generated, ref: ReferenceSt
         if gen.fcd is None:
             acts = chemnet.activations([f.canonical for f in gen.feats], device, progress, n_jobs)
             gen.fcd = chemnet.statistics(acts, gen.weights)
+        assert ref.fcd_mu is not None and ref.fcd_sigma is not None  # the reference statistics hold FCD
         res[f"FCD/{tag}"] = chemnet.frechet_distance(*gen.fcd, ref.fcd_mu, ref.fcd_sigma)
     best = similarity.max_similarity(gen.fps, ref.fingerprints, progress, n_jobs)
     res[f"SNN/{tag}"] = float(np.average(best, weights=gen.weights))
@@ -200,7 +202,7 @@ def evaluate_smiles(
     # 1. RDKit work on each distinct input string, in parallel.
     distinct = list(dict.fromkeys(generated))
     feats = dict(zip(distinct, pmap(_features.molecule_features, distinct, n_jobs, progress, "generated")))
-    canon = [None if feats[s] is None else feats[s].canonical for s in generated]
+    canon = [None if (f := feats[s]) is None else f.canonical for s in generated]
     valid = [c for c in canon if c is not None]
     res["valid"] = len(valid) / len(generated)
     res["n_valid"] = len(valid)
@@ -208,11 +210,12 @@ def evaluate_smiles(
         for k in keys[1:]:
             notes[k] = "no valid molecule"
         return finish()
-    for k in unique_at:
-        first = valid[:k]
-        res[f"unique@{k}"] = len(set(first)) / len(first)
-        if len(valid) < k:
-            notes[f"unique@{k}"] = f"only {len(valid)} valid molecules (< {k}): computed on all of them, as MOSES does"
+    for size in unique_at:
+        first = valid[:size]
+        res[f"unique@{size}"] = len(set(first)) / len(first)
+        if len(valid) < size:
+            notes[f"unique@{size}"] = (f"only {len(valid)} valid molecules (< {size}): computed on all of them, "
+                                       "as MOSES does")
     by_canon = {f.canonical: f for f in feats.values() if f is not None}
     counts = Counter(valid)
     order = list(counts)

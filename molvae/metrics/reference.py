@@ -22,9 +22,10 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence, Union
+from typing import Any, NamedTuple
 
 import numpy as np
 import rdkit
@@ -36,7 +37,7 @@ from molvae.metrics._parallel import pmap, resolve_jobs
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
-Source = Union[str, os.PathLike, Sequence[str]]
+Source = str | os.PathLike | Sequence[str]
 
 
 class MosesPaths(NamedTuple):
@@ -66,8 +67,9 @@ def default_reference_paths() -> MosesPaths:
 
 def cache_dir() -> Path:
     """Folder of cached reference statistics: ``$MOLVAE_CACHE_DIR/reference`` or ``~/.cache/molvae/reference``."""
-    root = os.environ.get("MOLVAE_CACHE_DIR") or os.path.join(Path.home(), ".cache", "molvae")
-    return Path(root) / "reference"
+    from molvae.cache import cache_dir as molvae_cache_dir
+
+    return molvae_cache_dir("reference")
 
 
 # ---------------------------------------------------------------------------- reading SMILES
@@ -139,7 +141,7 @@ def _unpack_strings(arr: np.ndarray) -> list[str]:
     return arr.tobytes().decode("utf-8").split("\n") if arr.size else []
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     """Write atomically (temporary file, then rename) so a killed run leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -168,7 +170,7 @@ class ReferenceStats:
     def to_arrays(self) -> dict[str, np.ndarray]:
         meta = {"format": CACHE_FORMAT, "key": self.key, "n_molecules": self.n_molecules,
                 "n_invalid": self.n_invalid, "rdkit": rdkit.__version__}
-        arrays = {
+        arrays: dict[str, Any] = {
             "meta": _pack_strings([json.dumps(meta)]),
             "fingerprints": self.fingerprints,
             "fragment_keys": _pack_strings(list(self.fragments)),
@@ -183,7 +185,7 @@ class ReferenceStats:
         return arrays
 
     @classmethod
-    def from_arrays(cls, a) -> "ReferenceStats":
+    def from_arrays(cls, a) -> ReferenceStats:
         meta = json.loads(_unpack_strings(a["meta"])[0])
         if meta.get("format") != CACHE_FORMAT:
             raise ValueError(f"cache format {meta.get('format')}, expected {CACHE_FORMAT}")

@@ -17,7 +17,7 @@ fingerprints have similarity 1.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

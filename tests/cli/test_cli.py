@@ -7,15 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from molvae_cli.main import cli
 
 from molvae.chem import canonical_smiles, mol_from_smiles
 from molvae.properties import compute
-from molvae_cli.main import cli
 from tests.conftest import ROOT, moses
 
 
@@ -176,36 +175,77 @@ def test_bad_files(cli_run, tmp_path):
     assert res.exit_code == 2 and "known properties: logp, qed" in res.output
     (tmp_path / "c.toml").write_text("epoch = 3\n")
     res = run("train", tmp_path / "bad.smi", "--out", tmp_path / "r5", "--config", tmp_path / "c.toml")
-    assert res.exit_code == 2 and "unknown configuration key(s): epoch" in res.output
+    assert res.exit_code == 2 and "training configuration: unknown key(s) epoch" in res.output
 
 
-def test_killed_training_resumes_and_finishes(tmp_path):
+# Run the CLI in a child process whose trainer reports on stdout each checkpoint it has written
+# and then (with STOP_WITH set) sends itself that signal: the test reacts to the run, not to a clock.
+_CHILD = """
+import os, signal, sys
+from molvae.train import Trainer
+from molvae_cli.main import main
+real_save = Trainer.save_last
+sent = []
+def save_and_report(self):
+    real_save(self)
+    print(f"saved {self.epoch} {self.batch_in_epoch}", flush=True)
+    if self.epoch >= 1 and self.batch_in_epoch >= 2 and not sent:
+        if os.environ.get("STOP_WITH"):
+            sent.append(1)
+            os.kill(os.getpid(), getattr(signal, os.environ["STOP_WITH"]))
+        else:
+            signal.pause()  # wait to be killed
+Trainer.save_last = save_and_report
+sys.argv = ["molvae"] + sys.argv[1:]
+main()
+"""
+
+
+def _child_train(tmp_path, stop_with: str | None):
     data = tmp_path / "m.smi"
     data.write_text("\n".join(moses(600)) + "\n")
     (tmp_path / "c.toml").write_text(TINY_TOML + "epochs = 3\ncheckpoint_minutes = 0.0\n")
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **({"STOP_WITH": stop_with} if stop_with else {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "molvae_cli", "train", str(data), "--out", str(out), "--config", str(tmp_path / "c.toml"), "-q"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", _CHILD, "train", str(data), "--out", str(out), "--config", str(tmp_path / "c.toml"), "-q"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    return data, out, proc
+
+
+def test_killed_training_resumes_and_finishes(tmp_path):
     from molvae import checkpoint
 
-    deadline = time.time() + 240
+    data, out, proc = _child_train(tmp_path, None)
     killed_at = None
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        try:
-            ts = checkpoint.load(out / "last.ckpt")["training_state"]
-        except Exception:
-            continue
-        if ts["epoch"] >= 1 and ts["batch_in_epoch"] >= 2:
+    for line in proc.stdout:  # the run says when it has checkpointed mid-epoch 2
+        epoch, batch = (int(x) for x in line.split()[1:])
+        if epoch >= 1 and batch >= 2:
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            killed_at = (ts["epoch"], ts["batch_in_epoch"])
+            killed_at = (epoch, batch)
             break
-    assert killed_at is not None, "training finished or never checkpointed before it could be killed"
+    proc.wait(timeout=60)
+    assert killed_at is not None, proc.stderr.read()
+    ts = checkpoint.load(out / "last.ckpt")["training_state"]
+    assert (ts["epoch"], ts["batch_in_epoch"]) == killed_at
     res = run("train", data, "--out", out, "--resume", "-q")
     assert res.exit_code == 0, res.output
     assert [r["epoch"] for r in read_csv(out / "history.csv")][-1] == "3"
     assert (out / "best.ckpt").is_file()
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path):
+    from molvae import checkpoint
+
+    data, out, proc = _child_train(tmp_path, "SIGTERM")
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted by SIGTERM" in stderr and "--resume" in stderr
+    ts = checkpoint.load(out / "last.ckpt")["training_state"]
+    assert (ts["epoch"], ts["batch_in_epoch"]) == (1, 3)  # the step after the signal was saved
+    res = run("train", data, "--out", out, "--resume", "--lr", "0.1", "-q")
+    assert res.exit_code == 2 and "cannot change lr when resuming" in res.output
+    res = run("train", data, "--out", out, "--resume", "--epochs", "2", "-q")
+    assert res.exit_code == 0, res.output
+    assert [r["epoch"] for r in read_csv(out / "history.csv")][-1] == "2"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
-
 from molvae_cli.main import cli
+
 from tests.conftest import moses
 
 
@@ -59,12 +59,14 @@ def test_evaluate_model_with_report(tiny_run, tmp_path, small_reference):
     assert res.exit_code == 0, res.output
     out = json.loads((tmp_path / "r.json").read_text())
     d = out["diagnostics"]
-    assert d["reconstruction"]["n"] == 100 and 0 <= d["reconstruction"]["token_accuracy"] <= 1
+    assert d["reconstruction"]["n"] == 100
+    assert d["reconstruction"]["token_accuracy"] > 0.2  # chance over ~26 symbols is 0.04
     assert len(d["latent"]["kl_per_dim"]) == 8
     assert set(d["property_head_mae"]) == {"logp", "qed", "sa"}
     for name in ("logp", "qed", "sa"):
         c = d["condition_control"][name]
-        assert len(c["requested"]) == 9 and c["mae"] is not None
+        assert len(c["requested"]) == 9 and c["validity"] > 0.5
+        assert c["mae"] == pytest.approx(c["mae"]) and 0 <= c["within_tolerance"] <= 1  # numbers, not NaN
     assert out["metrics"]["notes"]["Novelty"] == "against the model's own training molecules"
     html = (tmp_path / "r" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 5  # histograms, sweeps, latent map, KL, sample grid

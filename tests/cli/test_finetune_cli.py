@@ -6,10 +6,10 @@ import csv
 
 import pytest
 from click.testing import CliRunner
+from molvae_cli.main import cli
 
 from molvae import MolVAE
 from molvae.chem import canonical_smiles
-from molvae_cli.main import cli
 from tests.conftest import moses
 
 CHARGED_STEREO = [

@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+from molvae_cli.main import cli
 
 from molvae.chem import canonical_smiles
 from molvae.properties import compute
-from molvae_cli.main import cli
 from tests.conftest import moses
 
 

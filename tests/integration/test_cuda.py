@@ -99,7 +99,6 @@ def test_checkpoint_written_on_cuda_loads_on_the_cpu(tmp_path, moses_file):
 
 def test_generate_on_cuda_end_to_end(tmp_path, tiny_run):
     from click.testing import CliRunner
-
     from molvae_cli.main import cli
 
     out = tmp_path / "out.csv"

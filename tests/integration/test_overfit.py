@@ -21,3 +21,9 @@ def test_overfits_200_molecules(tmp_path):
     back = model.reconstruct(smiles)
     exact = sum(b == canonical_smiles(s) for b, s in zip(back, smiles)) / len(smiles)
     assert exact >= 0.95, f"exact reconstruction {exact:.3f}"
+
+    # interpolation between two molecules the model reconstructs starts and ends at them
+    a, b = [s for s, r in zip(smiles, back) if r == canonical_smiles(s)][:2]
+    path = model.interpolate(a, b, steps=5)
+    assert len(path) == 5
+    assert path[0] == canonical_smiles(a) and path[-1] == canonical_smiles(b)

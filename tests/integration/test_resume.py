@@ -54,5 +54,5 @@ def test_resume_needs_a_run_and_a_new_run_needs_an_empty_folder(tmp_path, moses_
         train(moses_file, tmp_path / "none", resume=True)
     with pytest.raises(ConfigError, match="already holds a run"):
         train(moses_file, tiny_run, TrainConfig(**TINY))
-    with pytest.raises(ConfigError, match="only epochs and max_minutes"):
+    with pytest.raises(ConfigError, match="cannot change lr when resuming"):
         train(moses_file, tiny_run, resume=True, overrides={"lr": 0.1})

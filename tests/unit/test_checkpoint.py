@@ -10,11 +10,14 @@ from molvae.errors import CheckpointError
 
 def test_round_trip_gives_the_same_model(tiny_run, tiny_model, tmp_path):
     payload = checkpoint.load(tiny_run / "best.ckpt")
-    for key in ("state_dict", "model_config", "vocab", "property_names", "scaler", "max_length",
+    for key in ("state_dict", "model_config", "vocab", "property_names", "scaler",
                 "format_version", "versions", "data_hash", "train_smiles_hashes", "train_config"):
         assert key in payload
+    assert "max_length" not in payload  # the model config holds it; no second copy to drift apart
     assert payload["format_version"] == checkpoint.FORMAT_VERSION
-    checkpoint.save(tmp_path / "copy.ckpt", payload)
+    record = checkpoint.ModelRecord.from_payload(payload)
+    assert record.model_config.max_length == tiny_model.config.max_length
+    record.write(tmp_path / "copy.ckpt")
     copy = MolVAE.load(tmp_path / "copy.ckpt", device="cpu")
     smiles = ["CCOc1ccccc1C(N)=O", "Cc1ccc(S(N)(=O)=O)cc1"]
     assert np.array_equal(copy.encode(smiles), tiny_model.encode(smiles))

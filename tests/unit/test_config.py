@@ -14,7 +14,7 @@ def test_toml_round_trip(tmp_path):
 def test_unknown_keys_and_bad_values_are_errors(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text("epochs = 3\nlearning_rate = 0.1\n")
-    with pytest.raises(ConfigError, match="unknown configuration key.*learning_rate"):
+    with pytest.raises(ConfigError, match="training configuration: unknown key.*learning_rate"):
         TrainConfig.from_dict(load_toml(p))
     with pytest.raises(ConfigError, match="epochs"):
         TrainConfig(epochs=0)

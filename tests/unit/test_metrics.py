@@ -20,6 +20,7 @@ from molvae.chem import morgan_fingerprint
 from molvae.errors import DataError
 from molvae.metrics import (
     METRICS,
+    chemnet,
     default_reference_paths,
     evaluate_smiles,
     failed_filters,
@@ -27,8 +28,8 @@ from molvae.metrics import (
     mol_passes_filters,
     reference,
     reference_stats,
+    similarity,
 )
-from molvae.metrics import chemnet, similarity
 from molvae.metrics._features import fingerprint_bytes
 
 try:

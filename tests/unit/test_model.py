@@ -136,3 +136,32 @@ def test_padded_bidirectional_encoder_equals_packing():
         grads_got = torch.autograd.grad(got.pow(2).sum(), [x, *gru.parameters()])
         for a, b in zip(grads_got, grads_expected):
             assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_encoder_falls_back_to_the_public_path_when_the_private_gru_call_fails(monkeypatch, caplog):
+    """If torch changes ``_VF.gru``, the encoder still gives the packed GRU's states, and says so once."""
+    import logging
+
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from molvae import model as model_module
+
+    calls = {"n": 0}
+
+    def changed_signature(*args, **kwargs):
+        calls["n"] += 1
+        raise TypeError("gru() received an invalid combination of arguments")
+
+    monkeypatch.setattr(model_module, "_vf_gru", changed_signature)  # nn.GRU itself still works
+    monkeypatch.setitem(model_module._PRIVATE_GRU, "works", True)
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(7, 5, num_layers=2, batch_first=True, bidirectional=True)
+    x = torch.randn(4, 6, 7)
+    lengths = torch.tensor([6, 5, 3, 1])
+    _, expected = gru(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    with caplog.at_level(logging.INFO, logger="molvae.model"):
+        first = model_module.padded_bidirectional_states(gru, x, lengths)
+        second = model_module.padded_bidirectional_states(gru, x, lengths)
+    assert torch.allclose(first, expected, atol=1e-6) and torch.allclose(second, expected, atol=1e-6)
+    assert calls["n"] == 1  # not retried on every step
+    assert sum("_VF.gru failed" in r.message for r in caplog.records) == 1

@@ -8,8 +8,8 @@ import pytest
 
 from molvae.errors import BadInputError, ConfigError, UnknownPropertyError
 from molvae.objectives import Constraints, Objective, Term, as_objective, to_toml
-from molvae.scoring import Scorer
 from molvae.properties import compute
+from molvae.scoring import Scorer
 
 EXAMPLE = "COc1cc2c(cc1OC)CC([NH3+])C2"  # penalised logP -2.505 in the JT-VAE/GCPN benchmarks
 

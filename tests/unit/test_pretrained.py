@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from molvae_cli.main import cli
 
 from molvae import MolVAE
-from molvae.chem import canonical_smiles, mol_from_smiles
 from molvae.checkpoint import PRETRAINED_NAME, pretrained_path
+from molvae.chem import canonical_smiles, mol_from_smiles
 from molvae.errors import CheckpointError
-from molvae_cli.main import cli
 
 REQUIRED = {"logp", "qed", "sa", "mw", "tpsa"}
 
@@ -30,7 +31,7 @@ def test_shipped_model_is_package_data_within_the_size_limit():
 
 def test_shipped_model_knows_the_documented_properties_and_moses_novelty(shipped):
     assert REQUIRED <= set(shipped.property_names)
-    assert len(shipped._train_hashes) > 1_500_000  # novelty against the whole MOSES training set
+    assert len(shipped.train_hashes) > 1_500_000  # novelty against the whole MOSES training set
     first_train_row = canonical_smiles("CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1")
     assert shipped.is_novel([first_train_row, "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCO"]) == [False, True]
 
@@ -53,3 +54,23 @@ def test_generate_uses_the_shipped_model_by_default(tmp_path):
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 20 and REQUIRED <= set(rows[0])
+
+
+def test_condition_control_moves_the_measured_property_the_requested_way(shipped):
+    from molvae.diagnostics import condition_control
+
+    c = condition_control(shipped, n_per_value=60, n_values=3, seed=0, properties=["logp"])["logp"]
+    low, mid, high = c["measured_mean"]
+    assert low < mid < high
+    assert high - low > 0.5 * (c["requested"][-1] - c["requested"][0])  # most of the requested span
+
+
+def test_samples_around_a_seed_are_closer_to_it_than_prior_samples(shipped):
+    from molvae.chem import tanimoto
+
+    seed = "COc1ccc(CCNC(=O)c2ccc(Cl)cc2)cc1"  # inside the training ranges of mw, tpsa, ...
+    near = [m.smiles for m in shipped.generate(60, around=seed, radius=0.3, seed=1).molecules]
+    prior = [m.smiles for m in shipped.generate(60, seed=1).molecules]
+    sim_near = np.mean([tanimoto(seed, s) for s in near])
+    sim_prior = np.mean([tanimoto(seed, s) for s in prior])
+    assert sim_near > sim_prior + 0.15, (sim_near, sim_prior)

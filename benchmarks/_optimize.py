@@ -24,6 +24,8 @@ def add_common_args(ap: argparse.ArgumentParser, budget: int) -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--progress", action="store_true", help="show a progress bar")
+    ap.add_argument("--guards", action="store_true",
+                    help="apply molvae's drug-likeness guards (off here: the published figures compared are unguarded)")
 
 
 def load_model(args: argparse.Namespace):

@@ -72,7 +72,7 @@ def run(model, starts: list[tuple[str, float]], delta: float, args) -> dict:
         chunk = ok[c : c + args.chunk]
         res = model.optimize({"objective": [{"property": "plogp"}], "constraints": {"similarity": delta}},
                              seeds=[s for s, _ in chunk], top=1, budget=args.budget, method=args.method,
-                             seed=args.seed + c, progress=args.progress)
+                             seed=args.seed + c, progress=args.progress, guards=args.guards)
         for i, (_, before) in enumerate(chunk):
             best = res.best(i)
             gain = best.score - before if best is not None else 0.0

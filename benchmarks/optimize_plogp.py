@@ -33,7 +33,7 @@ def main() -> int:
           f"decoded molecules, method {args.method}, seed {args.seed}")
     objective = {"objective": [{"property": "plogp"}], "constraints": {"max_heavy_atoms": args.max_heavy_atoms}}
     res = model.optimize(objective, budget=args.budget, method=args.method, seed=args.seed, top=args.top,
-                         progress=args.progress)
+                         progress=args.progress, guards=args.guards)
     print(f"decoded {res.n_decoded} ({res.n_invalid} invalid, {res.n_unique} distinct valid, "
           f"{res.n_infeasible} over {args.max_heavy_atoms} heavy atoms) in {res.seconds:.0f} s")
     print_top(res, args.top, extra=("heavy_atoms",))

@@ -29,7 +29,7 @@ def main() -> int:
     print(describe(model, name))
     print(f"maximise QED: budget {args.budget} decoded molecules, method {args.method}, seed {args.seed}")
     res = model.optimize("qed", budget=args.budget, method=args.method, seed=args.seed, top=args.top,
-                         progress=args.progress)
+                         progress=args.progress, guards=args.guards)
     print(f"decoded {res.n_decoded} ({res.n_invalid} invalid, {res.n_unique} distinct valid) in {res.seconds:.0f} s")
     print_top(res, args.top)
     top3 = [c.score for c in res.candidates[:3]]

@@ -38,17 +38,45 @@ def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dic
     return out
 
 
-def _read_seeds(path: str, smiles_column: str | None = None) -> list[str]:
+def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, str]]:
+    """(line number, SMILES) of each record of a seed file; a usage error when there is none."""
     from molvae.molfile import iter_smiles
 
-    return [s for _, s in iter_smiles(path, smiles_column)]
+    records = list(iter_smiles(path, smiles_column))
+    if not records:
+        raise click.BadParameter(f"{path} holds no molecule (it is empty or has only a header)",
+                                 param_hint="--from-file")
+    return records
+
+
+def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str) -> list[str]:
+    """The seeds of a file the model can encode; the others go to OUTPUT.seed-rejects.csv with reasons."""
+    from molvae.errors import DataError
+    from molvae.io import sibling, write_table
+
+    rejects = [(line, smi, "empty SMILES") for line, smi in records if not smi.strip()]
+    filled = [(line, smi) for line, smi in records if smi.strip()]
+    enc = model.encode_batch([smi for _, smi in filled])
+    rejects += [(filled[i][0], smi, reason) for i, smi, reason in enc.rejects]
+    kept = [filled[i][1] for i in enc.indices]
+    if rejects:
+        out = sibling(output, "seed-rejects")
+        write_table(out, ["line", "smiles", "reason"], sorted(rejects))
+        echo(f"{len(rejects)} of {len(records)} seeds in {path} cannot be used (written to {out} with reasons)")
+    if not kept:
+        raise DataError(f"no usable seed in {path}: all {len(records)} were rejected (see the rejects file)")
+    return kept
 
 
 _SEARCH = [  # option, SearchSettings field, type, help
-    ("--method", "method", click.Choice(["cma", "gradient", "gradient+cma"]),
-     "cma: CMA-ES on decoded, RDKit-scored molecules (default); gradient: ascent on the property head; "
-     "gradient+cma: one then the other."),
-    ("--budget", "budget", int, "Molecules to decode (per seed with --from). [default: 4000]"),
+    ("--method", "method", click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
+     "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
+     "RDKit; gradient: ascent on the property head; gradient+cma: one then the other."),
+    ("--budget", "budget", int, "Molecules to decode, or distinct valid molecules with --budget-counts distinct "
+     "(per seed with --from); met exactly. [default: 4000]"),
+    ("--budget-counts", "budget_counts", click.Choice(["decoded", "distinct"]),
+     "What --budget counts: decoded molecules (default), or distinct valid molecules, each scored once "
+     "(unless a guard rejects it first): the calls an expensive objective costs at most."),
     ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
     ("--steps", "steps", int, "Gradient-ascent steps."),
     ("--samples-per-z", "samples_per_z", int, "Decodes per latent point: one greedy, the rest sampled."),
@@ -89,6 +117,9 @@ def _search_options(f):
 @click.option("--require", multiple=True, metavar="SMARTS", help="Substructure every result must contain.")
 @click.option("--forbid", multiple=True, metavar="SMARTS", help="Substructure no result may contain.")
 @click.option("--max-heavy-atoms", type=int, default=None, help="Largest number of heavy atoms allowed.")
+@click.option("--no-guards", is_flag=True,
+              help="Accept molecules that break the drug-likeness guards (structural alerts, SA > 4.5, rings "
+                   "outside 3-7 atoms, alkyl chains over 6 carbons, reactive groups), which are on by default.")
 @_search_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
 @click.option("--top", type=int, default=100, show_default=True, help="Keep the K best molecules (per seed); 0 = all.")
@@ -97,7 +128,8 @@ def _search_options(f):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
 def optimize(model_path, maximize, minimize, targets, ranges, functions, weights, combine, config_path, starts,
-             starts_file, smiles_column, similarity, require, forbid, max_heavy_atoms, output, top, image, device, quiet,
+             starts_file, smiles_column, similarity, require, forbid, max_heavy_atoms, no_guards, output, top, image,
+             device, quiet,
              **search) -> None:
     """Search the model's latent space for molecules that score well on an objective.
 
@@ -129,7 +161,8 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
         settings = search_settings(read_toml(config_path).get("search", {}), f"{config_path}: search")
     settings.update({k: v for k, v in search.items() if v is not None})
     settings = SearchSettings(**settings)  # validated before the model loads
-    seeds = list(starts) + (_read_seeds(starts_file, smiles_column) if starts_file else [])
+    file_seeds = _read_seeds(starts_file, smiles_column) if starts_file else []
+    seeds = list(starts) + [smi for _, smi in file_seeds]
     constraints = None
     if any(v not in (None, ()) for v in (similarity, require, forbid, max_heavy_atoms)):
         old = base.constraints if base else None
@@ -146,15 +179,31 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
         maximize=[*maximize, *functions], minimize=minimize, target=_pairs(targets, "--target"),
         range=_pairs(ranges, "--range", split_range=True), weights=_pairs(weights, "--weight"),
         combine=combine or "sum", constraints=constraints, seeds=seeds, base=base)
+    if no_guards:
+        from dataclasses import replace
+
+        from molvae.guards import Guards
+
+        objective = replace(objective, constraints=replace(objective.constraints, guards=Guards.off()))
 
     model = load_model(model_path, device)
+    if file_seeds:
+        from dataclasses import replace
+
+        usable = _usable_seeds(model, file_seeds, starts_file, output)
+        objective = replace(objective, seeds=(*starts, *usable))
     result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings)
 
     rows = result.rows()
     write_molecules(output, rows, result.columns)
     (sibling(output, "optimize", ".toml")).write_text(to_toml(result.objective, settings_dict(settings)))
+    guarded = ""
+    if result.n_guarded:
+        guarded = (f" ({result.n_guarded} a drug-likeness guard: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(result.guarded.items(), key=lambda kv: -kv[1])) + ")")
     parts = [f"decoded {result.n_decoded} molecules in {result.seconds:.0f} s: {result.n_invalid} invalid, "
-             f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint"]
+             f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint{guarded}, "
+             f"objective computed for {result.n_scored}"]
     if result.n_failures:
         fail = sibling(output, "failures")
         write_table(fail, ["smiles", "reason"], result.failures)

@@ -405,7 +405,8 @@ class MolVAE:
         ``objective``: a property name or ``module:function`` to maximise, a ``.toml`` file, a
         dict in that schema or a :class:`molvae.objectives.Objective`. ``seeds``: start from
         (and stay similar to) these molecules, each optimised separately. ``settings``: fields
-        of :class:`molvae.optimize.SearchSettings` (``method``, ``budget``, ``seed``, ...).
+        of :class:`molvae.optimize.SearchSettings` (``method``, ``budget``, ``seed``, ...), and
+        ``guards=False`` to accept molecules that break the drug-likeness guards (:mod:`molvae.guards`).
         Returns a :class:`molvae.optimize.OptimizationResult`: ranked candidates, each checked
         and scored with RDKit. See :func:`molvae.optimize.optimize`.
 

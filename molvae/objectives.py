@@ -26,6 +26,8 @@ TOML form (``molvae optimize --config objective.toml``)::
     require = ["c1ccccc1"]        # SMARTS every result must contain
     forbid = ["[N+](=O)[O-]"]     # SMARTS no result may contain
     max_heavy_atoms = 38
+    guards = true                 # drug-likeness guards (molvae.guards; the default), false, or a table:
+                                  # guards = {max_sa = 5.0, max_chain = false}
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from molvae.errors import ConfigError, UnknownPropertyError
+from molvae.guards import Guards, as_guards
 from molvae.properties import resolve
 from molvae.tomlfile import check_keys, toml_value
 from molvae.tomlfile import read_toml as read_toml_file
@@ -53,7 +56,7 @@ TYPICAL_RANGE: dict[str, tuple[float, float]] = {
 }
 
 _TERM_KEYS = {"property", "function", "goal", "target", "low", "high", "weight", "tolerance"}
-_CONSTRAINT_KEYS = {"similarity", "require", "forbid", "max_heavy_atoms"}
+_CONSTRAINT_KEYS = {"similarity", "require", "forbid", "max_heavy_atoms", "guards"}
 _TOP_KEYS = {"objective", "combine", "constraints", "seeds", "search"}  # [search]: molvae.optimize.SearchSettings
 
 
@@ -149,15 +152,18 @@ class Constraints:
     """Hard constraints: a molecule that breaks one is never a result.
 
     ``similarity``: Tanimoto similarity (Morgan fingerprints, radius 2, 2048 bits) to the seed
-    the search started from must be at least this; it needs seeds.
+    the search started from must be at least this; it needs seeds. ``guards``: the
+    drug-likeness rules of :class:`molvae.guards.Guards` (on by default; ``False`` for none).
     """
 
     similarity: float | None = None
     require: tuple[str, ...] = ()
     forbid: tuple[str, ...] = ()
     max_heavy_atoms: int | None = None
+    guards: Guards = field(default_factory=Guards)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "guards", as_guards(self.guards))
         for key in ("require", "forbid"):
             v = getattr(self, key)
             if isinstance(v, str):
@@ -293,7 +299,10 @@ def to_toml(objective: Objective, search: Mapping[str, Any] | None = None) -> st
     for t in objective.terms:
         lines += ["", "[[objective]]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in asdict(t).items() if v is not None]
-    c = {k: v for k, v in asdict(objective.constraints).items() if v not in (None, ())}
+    c = {k: v for k, v in asdict(objective.constraints).items() if v not in (None, ()) and k != "guards"}
+    guards = objective.constraints.guards
+    if guards != Guards():
+        c["guards"] = {k: (False if v is None else v) for k, v in asdict(guards).items()} if guards.enabled else False
     if c:
         lines += ["", "[constraints]"] + [f"{k} = {toml_value(v)}" for k, v in c.items()]
     if search:

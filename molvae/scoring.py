@@ -45,6 +45,8 @@ class Evaluation:
 
     ``score`` is NaN when a user function failed on the molecule (``failure`` says how);
     ``violation`` > 0 means a constraint other than similarity is broken (0 = feasible).
+    ``guard`` names the drug-likeness guard the molecule breaks (``""``: none); such a molecule
+    is not scored (``score`` NaN, ``scored`` False) unless asked for with ``guard=False``.
     """
 
     smiles: str
@@ -53,6 +55,8 @@ class Evaluation:
     violation: float
     failure: str = ""
     fingerprint: Any = None
+    guard: str = ""
+    scored: bool = True
 
     @property
     def failed(self) -> bool:
@@ -64,7 +68,10 @@ class Scorer:
 
     User functions are called with lists of new SMILES. When one raises, it is called again one
     molecule at a time to find the culprits; a molecule on which it raises or returns a
-    non-finite number gets the worst score and is counted in :attr:`n_failures`.
+    non-finite number gets the worst score and is counted in :attr:`n_failures`. A molecule
+    that breaks a drug-likeness guard (:mod:`molvae.guards`) is never a result, so the
+    objective is not computed for it; :attr:`n_scored` counts the molecules it was computed for
+    (the objective's calls).
     """
 
     def __init__(self, objective: Objective):
@@ -82,7 +89,9 @@ class Scorer:
                 if patt is None:
                     raise ConfigError(f"constraints.{kind}: invalid SMARTS {s!r}")
                 self._smarts.append((s, kind == "require", patt))
+        self.guards = objective.constraints.guards
         self.cache: dict[str, Evaluation] = {}
+        self.n_scored = 0  # molecules the objective was computed for
         self.n_failures = 0
         self.failures: list[tuple[str, str]] = []  # (SMILES, reason), the first few hundred
 
@@ -99,15 +108,36 @@ class Scorer:
             logd += t.weight / total * math.log(d)
         return float(math.exp(logd))
 
-    def evaluate(self, smiles: Sequence[str]) -> list[Evaluation]:
-        """Evaluations of canonical SMILES (valid molecules), in order, from the cache when known."""
-        new = [s for s in dict.fromkeys(smiles) if s not in self.cache]
-        if new:
-            self._score_new(new)
-        return [self.cache[s] for s in smiles]
+    def evaluate(self, smiles: Sequence[str], guard: bool = True, limit: int | None = None) -> list[Evaluation]:
+        """Evaluations of canonical SMILES (valid molecules), in order, from the cache when known.
 
-    def _score_new(self, smiles: list[str]) -> None:
-        mols = [mol_from_smiles(s) for s in smiles]
+        ``guard=False`` scores molecules that break a guard too (e.g. the seeds a user gave).
+        ``limit``: evaluate at most this many molecules new to the cache (in order); the
+        evaluations returned then stop before the first molecule left out.
+        """
+        new = [s for s in dict.fromkeys(smiles) if s not in self.cache or not (guard or self.cache[s].scored)]
+        if limit is not None:
+            new = new[: max(0, limit)]
+        if new:
+            self._score_new(new, guard)
+        out = []
+        for s in smiles:
+            if s not in self.cache:
+                break
+            out.append(self.cache[s])
+        return out
+
+    def _score_new(self, smiles: list[str], guard: bool = True) -> None:
+        parsed = [mol_from_smiles(s) for s in smiles]
+        reasons = [self.guards.check(m) if m is not None and self.guards.enabled else "" for m in parsed]
+        skip = [guard and bool(r) for r in reasons]  # never a result: not worth an objective call
+        for s, m, why, sk in zip(smiles, parsed, reasons, skip):
+            if sk and m is not None:  # a guard reason implies a parsed molecule
+                self.cache[s] = Evaluation(s, math.nan, {}, 1.0 + self._violation(m), "", morgan_fingerprint(m),
+                                           why, scored=False)
+        keep = [i for i, sk in enumerate(skip) if not sk]
+        smiles, mols, guards = [smiles[i] for i in keep], [parsed[i] for i in keep], [reasons[i] for i in keep]
+        self.n_scored += len(smiles)
         values: list[dict[str, float]] = [dict(zip(self.property_names, compute_mol(m, self.property_names)))
                                           if m is not None else {} for m in mols]
         failures = ["" if m is not None else "RDKit could not parse it" for m in mols]
@@ -130,8 +160,9 @@ class Scorer:
                 score = math.nan
             else:
                 score = self.combine(values[i])
-            self.cache[s] = Evaluation(s, score, values[i], self._violation(m) if m is not None else math.inf,
-                                       failure, morgan_fingerprint(m) if m is not None else None)
+            violation = (self._violation(m) + (1.0 if guards[i] else 0.0)) if m is not None else math.inf
+            self.cache[s] = Evaluation(s, score, values[i], violation, failure,
+                                       morgan_fingerprint(m) if m is not None else None, guards[i])
 
     def _call(self, spec: str, fn: Callable, smiles: list[str]) -> list[tuple[float, str]]:
         """(value, failure reason) per molecule; never raises for a molecule's sake."""

@@ -76,8 +76,10 @@ class Search:
             self.seeds = [canonical_smiles(s) for s in objective.seeds]  # type: ignore[misc]
             self.seed_z = enc.z.astype(np.float32)
         self.n_groups = max(1, len(self.seeds))
-        self.seed_eval = self.scorer.evaluate(self.seeds) if self.seeds else []
+        self.seed_eval = self.scorer.evaluate(self.seeds, guard=False) if self.seeds else []
         self.total_budget = settings.budget * self.n_groups
+        self.calls0, self.distinct0 = self.scorer.n_scored, len(self.scorer.cache)  # the seeds are not in the budget
+        self.max_decoded = self.total_budget if settings.budget_counts == "decoded" else 50 * self.total_budget
         # the condition each group decodes with: standardised values and mask, [groups, P]
         self.cond_index = _related_conditions(objective, model)  # property index -> favourable std value
         self.cond_v, self.cond_m = self._base_conditions()
@@ -121,25 +123,47 @@ class Search:
             v[:, self.searched] = np.clip(x[:, self.model.latent_dim:], -4, 4)
         return make_condition(torch.from_numpy(v), torch.from_numpy(m)).to(self.dev)
 
+    # ------------------------------------------------------------------ budget
+    def used(self) -> int:
+        """Budget spent, in the unit of ``budget_counts``: molecules decoded, or distinct valid molecules."""
+        return self.decoded if self.s.budget_counts == "decoded" else len(self.scorer.cache) - self.distinct0
+
+    def spent(self, end: int | None = None) -> bool:
+        """Whether the budget (or a phase ending at ``end``) is used up, or decoding hit its cap."""
+        return self.used() >= (self.total_budget if end is None else end) or self.decoded >= self.max_decoded
+
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, x: np.ndarray, group: np.ndarray, method: str) -> np.ndarray:
-        """Decode each point ``samples_per_z`` times, score, record; fitness to minimise per point."""
+    def evaluate(self, x: np.ndarray, group: np.ndarray, method: str, end: int | None = None) -> np.ndarray:
+        """Decode each point ``samples_per_z`` times, score, record; fitness to minimise per point.
+
+        Stops exactly at the budget (or at ``end``, in the same unit): points past it are not
+        decoded and molecules past it not scored; their fitness is the worst.
+        """
         from rdkit import DataStructs
 
         self.step += 1
         s, n = self.s, len(x)
-        z = torch.from_numpy(np.ascontiguousarray(x[:, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
-        cond = self._condition(x, group)
-        checked = self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, n_jobs=1)
-        if s.samples_per_z > 1:
+        room = (self.total_budget if end is None else end) - self.used()
+        by_decodes = s.budget_counts == "decoded"
+        n_dec = max(0, min(room if by_decodes else n * s.samples_per_z, self.max_decoded - self.decoded))
+        m = min(n, -(-n_dec // s.samples_per_z))  # points worth decoding
+        z = torch.from_numpy(np.ascontiguousarray(x[:m, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
+        cond = self._condition(x[:m], group[:m])
+        # properties=(): the search scores molecules itself, and only new ones
+        checked = self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, properties=(),
+                                            n_jobs=1) if m else []
+        if s.samples_per_z > 1 and m:
             reps = s.samples_per_z - 1
             checked += self.model.decode_latents(z.repeat(reps, 1), cond.repeat(reps, 1), temperature=s.temperature,
-                                                 generator=self.g, batch_size=s.batch_size, n_jobs=1)
-        point = np.tile(np.arange(n), s.samples_per_z)
+                                                 generator=self.g, batch_size=s.batch_size, properties=(), n_jobs=1)
+        checked = checked[:n_dec]
+        point = np.tile(np.arange(m), s.samples_per_z)
         fitness = np.full(n, WORST)
         valid = [c.smiles for c in checked if c.smiles is not None]
-        evals = iter(self.scorer.evaluate(valid))
+        evals = iter(self.scorer.evaluate(valid, limit=None if by_decodes else room))
         for i, c in zip(point, checked):
+            if c.valid and c.smiles not in self.scorer.cache:
+                break  # past the last new molecule the budget allows
             self.decoded += 1
             if not c.valid:
                 self.invalid += 1
@@ -183,10 +207,14 @@ class Search:
                 self.gradient(self.total_budget)
             elif self.method == "cma":
                 self.cma(self.total_budget, refine=False)
+            elif self.method == "ga":
+                from molvae.evolve import latent_ga
+
+                latent_ga(self)
             else:
                 share = int(self.total_budget * self.s.gradient_share)
                 self.gradient(share)
-                self.cma(self.total_budget - self.decoded, refine=True)
+                self.cma(self.total_budget - self.used(), refine=True)
         finally:
             if self._bar is not None:
                 self._bar.close()
@@ -208,6 +236,7 @@ class Search:
         z0, group = self._starts(per_group)
         n = len(z0)
         rounds = max(1, min(s.steps + 1, budget // (n * s.samples_per_z)))
+        end = self.used() + budget
         decode_at = set(np.linspace(0, s.steps, rounds).round().astype(int).tolist())
         z = torch.from_numpy(z0).to(self.dev).requires_grad_(True)
         centre = torch.from_numpy(self.seed_z[group]).to(self.dev) if self.seeds else None
@@ -217,8 +246,8 @@ class Search:
         for t in range(s.steps + 1):
             if t in decode_at:
                 x = np.concatenate([z.detach().cpu().numpy(), pad + self.cond_v[group][:, self.searched]], axis=1)
-                self.evaluate(x, group, "gradient")
-            if t == s.steps:
+                self.evaluate(x, group, "gradient", end)
+            if t == s.steps or self.spent(end):
                 break
             with torch.enable_grad():
                 gain = self.surrogate(head(z))  # type: ignore[misc]
@@ -236,16 +265,16 @@ class Search:
 
         s = self.s
         per_group = s.restarts or (2 if self.seeds else 8)
-        end = self.decoded + budget
+        end = self.used() + budget
         runs: list[tuple[Any, int]] = []
         for g in range(self.n_groups):
             for k in range(per_group):
                 runs.append((self._new_run(cma, g, k, refine), g))
-        while self.decoded < end and runs:
+        while not self.spent(end) and runs:
             asks = [np.asarray(es.ask(), dtype=np.float32) for es, _ in runs]
             x = np.concatenate(asks)
             group = np.concatenate([np.full(len(a), g) for a, (_, g) in zip(asks, runs)])
-            f = self.evaluate(x, group, "cma")
+            f = self.evaluate(x, group, "cma", end)
             pos = 0
             for i, (es, g) in enumerate(runs):
                 k = len(asks[i])
@@ -287,11 +316,18 @@ class Search:
             props = dict(zip(names, compute_mol(mol_from_smiles(r.smiles), names)))
             cands.append(Candidate(r.smiles, r.score, dict(ev.values), props, r.similarity,
                                    self.seeds[r.group] if self.seeds else None, nov, r.step, r.method))
+        from collections import Counter
+
+        from molvae.guards import rule_of
+
+        guarded = Counter(rule_of(self.scorer.cache[smi].guard) for _, smi in self.infeasible
+                          if self.scorer.cache[smi].guard)
         res = OptimizationResult(
             candidates=cands, objective=self.objective, settings=self.s, seeds=list(self.seeds),
             seed_scores=[e.score for e in self.seed_eval], n_decoded=self.decoded, n_invalid=self.invalid,
             n_unique=len(self.seen), n_infeasible=len(self.infeasible), n_failures=self.scorer.n_failures,
-            failures=list(self.scorer.failures), history=self.history, seconds=self.seconds)
+            failures=list(self.scorer.failures), history=self.history, seconds=self.seconds,
+            n_scored=self.scorer.n_scored - self.calls0, n_guarded=sum(guarded.values()), guarded=dict(guarded))
         if res.n_failures:
             log.warning("%d molecules got the worst score because an objective failed on them (first: %s: %s)",
                         res.n_failures, *res.failures[0])

@@ -14,7 +14,8 @@ from molvae.errors import BadInputError, ConfigError, EncodingError
 from molvae.objectives import Objective
 from molvae.properties import PROPERTIES
 
-METHODS = ("cma", "gradient", "gradient+cma")
+METHODS = ("cma", "gradient", "gradient+cma", "ga")
+BUDGET_COUNTS = ("decoded", "distinct")
 CONDITIONS = ("auto", "search", "none")
 
 
@@ -24,10 +25,13 @@ class SeedError(EncodingError, BadInputError):
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How to search. ``budget`` counts decoded molecules (per seed when starting from seeds)."""
+    """How to search. ``budget`` counts decoded molecules, or with ``budget_counts="distinct"`` the
+    distinct valid molecules found (per seed when starting from seeds); it is met exactly.
+    """
 
-    method: str = "cma"  # cma | gradient | gradient+cma (the default measured best on plogp, as good on QED)
+    method: str = "ga"  # ga (a genetic algorithm on latent vectors) | cma | gradient | gradient+cma
     budget: int = 4000
+    budget_counts: str = "decoded"  # decoded | distinct (each scored once unless a guard rejects it; <= 50x decodes)
     restarts: int | None = None  # starting points (gradient) / CMA-ES runs; default 32 from the prior, 2 per seed
     steps: int = 60  # gradient steps
     lr: float = 0.1  # gradient step size (Adam)
@@ -51,6 +55,8 @@ class SearchSettings:
                 raise ConfigError(f"{f} must be a number, got {getattr(self, f)!r}")
         checks = [
             (self.method in METHODS, f"unknown method {self.method!r}; use {', '.join(METHODS)}"),
+            (self.budget_counts in BUDGET_COUNTS,
+             f"unknown budget_counts {self.budget_counts!r}; use {' or '.join(BUDGET_COUNTS)}"),
             (self.condition in CONDITIONS, f"unknown condition mode {self.condition!r}; use {', '.join(CONDITIONS)}"),
             (self.budget >= 1, f"budget must be positive, got {self.budget}"),
             (self.restarts is None or self.restarts >= 1, "restarts must be positive"),
@@ -101,6 +107,9 @@ class OptimizationResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     history: list[tuple[int, int, float]] = field(default_factory=list)  # (step, decoded, best so far)
     seconds: float = 0.0
+    n_scored: int = 0  # molecules the objective was computed for (its calls; seeds not counted)
+    n_guarded: int = 0  # of n_infeasible: distinct valid molecules that broke a drug-likeness guard
+    guarded: dict[str, int] = field(default_factory=dict)  # guard rule -> molecules that broke it
 
     def best(self, seed: str | int | None = None) -> Candidate | None:
         """The best candidate (of one seed, given as its index or SMILES); None when none was found."""

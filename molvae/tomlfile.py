@@ -30,13 +30,15 @@ def read_toml(path: str | Path, what: str = "settings file") -> dict[str, Any]:
 
 
 def toml_value(v: Any) -> str:
-    """A value as TOML text: booleans, numbers, strings and (nested) lists of them."""
+    """A value as TOML text: booleans, numbers, strings, (nested) lists of them and inline tables."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):  # an inline table
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

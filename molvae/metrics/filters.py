@@ -115,6 +115,21 @@ def mol_passes_filters(
     return Chem.MolFromSmiles(smiles) is not None
 
 
+def first_alert(mol: Chem.Mol) -> str | None:
+    """Name of the first MCF/PAINS pattern that matches ``mol`` (with the fingerprint screen); None if none.
+
+    >>> from rdkit import Chem
+    >>> first_alert(Chem.MolFromSmiles("CCCCl")), first_alert(Chem.MolFromSmiles("CCO"))
+    ('MCF4', None)
+    """
+    h_mol = Chem.AddHs(mol)
+    fp = Chem.PatternFingerprint(h_mol)
+    for (name, query), (_, query_fp) in zip(filter_patterns(), _screens()):
+        if DataStructs.AllProbeBitsMatch(query_fp, fp) and h_mol.HasSubstructMatch(query):
+            return name
+    return None
+
+
 def failed_filters(mol: Chem.Mol) -> list[str]:
     """Names of the MCF/PAINS patterns that match ``mol`` (empty when none does).
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from molvae_cli.main import cli
 
+from molvae.chem import canonical_smiles
 from molvae.properties import compute
 from tests.conftest import moses
 
@@ -56,7 +57,7 @@ def test_optimize_from_seeds_with_constraints_and_a_user_function(tiny_run, tmp_
     (tmp_path / "seeds.smi").write_text(seeds[1] + "\n")
     out = tmp_path / "o.csv"
     res = run("optimize", "-m", tiny_run, "--objective", "clifn:score", "--from", seeds[0], "--from-file",
-              tmp_path / "seeds.smi", "--similarity", 0.05, "--forbid", "[#9]", "--budget", 150, "--top", 3,
+              tmp_path / "seeds.smi", "--similarity", 0.05, "--forbid", "[#9]", "--budget", 150, "--top", 3, "--method", "cma",
               "-o", out, "-q")
     assert res.exit_code == 0, res.output
     rows = read_csv(out)
@@ -105,3 +106,61 @@ def test_bad_objective_file_names_file_and_problem(tiny_run, tmp_path, text, mes
     assert message in res.output and "obj.toml" in res.output
     assert "Traceback" not in res.output
     assert len([line for line in res.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+# ------------------------------------------------------------------ seed files and budgets (issue 12, item 4)
+@pytest.mark.parametrize("text", ["", "SMILES,name\n", "\n\n"])
+def test_seed_file_without_molecules_is_a_usage_error(tiny_run, tmp_path, text):
+    seeds = tmp_path / ("seeds.csv" if "," in text else "seeds.smi")
+    seeds.write_text(text)
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from-file", seeds, "--budget", 20,
+              "-o", tmp_path / "x.csv", "-q")
+    assert res.exit_code == 2, res.output
+    assert "holds no molecule" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_unusable_seed_lines_go_to_a_rejects_file_and_the_others_are_optimised(tiny_run, tmp_path):
+    good = moses(2, skip=10)
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text(f"SMILES,name\n{good[0]},a\nC[Si](C)(C)C,silane\n,empty\nnot-a-molecule,junk\n{good[1]},b\n")
+    out = tmp_path / "o.csv"
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from-file", seeds, "--budget", 30, "--top", 2,
+              "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    rejects = read_csv(tmp_path / "o.seed-rejects.csv")
+    assert [(r["line"], r["smiles"]) for r in rejects] == [("3", "C[Si](C)(C)C"), ("4", ""), ("5", "not-a-molecule")]
+    assert "[Si]" in rejects[0]["reason"] and rejects[1]["reason"] == "empty SMILES" and rejects[2]["reason"]
+    assert "3 of 5 seeds" in res.stderr and "2 of 2 seeds have a candidate" in res.stderr
+    assert {r["seed"] for r in read_csv(out)} <= {canonical_smiles(s) for s in good}
+
+
+def test_seed_file_with_no_usable_molecule_fails(tiny_run, tmp_path):
+    seeds = tmp_path / "seeds.smi"
+    seeds.write_text("C[Si](C)(C)C\nnot-a-molecule\n")
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from-file", seeds, "--budget", 20,
+              "-o", tmp_path / "x.csv", "-q")
+    assert res.exit_code == 1, res.output
+    assert "no usable seed" in res.output and "Traceback" not in res.output
+    assert len(read_csv(tmp_path / "x.seed-rejects.csv")) == 2
+
+
+@pytest.mark.parametrize("method", ["cma", "gradient", "gradient+cma", "ga"])
+def test_budget_is_met_exactly(tiny_run, tmp_path, method):
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--method", method, "--budget", 50,
+              "-o", tmp_path / "x.csv", "-q")
+    assert res.exit_code == 0, res.output
+    assert "decoded 50 molecules" in res.stderr
+
+
+def test_budget_of_distinct_molecules_and_guards_switch_off(tiny_run, tmp_path):
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--method", "ga", "--budget", 40, "--budget-counts",
+              "distinct", "-o", tmp_path / "x.csv", "-q")
+    assert res.exit_code == 0, res.output
+    assert "40 distinct valid" in res.stderr and "a drug-likeness guard" in res.stderr
+    assert "objective computed for 40" not in res.stderr  # the guarded ones were not scored
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--budget", 40, "--no-guards",
+              "-o", tmp_path / "y.csv", "-q")
+    assert res.exit_code == 0, res.output
+    assert "drug-likeness guard" not in res.stderr
+    assert "guards = false" in (tmp_path / "y.optimize.toml").read_text()

@@ -144,7 +144,7 @@ def user_module(tmp_path, monkeypatch):
 
 def test_user_function_as_a_black_box(tiny_model, user_module, tmp_path):
     res = tiny_model.optimize("userobj:halogens", budget=200, seed=0, top=10)
-    assert {c.method for c in res.candidates} == {"cma"}
+    assert {c.method for c in res.candidates} == {"ga"}  # the default method
     check_ranked_and_rescored(res, lambda s, p: sum(s.count(x) for x in ("F", "Cl", "Br")) + 0.01 * len(s))
     rows = check_csv(res, tmp_path / "u.csv")
     assert float(rows[0]["userobj:halogens"]) == pytest.approx(float(rows[0]["objective"]), abs=1e-4)
@@ -157,7 +157,10 @@ def test_failing_user_function_is_counted_and_not_fatal(tiny_model, user_module)
     assert {why for _, why in res.failures} >= {"userobj:fragile raised RuntimeError: docking failed"}
     assert res.candidates and all("N" not in c.smiles and "O" not in c.smiles for c in res.candidates)
     assert all(math.isfinite(c.score) for c in res.candidates)
-    assert res.n_unique == len(res.candidates) + res.n_failures
+    assert res.n_unique == len(res.candidates) + res.n_failures + res.n_infeasible
+    # molecules that break a guard are accounted for, and the objective was not called for them
+    assert 0 < res.n_guarded == sum(res.guarded.values()) <= res.n_infeasible
+    assert res.n_scored == len(res.candidates) + res.n_failures + res.n_infeasible - res.n_guarded
 
 
 def test_seed_the_vocabulary_cannot_encode_names_the_tokens(tiny_model):

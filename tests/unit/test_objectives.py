@@ -15,7 +15,7 @@ EXAMPLE = "COc1cc2c(cc1OC)CC([NH3+])C2"  # penalised logP -2.505 in the JT-VAE/G
 
 
 def score(obj: Objective, smiles: str) -> float:
-    return Scorer(obj).evaluate([smiles])[0].score
+    return Scorer(obj).evaluate([smiles], guard=False)[0].score  # the formula, whatever the guards say
 
 
 def test_plogp_objective_of_the_benchmark_example():

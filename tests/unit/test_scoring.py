@@ -20,7 +20,11 @@ def test_constraints_are_reported_as_violations():
     ok, amide, no_ring, big = sc.evaluate(["Oc1ccccc1", "NC(=O)c1ccccc1", "CCCCO", "CCCCCCCCCCCCc1ccccc1"])
     assert ok.violation == 0
     assert amide.violation == 1 and no_ring.violation == 1
-    assert big.violation == pytest.approx(0.6)  # 18 heavy atoms, 6 over
+    assert big.violation == pytest.approx(1.6)  # 18 heavy atoms, 6 over; and a 12-carbon chain (a guard)
+    assert big.guard.startswith("chain") and not big.scored and math.isnan(big.score)
+    unguarded = Scorer(Objective.build(maximize=["qed"], constraints={"max_heavy_atoms": 12, "guards": False}))
+    (big,) = unguarded.evaluate(["CCCCCCCCCCCCc1ccccc1"])
+    assert big.violation == pytest.approx(0.6) and big.guard == "" and big.scored
     with pytest.raises(ConfigError, match="invalid SMARTS 'c1ccc'"):
         Scorer(Objective.build(maximize=["qed"], constraints={"require": ["c1ccc"]}))
 
@@ -84,3 +88,18 @@ def test_bad_user_function_names_the_problem(user_module, spec, message):
 def test_user_function_returning_the_wrong_number_of_values(user_module):
     with pytest.raises(ConfigError, match="returned 1 values for 2 molecules"):
         Scorer(Objective.build(maximize=["userscore:wrong_length"])).evaluate(["CC", "CCC"])
+
+
+def test_guarded_molecules_cost_no_objective_call_and_the_limit_counts_new_molecules(user_module):
+    import userscore
+
+    sc = Scorer(Objective.build(maximize=["userscore:length"]))
+    anhydride, ok1, ok2, ok3 = "CC(=O)OC(=O)c1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "Cc1ccccc1"
+    evs = sc.evaluate([anhydride, ok1, ok1, ok2, ok3], limit=2)
+    assert [e.smiles for e in evs] == [anhydride, ok1, ok1]  # stops before the third new molecule
+    assert evs[0].guard == "reactive: anhydride" and not evs[0].scored and evs[0].violation >= 1
+    assert userscore.calls == [[ok1]] and sc.n_scored == 1  # the guarded molecule was not scored
+    assert sc.evaluate([ok1, ok2], limit=0) == [sc.cache[ok1]] and sc.n_scored == 1
+    # a seed that breaks a guard is still scored when asked (guard=False), and keeps its guard
+    (seed,) = sc.evaluate([anhydride], guard=False)
+    assert seed.scored and seed.score == len(anhydride) and seed.guard and sc.n_scored == 2

@@ -16,16 +16,22 @@ from _common import machine  # noqa: E402,F401  (the scripts import it from here
 
 
 def add_common_args(ap: argparse.ArgumentParser, budget: int) -> None:
-    ap.add_argument("--model", default=None,
-                    help="checkpoint or run folder (default: the shipped pretrained model, when there is one)")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="checkpoint or run folder (default: the shipped pretrained model, when there is one)",
+    )
     ap.add_argument("--budget", type=int, default=budget, help="molecules decoded (per seed where there are seeds)")
     ap.add_argument("--method", default="cma", help="cma, gradient or gradient+cma")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--progress", action="store_true", help="show a progress bar")
-    ap.add_argument("--guards", action="store_true",
-                    help="apply molvae's drug-likeness guards (off here: the published figures compared are unguarded)")
+    ap.add_argument(
+        "--guards",
+        action="store_true",
+        help="apply molvae's drug-likeness guards (off here: the published figures compared are unguarded)",
+    )
 
 
 def load_model(args: argparse.Namespace):

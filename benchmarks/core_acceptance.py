@@ -31,8 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--data", default=str(ROOT / "data" / "moses" / "train_20k.csv.gz"),
-                    help="training file (default: the 20,000 random MOSES training molecules in data/)")
+    ap.add_argument(
+        "--data",
+        default=str(ROOT / "data" / "moses" / "train_20k.csv.gz"),
+        help="training file (default: the 20,000 random MOSES training molecules in data/)",
+    )
     ap.add_argument("--out", default="runs/acceptance")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", default=None, help="TOML settings (default: molvae's defaults, as in the README)")
@@ -45,8 +48,10 @@ def main() -> int:
     from molvae.train import train
 
     out = Path(args.out)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
+    )
     if not args.skip_train:
         if out.exists():
             shutil.rmtree(out)
@@ -56,8 +61,10 @@ def main() -> int:
         cfg = TrainConfig.from_dict(settings)
         t0 = time.time()
         train(data, out, cfg, progress=False)
-        print(f"trained on {data} for {(time.time() - t0) / 60:.1f} min wall "
-              f"(limit {args.minutes} min of training), config {args.config or 'defaults'}")
+        print(
+            f"trained on {data} for {(time.time() - t0) / 60:.1f} min wall "
+            f"(limit {args.minutes} min of training), config {args.config or 'defaults'}"
+        )
         print((out / "history.csv").read_text().splitlines()[-1])
 
     model = MolVAE.load(out, device="cpu")
@@ -66,16 +73,17 @@ def main() -> int:
     valid = [s for s in samples if s is not None]
     validity = len(valid) / len(samples)
     uniqueness = len(set(valid)) / max(len(valid), 1)
-    print(f"2000 prior samples: validity {validity:.4f}, uniqueness {uniqueness:.4f} "
-          f"({time.time() - t0:.1f} s)")
+    print(f"2000 prior samples: validity {validity:.4f}, uniqueness {uniqueness:.4f} ({time.time() - t0:.1f} s)")
     medians = []
     for target in (1.0, 2.0, 3.0, 4.0):
         got = [s for s in model.sample(500, condition={"logp": target}, seed=2) if s is not None]
         logp = [compute(s, ["logp"])["logp"] for s in got]
         med = float(np.median(logp))
         medians.append(med)
-        print(f"logp={target:.0f}: {len(got)}/500 valid, median measured logP {med:.2f}, "
-              f"MAE {np.mean(np.abs(np.array(logp) - target)):.2f}")
+        print(
+            f"logp={target:.0f}: {len(got)}/500 valid, median measured logP {med:.2f}, "
+            f"MAE {np.mean(np.abs(np.array(logp) - target)):.2f}"
+        )
     monotonic = all(b > a for a, b in zip(medians, medians[1:]))
     checks = {
         "all valid": validity == 1.0,

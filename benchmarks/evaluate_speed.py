@@ -79,8 +79,7 @@ def main() -> int:
         seconds, r = timed(gen, test, args.n_jobs, args.progress)
         report("warm cache", seconds, r)
     ok = seconds < 300
-    print(f"\nwarm evaluation of {len(gen)} molecules: {seconds:.1f} s "
-          f"({'under' if ok else 'OVER'} the 300 s target)")
+    print(f"\nwarm evaluation of {len(gen)} molecules: {seconds:.1f} s ({'under' if ok else 'OVER'} the 300 s target)")
     print(f"FCD/Test {r['FCD/Test']:.4f}, SNN/Test {r['SNN/Test']:.4f}, IntDiv {r['IntDiv']:.4f}")
     print(machine().splitlines()[0].split("; ")[-1] + " (after)")
     return 0 if ok else 1

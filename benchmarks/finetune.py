@@ -54,7 +54,9 @@ def build_series(n_scan: int, seed: int) -> None:
             mol = Chem.MolFromSmiles(line.strip())
             if mol is None or not mol.HasSubstructMatch(core):
                 continue
-            isomers = list(EnumerateStereoisomers(mol, options=StereoEnumerationOptions(onlyUnassigned=True, unique=True)))
+            isomers = list(
+                EnumerateStereoisomers(mol, options=StereoEnumerationOptions(onlyUnassigned=True, unique=True))
+            )
             mol = Chem.Mol(rng.choice(isomers)) if isomers else mol
             for (idx,) in mol.GetSubstructMatches(amine):  # protonate basic amines (pH 7.4)
                 atom = mol.GetAtomWithIdx(idx)
@@ -110,8 +112,11 @@ def snn(generated: list[str], reference: list[str]) -> float:
     from molvae.chem import mol_from_smiles, morgan_fingerprint
 
     ref = [morgan_fingerprint(m) for m in map(mol_from_smiles, reference) if m is not None]
-    sims = [max(DataStructs.BulkTanimotoSimilarity(morgan_fingerprint(m), ref))
-            for m in map(mol_from_smiles, generated) if m is not None]
+    sims = [
+        max(DataStructs.BulkTanimotoSimilarity(morgan_fingerprint(m), ref))
+        for m in map(mol_from_smiles, generated)
+        if m is not None
+    ]
     return float(np.mean(sims)) if sims else 0.0
 
 
@@ -124,8 +129,13 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000, help="prior samples scored before and after")
     ap.add_argument("--run", type=Path, default=Path("runs/finetune-bench"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a fine-tuning setting (TOML value syntax), e.g. --set lr=2e-3 --set 'freeze=[\"encoder\"]'")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a fine-tuning setting (TOML value syntax), e.g. --set lr=2e-3 --set 'freeze=[\"encoder\"]'",
+    )
     ap.add_argument("--build-series", action="store_true", help="rebuild the default series file and stop")
     ap.add_argument("--scan", type=int, default=300_000, help="MOSES training molecules scanned by --build-series")
     args = ap.parse_args()
@@ -159,8 +169,11 @@ def main() -> None:
     import tomllib
 
     overrides = tomllib.loads("\n".join(args.set))
-    settings = finetune_settings() | {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed,
-                                      "properties": base.property_names} | overrides
+    settings = (
+        finetune_settings()
+        | {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed, "properties": base.property_names}
+        | overrides
+    )
     print(f"fine-tuning settings: {settings}")
     t = time.time()
     best = train(train_file, out, TrainConfig.from_dict(settings))

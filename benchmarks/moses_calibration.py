@@ -72,12 +72,15 @@ def main() -> int:
     for name, path in (("test", paths.test), ("test_scaffolds", paths.test_scaffolds)):
         t = time.perf_counter()
         stats = reference_stats(path, n_jobs=args.n_jobs, progress=args.progress)
-        print(f"reference statistics {name}: {stats.n_molecules} molecules, "
-              f"{time.perf_counter() - t:.1f} s (cache hit if about a second)")
+        print(
+            f"reference statistics {name}: {stats.n_molecules} molecules, "
+            f"{time.perf_counter() - t:.1f} s (cache hit if about a second)"
+        )
 
     t = time.perf_counter()
-    r = evaluate_smiles(gen, reference=paths.test, scaffold_reference=paths.test_scaffolds,
-                        n_jobs=args.n_jobs, progress=args.progress)
+    r = evaluate_smiles(
+        gen, reference=paths.test, scaffold_reference=paths.test_scaffolds, n_jobs=args.n_jobs, progress=args.progress
+    )
     wall = time.perf_counter() - t
 
     print(f"\n{args.n} random MOSES train molecules (seed {args.seed}) vs MOSES test / scaffold test")
@@ -86,8 +89,10 @@ def main() -> int:
     for name, paper, checked in PAPER_TRAIN:
         value = r[name]
         if value is None:
-            print(f"{name:<14}{'None':>10}{paper:>13.3f}{'':>9}  {'FAIL' if checked else 'info'}"
-                  f"  ({r['notes'].get(name)})")
+            print(
+                f"{name:<14}{'None':>10}{paper:>13.3f}{'':>9}  {'FAIL' if checked else 'info'}"
+                f"  ({r['notes'].get(name)})"
+            )
             if checked:
                 failed.append(name)
             continue
@@ -96,8 +101,10 @@ def main() -> int:
         if verdict == "FAIL":
             failed.append(name)
         print(f"{name:<14}{value:>10.4f}{paper:>13.3f}{diff:>9.4f}  {verdict}")
-    print("\nproperty distances (Wasserstein-1 to test; no paper value for Train): "
-          + ", ".join(f"{k} {r[k]:.4f}" for k in ("logP", "SA", "QED", "weight")))
+    print(
+        "\nproperty distances (Wasserstein-1 to test; no paper value for Train): "
+        + ", ".join(f"{k} {r[k]:.4f}" for k in ("logP", "SA", "QED", "weight"))
+    )
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items()))
     print(f"evaluation wall time (warm cache): {wall:.1f} s")
     if failed:

@@ -79,8 +79,13 @@ def _celecoxib_rediscovery(m: Chem.Mol) -> float:
 
 
 def _fluoxetine_mpo(m: Chem.Mol) -> float:
-    return _geo([(ramp(_sim(m, "fluoxetine"), 0.75), 2.0), (window(Crippen.MolLogP(m), 2.5, 4.0, 2.0), 1.0),
-                 (window(rdMolDescriptors.CalcTPSA(m), 20, 50, 40), 1.0)])
+    return _geo(
+        [
+            (ramp(_sim(m, "fluoxetine"), 0.75), 2.0),
+            (window(Crippen.MolLogP(m), 2.5, 4.0, 2.0), 1.0),
+            (window(rdMolDescriptors.CalcTPSA(m), 20, 50, 40), 1.0),
+        ]
+    )
 
 
 def _zolpidem_hop(m: Chem.Mol) -> float:
@@ -91,11 +96,16 @@ def _zolpidem_hop(m: Chem.Mol) -> float:
 
 def _cns_amide(m: Chem.Mol) -> float:
     need = [m.HasSubstructMatch(p) for p in (_AMIDE, _ARYL_F, _SAT_N6)]
-    return _geo([(QED.qed(m), 2.0), (window(Descriptors.MolWt(m), 300, 350, 60), 1.0),
-                 (window(Crippen.MolLogP(m), 2.0, 3.0, 2.0), 1.0),
-                 (window(rdMolDescriptors.CalcTPSA(m), 50, 70, 40), 1.0),
-                 (window(rdMolDescriptors.CalcNumHBD(m), 0, 1, 2), 1.0),
-                 *((1.0 if ok else 0.3, 1.0) for ok in need)])
+    return _geo(
+        [
+            (QED.qed(m), 2.0),
+            (window(Descriptors.MolWt(m), 300, 350, 60), 1.0),
+            (window(Crippen.MolLogP(m), 2.0, 3.0, 2.0), 1.0),
+            (window(rdMolDescriptors.CalcTPSA(m), 50, 70, 40), 1.0),
+            (window(rdMolDescriptors.CalcNumHBD(m), 0, 1, 2), 1.0),
+            *((1.0 if ok else 0.3, 1.0) for ok in need),
+        ]
+    )
 
 
 def _diazepam_paroxetine(m: Chem.Mol) -> float:

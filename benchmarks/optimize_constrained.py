@@ -70,9 +70,16 @@ def run(model, starts: list[tuple[str, float]], delta: float, args) -> dict:
     t = time.time()
     for c in range(0, len(ok), args.chunk):
         chunk = ok[c : c + args.chunk]
-        res = model.optimize({"objective": [{"property": "plogp"}], "constraints": {"similarity": delta}},
-                             seeds=[s for s, _ in chunk], top=1, budget=args.budget, method=args.method,
-                             seed=args.seed + c, progress=args.progress, guards=args.guards)
+        res = model.optimize(
+            {"objective": [{"property": "plogp"}], "constraints": {"similarity": delta}},
+            seeds=[s for s, _ in chunk],
+            top=1,
+            budget=args.budget,
+            method=args.method,
+            seed=args.seed + c,
+            progress=args.progress,
+            guards=args.guards,
+        )
         for i, (_, before) in enumerate(chunk):
             best = res.best(i)
             gain = best.score - before if best is not None else 0.0
@@ -82,12 +89,18 @@ def run(model, starts: list[tuple[str, float]], delta: float, args) -> dict:
             else:
                 improvements.append(0.0)
         done = c + len(chunk)
-        print(f"  δ={delta}: {done}/{len(ok)} molecules, {successes} successes, "
-              f"mean improvement so far {sum(improvements) / done:.3f} ({time.time() - t:.0f} s)", flush=True)
+        print(
+            f"  δ={delta}: {done}/{len(ok)} molecules, {successes} successes, "
+            f"mean improvement so far {sum(improvements) / done:.3f} ({time.time() - t:.0f} s)",
+            flush=True,
+        )
     n = len(starts)  # unencodable molecules count as failures
     improvements += [0.0] * (n - len(ok))
     return {
-        "delta": delta, "n": n, "unencodable": n - len(ok), "success": successes / n,
+        "delta": delta,
+        "n": n,
+        "unencodable": n - len(ok),
+        "success": successes / n,
         "mean": sum(improvements) / n,
         "mean_success": (sum(improvements) / successes) if successes else 0.0,
         "seconds": time.time() - t,
@@ -98,8 +111,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(ap, budget=80)
     ap.add_argument("--n-molecules", type=int, default=800, help="how many of the lowest-plogp test molecules")
-    ap.add_argument("--every", type=int, default=1,
-                    help="use every k-th of those molecules (a quick run that spans the whole set)")
+    ap.add_argument(
+        "--every", type=int, default=1, help="use every k-th of those molecules (a quick run that spans the whole set)"
+    )
     ap.add_argument("--deltas", default="0.4,0.6", help="similarity thresholds, comma-separated")
     ap.add_argument("--chunk", type=int, default=200, help="starting molecules searched together")
     args = ap.parse_args()
@@ -109,15 +123,19 @@ def main() -> int:
     model, name = load_model(args)
     print(describe(model, name))
     starts = lowest_plogp(args.n_molecules)[:: args.every]
-    print(f"{len(starts)} of the {args.n_molecules} MOSES test molecules with the lowest penalised logP "
-          f"({starts[0][1]:.2f} to {starts[-1][1]:.2f}); budget {args.budget} decoded molecules each, "
-          f"method {args.method}, seed {args.seed}")
+    print(
+        f"{len(starts)} of the {args.n_molecules} MOSES test molecules with the lowest penalised logP "
+        f"({starts[0][1]:.2f} to {starts[-1][1]:.2f}); budget {args.budget} decoded molecules each, "
+        f"method {args.method}, seed {args.seed}"
+    )
     results = [run(model, starts, float(d), args) for d in args.deltas.split(",")]
     print()
     for r in results:
-        print(f"δ = {r['delta']}: success {100 * r['success']:.1f}% of {r['n']} "
-              f"({r['unencodable']} could not be encoded), mean improvement {r['mean']:.3f} "
-              f"(over successes {r['mean_success']:.3f}), {r['seconds']:.0f} s")
+        print(
+            f"δ = {r['delta']}: success {100 * r['success']:.1f}% of {r['n']} "
+            f"({r['unencodable']} could not be encoded), mean improvement {r['mean']:.3f} "
+            f"(over successes {r['mean_success']:.3f}), {r['seconds']:.0f} s"
+        )
     print(f"total time {time.time() - t0:.0f} s")
     return 0
 

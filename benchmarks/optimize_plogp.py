@@ -29,18 +29,31 @@ def main() -> int:
     t0 = time.time()
     model, name = load_model(args)
     print(describe(model, name))
-    print(f"maximise penalised logP with at most {args.max_heavy_atoms} heavy atoms: budget {args.budget} "
-          f"decoded molecules, method {args.method}, seed {args.seed}")
+    print(
+        f"maximise penalised logP with at most {args.max_heavy_atoms} heavy atoms: budget {args.budget} "
+        f"decoded molecules, method {args.method}, seed {args.seed}"
+    )
     objective = {"objective": [{"property": "plogp"}], "constraints": {"max_heavy_atoms": args.max_heavy_atoms}}
-    res = model.optimize(objective, budget=args.budget, method=args.method, seed=args.seed, top=args.top,
-                         progress=args.progress, guards=args.guards)
-    print(f"decoded {res.n_decoded} ({res.n_invalid} invalid, {res.n_unique} distinct valid, "
-          f"{res.n_infeasible} over {args.max_heavy_atoms} heavy atoms) in {res.seconds:.0f} s")
+    res = model.optimize(
+        objective,
+        budget=args.budget,
+        method=args.method,
+        seed=args.seed,
+        top=args.top,
+        progress=args.progress,
+        guards=args.guards,
+    )
+    print(
+        f"decoded {res.n_decoded} ({res.n_invalid} invalid, {res.n_unique} distinct valid, "
+        f"{res.n_infeasible} over {args.max_heavy_atoms} heavy atoms) in {res.seconds:.0f} s"
+    )
     print_top(res, args.top, extra=("heavy_atoms",))
     top3 = [c.score for c in res.candidates[:3]]
-    print(f"top-3 penalised logP: {' / '.join(f'{s:.2f}' for s in top3)} "
-          f"({'met' if top3 and top3[0] >= TARGET else 'not met'}: target top-1 ≥ {TARGET:g}; "
-          f"JT-VAE 5.30, GCPN 7.98, LIMO 10.5)")
+    print(
+        f"top-3 penalised logP: {' / '.join(f'{s:.2f}' for s in top3)} "
+        f"({'met' if top3 and top3[0] >= TARGET else 'not met'}: target top-1 ≥ {TARGET:g}; "
+        f"JT-VAE 5.30, GCPN 7.98, LIMO 10.5)"
+    )
     print(f"total time {time.time() - t0:.0f} s")
     return 0
 

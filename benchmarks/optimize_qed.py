@@ -28,14 +28,23 @@ def main() -> int:
     model, name = load_model(args)
     print(describe(model, name))
     print(f"maximise QED: budget {args.budget} decoded molecules, method {args.method}, seed {args.seed}")
-    res = model.optimize("qed", budget=args.budget, method=args.method, seed=args.seed, top=args.top,
-                         progress=args.progress, guards=args.guards)
+    res = model.optimize(
+        "qed",
+        budget=args.budget,
+        method=args.method,
+        seed=args.seed,
+        top=args.top,
+        progress=args.progress,
+        guards=args.guards,
+    )
     print(f"decoded {res.n_decoded} ({res.n_invalid} invalid, {res.n_unique} distinct valid) in {res.seconds:.0f} s")
     print_top(res, args.top)
     top3 = [c.score for c in res.candidates[:3]]
-    print(f"top-3 QED: {' / '.join(f'{s:.4f}' for s in top3)} "
-          f"({'met' if len(top3) == 3 and min(top3) >= TARGET else 'not met'}: target all ≥ {TARGET}; "
-          f"LIMO 0.947 / 0.946 / 0.945)")
+    print(
+        f"top-3 QED: {' / '.join(f'{s:.4f}' for s in top3)} "
+        f"({'met' if len(top3) == 3 and min(top3) >= TARGET else 'not met'}: target all ≥ {TARGET}; "
+        f"LIMO 0.947 / 0.946 / 0.945)"
+    )
     print(f"total time {time.time() - t0:.0f} s")
     return 0
 

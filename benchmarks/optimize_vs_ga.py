@@ -80,8 +80,13 @@ def run_mol_ga(name: str, budget: int, start: list[str], seed: int) -> Recorder:
 
     rec = Recorder(name, budget)
     try:
-        default_ga(starting_population_smiles=start, scoring_function=lambda s: rec(s, stop=True),
-                   max_generations=10**9, offspring_size=GA_OFFSPRING, rng=random.Random(seed))
+        default_ga(
+            starting_population_smiles=start,
+            scoring_function=lambda s: rec(s, stop=True),
+            max_generations=10**9,
+            offspring_size=GA_OFFSPRING,
+            rng=random.Random(seed),
+        )
     except _Spent:
         pass
     return rec
@@ -108,8 +113,10 @@ def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed
     search.run()
     calls = [(s, ev.score if ev.scored else -1.0) for s, ev in search.scorer.cache.items()]
     if search.scorer.n_failures or len(rec.calls) != search.scorer.n_scored or len(calls) != budget:
-        raise RuntimeError(f"molvae's counts disagree: {len(calls)} distinct, {search.scorer.n_scored} scored, "
-                           f"{len(rec.calls)} recorded, {search.scorer.n_failures} failures")
+        raise RuntimeError(
+            f"molvae's counts disagree: {len(calls)} distinct, {search.scorer.n_scored} scored, "
+            f"{len(rec.calls)} recorded, {search.scorer.n_failures} failures"
+        )
     return calls
 
 
@@ -193,10 +200,17 @@ def main() -> int:
 
     print(machine())
     model_name = args.model or "the shipped model molvae/pretrained/moses-cvae.ckpt"
-    print(f"model: {model_name}; molvae methods {args.methods}, guards on; "
-          + ("" if args.no_mol_ga else f"mol-ga {ga_version} default_ga, offspring_size {GA_OFFSPRING}, "
-             f"{args.start} random MOSES training molecules to start; ")
-          + f"seed {args.seed}; {len(jobs)} runs, {args.jobs} at a time", flush=True)
+    print(
+        f"model: {model_name}; molvae methods {args.methods}, guards on; "
+        + (
+            ""
+            if args.no_mol_ga
+            else f"mol-ga {ga_version} default_ga, offspring_size {GA_OFFSPRING}, "
+            f"{args.start} random MOSES training molecules to start; "
+        )
+        + f"seed {args.seed}; {len(jobs)} runs, {args.jobs} at a time",
+        flush=True,
+    )
     t0 = time.time()
     runs: dict[tuple[str, str, int], list[tuple[str, float]]] = {}
     seconds: dict[tuple[str, str, int], float] = {}
@@ -217,14 +231,18 @@ def main() -> int:
                 print(f"{name:<22} {label:<10} {m['calls']:>6} " + " ".join(f"{m[c]:>6.3f}" for c in cols))
     print("\nmean over the objectives of 'mean' (top-1, top-10, top-100):")
     for b in budgets:
-        line = ", ".join(f"{k.replace('molvae:', 'molvae-')} {sum(v) / len(v):.3f}"
-                         for (k, bb), v in summary.items() if bb == b)
+        line = ", ".join(
+            f"{k.replace('molvae:', 'molvae-')} {sum(v) / len(v):.3f}" for (k, bb), v in summary.items() if bb == b
+        )
         print(f"  {b:>6} calls: {line}")
     if not args.no_mol_ga:
         for kind in kinds[:-1]:
-            verdict = [f"{b}: {'yes' if sum(summary[(kind, b)]) >= sum(summary[('mol-ga', b)]) else 'no'}"
-                       for b in budgets]
-            print(f"{kind.replace('molvae:', 'molvae-')} at least equal to mol-ga on the mean score? {'; '.join(verdict)}")
+            verdict = [
+                f"{b}: {'yes' if sum(summary[(kind, b)]) >= sum(summary[('mol-ga', b)]) else 'no'}" for b in budgets
+            ]
+            print(
+                f"{kind.replace('molvae:', 'molvae-')} at least equal to mol-ga on the mean score? {'; '.join(verdict)}"
+            )
     print(f"total time {time.time() - t0:.0f} s; load average now {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -73,8 +73,14 @@ def make_trainer(arch: str, device: str, bf16: bool, batch_size: int | None, dat
     from molvae.config import TrainConfig
     from molvae.train import Trainer
 
-    settings = {**ARCHS[arch], "device": device, "cpu_bf16": bf16, "val_samples": 0, "val_reconstruct": 0,
-                "checkpoint_minutes": 1e9}
+    settings = {
+        **ARCHS[arch],
+        "device": device,
+        "cpu_bf16": bf16,
+        "val_samples": 0,
+        "val_reconstruct": 0,
+        "checkpoint_minutes": 1e9,
+    }
     if batch_size:
         settings["batch_size"] = batch_size
     return Trainer(data, out, TrainConfig(**settings), resume=False, progress=False)
@@ -143,7 +149,9 @@ def generate_speedup(model, n: int, jobs: int | None, out: Path, report) -> None
     ids = []
     for _ in range(max(1, min(n, 8192) // 4096)):  # the chemistry of up to 8,192 molecules, timed on one core
         z = torch.randn((4096, model.latent_dim), generator=g, device=model.device)
-        ids.append(model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed).to(torch.uint8).cpu().numpy())
+        ids.append(
+            model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed).to(torch.uint8).cpu().numpy()
+        )
     arr = np.concatenate(ids)
     tokens, names = tuple(model.vocab.tokens), tuple(model.property_names)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -151,19 +159,32 @@ def generate_speedup(model, n: int, jobs: int | None, out: Path, report) -> None
         check_ids((arr[s : s + CHUNK], tokens, names))
     one_core = len(arr) / (time.perf_counter() - t0)
     chem_ms = 1000 * (time.process_time() - c0) / len(arr)
-    report(device="cpu", arch="shipped", what="chemistry alone, one core", value=one_core, unit="mol/s",
-           note=f"parse, canonicalise, {'/'.join(names)}; {len(arr):,} molecules; {chem_ms:.2f} ms CPU each")
+    report(
+        device="cpu",
+        arch="shipped",
+        what="chemistry alone, one core",
+        value=one_core,
+        unit="mol/s",
+        note=f"parse, canonicalise, {'/'.join(names)}; {len(arr):,} molecules; {chem_ms:.2f} ms CPU each",
+    )
     for props, label in ((None, "all properties"), (["logp"], "--properties logp"), ([], "--properties none")):
         t0, before = time.perf_counter(), os.times()
         res = model.generate_to_file(out, n, seed=0, n_jobs=jobs, properties=props)
         rate, after = res.n_sampled / (time.perf_counter() - t0), os.times()
         # CPU of this process (sampling, writing) and of its joined worker processes (chemistry)
-        cpu_ms = 1000 * sum(getattr(after, k) - getattr(before, k)
-                            for k in ("user", "system", "children_user", "children_system")) / res.n_sampled
+        cpu_ms = (
+            1000
+            * sum(
+                getattr(after, k) - getattr(before, k) for k in ("user", "system", "children_user", "children_system")
+            )
+            / res.n_sampled
+        )
         note = f"{n:,} molecules, {cpu_ms:.2f} ms CPU each (all processes)"
         if props is None:
-            note += (f"; {rate / one_core:.2f}x one core's chemistry measured, at most "
-                     f"{2 * chem_ms / cpu_ms:.2f}x on 2 free cores (CPU per molecule)")
+            note += (
+                f"; {rate / one_core:.2f}x one core's chemistry measured, at most "
+                f"{2 * chem_ms / cpu_ms:.2f}x on 2 free cores (CPU per molecule)"
+            )
         report(device="cpu", arch="shipped", what=f"end-to-end generate ({label})", value=rate, unit="mol/s", note=note)
 
 
@@ -200,8 +221,22 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 
 def peak_memory_of_generate(model_path: Path, n: int, device: str, jobs: int | None, out: Path) -> dict:
     """Run ``molvae generate`` in a child process and sample its process tree's memory."""
-    cmd = [sys.executable, "-m", "molvae_cli", "generate", "-m", str(model_path), "-n", str(n), "--seed", "0",
-           "--device", device, "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "molvae_cli",
+        "generate",
+        "-m",
+        str(model_path),
+        "-n",
+        str(n),
+        "--seed",
+        "0",
+        "--device",
+        device,
+        "-o",
+        str(out),
+    ]
     if jobs:
         cmd += ["--jobs", str(jobs)]
     peak = {"rss_mb": 0.0, "pss_mb": 0.0, "processes": 0}
@@ -240,8 +275,11 @@ def trained_default_model(args) -> tuple[Path, str]:
         from molvae.config import TrainConfig
         from molvae.train import train
 
-        print(f"training the default architecture for {args.train_minutes} min on {DATA.name} -> {run} "
-              "(used for sampling figures)", flush=True)
+        print(
+            f"training the default architecture for {args.train_minutes} min on {DATA.name} -> {run} "
+            "(used for sampling figures)",
+            flush=True,
+        )
         train(DATA, run, TrainConfig(max_minutes=args.train_minutes), progress=False)
     hist = (run / "history.csv").read_text().strip().splitlines()
     return run, f"default architecture trained {args.train_minutes} min here ({run}, {len(hist) - 1} validations)"
@@ -256,14 +294,23 @@ def main() -> int:
     ap.add_argument("--devices", default=None, help="comma-separated, default: cpu and cuda when available")
     ap.add_argument("--archs", default="default,moses")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for the RDKit checks (default: all cores)")
-    ap.add_argument("--gpu-batch", type=int, default=2048, help="training batch on a GPU (the CPU uses each architecture's)")
+    ap.add_argument(
+        "--gpu-batch", type=int, default=2048, help="training batch on a GPU (the CPU uses each architecture's)"
+    )
     ap.add_argument("--e2e-n", type=int, default=None, help="molecules per end-to-end measurement")
-    ap.add_argument("--rss-n", type=int, default=None, help="molecules of the streamed generate whose memory is measured "
-                    "(default 200,000; 0 skips)")
+    ap.add_argument(
+        "--rss-n",
+        type=int,
+        default=None,
+        help="molecules of the streamed generate whose memory is measured (default 200,000; 0 skips)",
+    )
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
-    ap.add_argument("--generate-only", action="store_true",
-                    help="only the end-to-end generate figures (speed-up over one core, fewer property columns), "
-                         "with --model or the shipped model")
+    ap.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="only the end-to-end generate figures (speed-up over one core, fewer property columns), "
+        "with --model or the shipped model",
+    )
     args = ap.parse_args()
 
     import logging
@@ -286,8 +333,10 @@ def main() -> int:
     def report(**row) -> None:
         results.append(row)
         extra = f"  ({row['note']})" if row.get("note") else ""
-        print(f"{row['device']:>4} {row['arch']:>7}  {row['what']:<38} {row['value']:>10,.0f} {row['unit']}{extra}",
-              flush=True)
+        print(
+            f"{row['device']:>4} {row['arch']:>7}  {row['what']:<38} {row['value']:>10,.0f} {row['unit']}{extra}",
+            flush=True,
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -297,10 +346,18 @@ def main() -> int:
                 precisions = ["bf16"] if dev.type == "cuda" else (["fp32", "bf16"] if cpu_has_bf16() else ["fp32"])
                 trainer = None
                 for prec in precisions:
-                    tr = make_trainer(arch, device, prec == "bf16", args.gpu_batch if dev.type == "cuda" else None,
-                                      DATA, tmp / f"train-{device}-{arch}-{prec}")
+                    tr = make_trainer(
+                        arch,
+                        device,
+                        prec == "bf16",
+                        args.gpu_batch if dev.type == "cuda" else None,
+                        DATA,
+                        tmp / f"train-{device}-{arch}-{prec}",
+                    )
                     rate, bs = training_rate(tr, secs)
-                    note = f"batch {bs}" + (f", one MOSES epoch {MOSES_TRAIN_SIZE / rate:,.0f} s" if dev.type == "cuda" else "")
+                    note = f"batch {bs}" + (
+                        f", one MOSES epoch {MOSES_TRAIN_SIZE / rate:,.0f} s" if dev.type == "cuda" else ""
+                    )
                     report(device=device, arch=arch, what=f"training ({prec})", value=rate, unit="mol/s", note=note)
                     trainer = tr
                 if arch == "default":
@@ -311,28 +368,56 @@ def main() -> int:
                     model = MolVAE(trainer.record(), device=dev)
                     which = "random weights"
                 batch = 32768 if dev.type == "cuda" else 4096
-                for dtype in ([torch.bfloat16] if dev.type == "cuda" else [torch.float32] +
-                              ([torch.bfloat16] if cpu_has_bf16() else [])):
+                for dtype in (
+                    [torch.bfloat16]
+                    if dev.type == "cuda"
+                    else [torch.float32] + ([torch.bfloat16] if cpu_has_bf16() else [])
+                ):
                     rate, mean_len = sampling_rate(model, batch, dtype, secs)
                     name = "fp32" if dtype == torch.float32 else "bf16"
-                    report(device=device, arch=arch, what=f"model-only sampling ({name})", value=rate, unit="mol/s",
-                           note=f"{which}, batch {batch}, mean {mean_len:.1f} SELFIES tokens")
+                    report(
+                        device=device,
+                        arch=arch,
+                        what=f"model-only sampling ({name})",
+                        value=rate,
+                        unit="mol/s",
+                        note=f"{which}, batch {batch}, mean {mean_len:.1f} SELFIES tokens",
+                    )
                 model.sample_dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-                n = args.e2e_n or ((50000 if args.quick else 200000) if dev.type == "cuda" else (4000 if args.quick else 20000))
+                n = args.e2e_n or (
+                    (50000 if args.quick else 200000) if dev.type == "cuda" else (4000 if args.quick else 20000)
+                )
                 rate, valid_rate, validity = end_to_end_rate(model, n, args.jobs, tmp / "e2e.csv")
-                report(device=device, arch=arch, what="end-to-end generate (all)", value=rate, unit="mol/s",
-                       note=f"{which}, {n:,} molecules, properties {'/'.join(model.property_names)}")
-                report(device=device, arch=arch, what="end-to-end generate (valid)", value=valid_rate, unit="mol/s",
-                       note=f"validity {validity:.3f}")
+                report(
+                    device=device,
+                    arch=arch,
+                    what="end-to-end generate (all)",
+                    value=rate,
+                    unit="mol/s",
+                    note=f"{which}, {n:,} molecules, properties {'/'.join(model.property_names)}",
+                )
+                report(
+                    device=device,
+                    arch=arch,
+                    what="end-to-end generate (valid)",
+                    value=valid_rate,
+                    unit="mol/s",
+                    note=f"validity {validity:.3f}",
+                )
                 del model, trainer
         rss_n = args.rss_n if args.rss_n is not None else (20000 if args.quick else 200000)
         if rss_n and sys.platform.startswith("linux"):
             device = devices[-1]
             peak = peak_memory_of_generate(model_path, rss_n, device, args.jobs, tmp / "big.csv")
-            report(device=device, arch="default", what=f"streamed generate of {rss_n:,}: peak RSS",
-                   value=peak["rss_mb"], unit="MB",
-                   note=f"PSS {peak['pss_mb']:,.0f} MB, {peak['processes']} processes, {peak['rate']:,.0f} mol/s "
-                        "including start-up")
+            report(
+                device=device,
+                arch="default",
+                what=f"streamed generate of {rss_n:,}: peak RSS",
+                value=peak["rss_mb"],
+                unit="MB",
+                note=f"PSS {peak['pss_mb']:,.0f} MB, {peak['processes']} processes, {peak['rate']:,.0f} mol/s "
+                "including start-up",
+            )
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
     return 0

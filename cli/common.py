@@ -35,18 +35,26 @@ def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
 
 def model_option(f: Callable) -> Callable:
     return click.option(
-        "-m", "--model", "model_path", default=None, metavar="PATH",
+        "-m",
+        "--model",
+        "model_path",
+        default=None,
+        metavar="PATH",
         help="Trained model: a .ckpt file or a run folder (its best.ckpt is used). "
-             "Default (or 'pretrained'): the model that ships with molvae (MOSES; logp, qed, sa, mw, tpsa).",
+        "Default (or 'pretrained'): the model that ships with molvae (MOSES; logp, qed, sa, mw, tpsa).",
     )(f)
 
 
 def condition_option(f: Callable) -> Callable:
     return click.option(
-        "--condition", "-c", "conditions", multiple=True, metavar="NAME=VALUE",
+        "--condition",
+        "-c",
+        "conditions",
+        multiple=True,
+        metavar="NAME=VALUE",
         help="Requested property value, e.g. --condition logp=2.5; repeat for several. Others are left free. "
-             "NAME is one the model is conditioned on (the shipped model: logp, qed, sa, mw, tpsa; "
-             "`molvae properties` lists them all with units).",
+        "NAME is one the model is conditioned on (the shipped model: logp, qed, sa, mw, tpsa; "
+        "`molvae properties` lists them all with units).",
     )(f)
 
 
@@ -55,15 +63,21 @@ TEMPERATURE = click.FloatRange(min=0.0)
 
 
 def device_option(f: Callable) -> Callable:
-    return click.option("--device", default="auto", show_default=True,
-                        help="Where the model runs: auto (CUDA when available), cpu or cuda[:i].")(f)
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="Where the model runs: auto (CUDA when available), cpu or cuda[:i].",
+    )(f)
 
 
 def smiles_column_option(f: Callable) -> Callable:
     return click.option(
-        "--smiles-column", default=None, metavar="NAME",
+        "--smiles-column",
+        default=None,
+        metavar="NAME",
         help="CSV/TSV column holding the SMILES. Default: the column named smiles, canonical_smiles, smi, mol, "
-             "molecule or structure (any case); there is no first-column guess.",
+        "molecule or structure (any case); there is no first-column guess.",
     )(f)
 
 

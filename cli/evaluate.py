@@ -20,30 +20,77 @@ def _fmt(v) -> str:
 
 @click.command()
 @click.argument("generated", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-m", "--model", "model_path", default=None, metavar="PATH",
-              help="Evaluate a model (a .ckpt, a run folder, or 'pretrained' for the shipped model): "
-                   "sample -n molecules and run the diagnostics.")
+@click.option(
+    "-m",
+    "--model",
+    "model_path",
+    default=None,
+    metavar="PATH",
+    help="Evaluate a model (a .ckpt, a run folder, or 'pretrained' for the shipped model): "
+    "sample -n molecules and run the diagnostics.",
+)
 @click.option("-n", "n", type=int, default=30000, show_default=True, help="Prior samples to draw with --model.")
-@click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Test set (default: the MOSES test set, whose statistics ship with molvae).")
-@click.option("--scaffold-reference", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Scaffold test set for the /TestSF metrics (e.g. data/moses/test_scaffolds.csv.gz).")
-@click.option("--train", "train_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Training set for novelty (with --model: the model's own training molecules by default).")
-@click.option("--heldout", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Held-out molecules for reconstruction diagnostics (default: the reference set).")
-@click.option("--heldout-n", type=int, default=2000, show_default=True,
-              help="With --model: how many held-out molecules the reconstruction diagnostics use.")
+@click.option(
+    "--reference",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Test set (default: the MOSES test set, whose statistics ship with molvae).",
+)
+@click.option(
+    "--scaffold-reference",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Scaffold test set for the /TestSF metrics (e.g. data/moses/test_scaffolds.csv.gz).",
+)
+@click.option(
+    "--train",
+    "train_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Training set for novelty (with --model: the model's own training molecules by default).",
+)
+@click.option(
+    "--heldout",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Held-out molecules for reconstruction diagnostics (default: the reference set).",
+)
+@click.option(
+    "--heldout-n",
+    type=int,
+    default=2000,
+    show_default=True,
+    help="With --model: how many held-out molecules the reconstruction diagnostics use.",
+)
 @smiles_column_option
-@click.option("--control-n", type=int, default=200, show_default=True, help="Samples per requested value in the condition sweeps.")
+@click.option(
+    "--control-n", type=int, default=200, show_default=True, help="Samples per requested value in the condition sweeps."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the --model samples.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Write DIR/report.html with plots.")
+@click.option(
+    "--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Write DIR/report.html with plots."
+)
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: all cores).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @handle_errors
-def evaluate(generated, model_path, n, reference, scaffold_reference, train_path, heldout, heldout_n, smiles_column,
-             control_n, seed, json_path, report_dir, jobs, quiet) -> None:
+def evaluate(
+    generated,
+    model_path,
+    n,
+    reference,
+    scaffold_reference,
+    train_path,
+    heldout,
+    heldout_n,
+    smiles_column,
+    control_n,
+    seed,
+    json_path,
+    report_dir,
+    jobs,
+    quiet,
+) -> None:
     """MOSES metrics of GENERATED (.csv/.smi) or of a model's samples (--model), with diagnostics.
 
     The logP, SA, QED and weight rows are Wasserstein-1 distances between the generated and the
@@ -62,9 +109,21 @@ def evaluate(generated, model_path, n, reference, scaffold_reference, train_path
     if n <= 0:
         raise click.BadParameter(f"must be positive, got {n}", param_hint="-n")
     result = run_evaluation(
-        generated=generated, model=None if model_path is None else load_model(model_path), n=n, reference=reference, scaffold_reference=scaffold_reference,
-        train=train_path, heldout=heldout, heldout_n=heldout_n, control_n=control_n, seed=seed,
-        report_dir=report_dir, json_path=json_path, n_jobs=jobs, progress=not quiet, smiles_column=smiles_column,
+        generated=generated,
+        model=None if model_path is None else load_model(model_path),
+        n=n,
+        reference=reference,
+        scaffold_reference=scaffold_reference,
+        train=train_path,
+        heldout=heldout,
+        heldout_n=heldout_n,
+        control_n=control_n,
+        seed=seed,
+        report_dir=report_dir,
+        json_path=json_path,
+        n_jobs=jobs,
+        progress=not quiet,
+        smiles_column=smiles_column,
     )
     m = result["metrics"]
     notes = m.get("notes", {})
@@ -77,14 +136,20 @@ def evaluate(generated, model_path, n, reference, scaffold_reference, train_path
     d = result["diagnostics"]
     if d:
         rec, lat = d["reconstruction"], d["latent"]
-        click.echo(f"reconstruction: exact {_fmt(rec['exact'])}, token accuracy {_fmt(rec['token_accuracy'])} "
-                   f"on {rec['n']} held-out molecules ({rec['n_rejected']} not encodable)")
-        click.echo(f"latent: total KL {_fmt(lat['kl_total'])} nats, {lat['active_units']} of {lat.get('latent_dim')} units active"
-                   + ("  WARNING: posterior collapse" if lat.get("collapsed") else ""))
+        click.echo(
+            f"reconstruction: exact {_fmt(rec['exact'])}, token accuracy {_fmt(rec['token_accuracy'])} "
+            f"on {rec['n']} held-out molecules ({rec['n_rejected']} not encodable)"
+        )
+        click.echo(
+            f"latent: total KL {_fmt(lat['kl_total'])} nats, {lat['active_units']} of {lat.get('latent_dim')} units active"
+            + ("  WARNING: posterior collapse" if lat.get("collapsed") else "")
+        )
         for name, err in (d.get("property_head_mae") or {}).items():
             click.echo(f"property head {name}: MAE {_fmt(err)}")
         for name, c in (d.get("condition_control") or {}).items():
-            click.echo(f"condition {name}: MAE {_fmt(c['mae'])}, within ±{c['tolerance']:g}: {_fmt(c['within_tolerance'])}")
+            click.echo(
+                f"condition {name}: MAE {_fmt(c['mae'])}, within ±{c['tolerance']:g}: {_fmt(c['within_tolerance'])}"
+            )
     if result["report"]:
         echo(f"report: {result['report']}")
     if json_path:

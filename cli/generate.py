@@ -21,30 +21,75 @@ from molvae_cli.common import (
 @model_option
 @click.option("-n", "n", type=int, default=1000, show_default=True, help="Number of molecules to sample.")
 @condition_option
-@click.option("--temperature", "-t", type=TEMPERATURE, default=1.0, show_default=True,
-              help="Decoder temperature: 1 samples the model's distribution, lower is more conservative, 0 = greedy.")
+@click.option(
+    "--temperature",
+    "-t",
+    type=TEMPERATURE,
+    default=1.0,
+    show_default=True,
+    help="Decoder temperature: 1 samples the model's distribution, lower is more conservative, 0 = greedy.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible output.")
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")
 @click.option("--around", metavar="SMILES", default=None, help="Sample near this molecule.")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Latent noise around --around.")
-@click.option("--scaffold", metavar="SMILES_OR_SMARTS", default=None,
-              help="Write only molecules that contain this core (RDKit substructure match); sampling goes around "
-                   "encodings of molecules that contain it.")
-@click.option("--scaffold-seed", "scaffold_seeds", metavar="SMILES", multiple=True,
-              help="A molecule containing the --scaffold core to start from (repeatable).")
-@click.option("--max-samples", type=int, default=None,
-              help="Sampling budget of --scaffold and --unique (default 50 x N with --scaffold, 20 x N with --unique).")
+@click.option(
+    "--scaffold",
+    metavar="SMILES_OR_SMARTS",
+    default=None,
+    help="Write only molecules that contain this core (RDKit substructure match); sampling goes around "
+    "encodings of molecules that contain it.",
+)
+@click.option(
+    "--scaffold-seed",
+    "scaffold_seeds",
+    metavar="SMILES",
+    multiple=True,
+    help="A molecule containing the --scaffold core to start from (repeatable).",
+)
+@click.option(
+    "--max-samples",
+    type=int,
+    default=None,
+    help="Sampling budget of --scaffold and --unique (default 50 x N with --scaffold, 20 x N with --unique).",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
-@click.option("--image", type=click.Path(dir_okay=False), default=None, help="Also draw the first molecules to this PNG.")
-@click.option("--properties", "-p", "columns", default=None, metavar="NAMES",
-              help="Property columns to compute and write, comma-separated (default: the model's own). Fewer is "
-                   "faster for large runs (QED and SA cost the most); 'none' writes SMILES and novelty only. Any of "
-                   "the names `molvae properties` lists.")
+@click.option(
+    "--image", type=click.Path(dir_okay=False), default=None, help="Also draw the first molecules to this PNG."
+)
+@click.option(
+    "--properties",
+    "-p",
+    "columns",
+    default=None,
+    metavar="NAMES",
+    help="Property columns to compute and write, comma-separated (default: the model's own). Fewer is "
+    "faster for large runs (QED and SA cost the most); 'none' writes SMILES and novelty only. Any of "
+    "the names `molvae properties` lists.",
+)
 @device_option
-@click.option("--jobs", "-j", type=int, default=None, help="Worker processes for the RDKit checks (default: all cores).")
+@click.option(
+    "--jobs", "-j", type=int, default=None, help="Worker processes for the RDKit checks (default: all cores)."
+)
 @handle_errors
-def generate(model_path, n, conditions, temperature, seed, unique, around, radius, scaffold, scaffold_seeds,
-             max_samples, output, image, columns, device, jobs) -> None:
+def generate(
+    model_path,
+    n,
+    conditions,
+    temperature,
+    seed,
+    unique,
+    around,
+    radius,
+    scaffold,
+    scaffold_seeds,
+    max_samples,
+    output,
+    image,
+    columns,
+    device,
+    jobs,
+) -> None:
     """Sample N molecules and write them with their properties and a `novel` flag.
 
     Invalid samples go to OUTPUT's .rejects.csv with the reason; the counts printed add up.
@@ -72,9 +117,22 @@ def generate(model_path, n, conditions, temperature, seed, unique, around, radiu
 
         names = [] if columns.strip().lower() == "none" else resolve(columns)
     model = load_model(model_path, device)
-    res = model.generate_to_file(output, n, condition=condition, temperature=temperature, seed=seed, unique=unique,
-                                 around=around, radius=radius, n_jobs=jobs, progress=True, scaffold=scaffold,
-                                 scaffold_seeds=scaffold_seeds, max_samples=max_samples, properties=names)
+    res = model.generate_to_file(
+        output,
+        n,
+        condition=condition,
+        temperature=temperature,
+        seed=seed,
+        unique=unique,
+        around=around,
+        radius=radius,
+        n_jobs=jobs,
+        progress=True,
+        scaffold=scaffold,
+        scaffold_seeds=scaffold_seeds,
+        max_samples=max_samples,
+        properties=names,
+    )
     names = model.property_names if names is None else names
     what = "molecules with the scaffold" if scaffold else "valid molecules"
     parts = [f"sampled {res.n_sampled}: wrote {res.n_written} {what} to {output}"]

@@ -24,8 +24,10 @@ def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
     """One output row per decoded molecule: SMILES ('' if invalid), position, validity, properties."""
     from molvae.properties import compute
 
-    return [{"smiles": s or "", key: i, "valid": s is not None, **((compute(s, names) if s else None) or {})}
-            for i, s in enumerate(smiles)]
+    return [
+        {"smiles": s or "", key: i, "valid": s is not None, **((compute(s, names) if s else None) or {})}
+        for i, s in enumerate(smiles)
+    ]
 
 
 def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
@@ -43,8 +45,13 @@ def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
 @click.command()
 @model_option
 @click.argument("smiles", nargs=-1)
-@click.option("-i", "--input", "input_path", type=click.Path(exists=True, dir_okay=False),
-              help="Molecule file (.smi, .csv, .sdf) to encode instead of SMILES arguments.")
+@click.option(
+    "-i",
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Molecule file (.smi, .csv, .sdf) to encode instead of SMILES arguments.",
+)
 @smiles_column_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Latent vectors, .npy.")
 @device_option
@@ -75,9 +82,14 @@ def encode(model_path, smiles, input_path, smiles_column, output, device) -> Non
     model = load_model(model_path, device)
     enc = model.encode_batch([s for _, s in records])
     np.save(output, enc.z)
-    write_table(sibling(output, "index"), ["row", "line", "smiles"],
-                [(r, records[i][0], records[i][1]) for r, i in enumerate(enc.indices)])
-    msg = f"encoded {len(enc.indices)} of {len(records)} molecules to {output} (shape {enc.z.shape[0]}x{enc.z.shape[1]})"
+    write_table(
+        sibling(output, "index"),
+        ["row", "line", "smiles"],
+        [(r, records[i][0], records[i][1]) for r, i in enumerate(enc.indices)],
+    )
+    msg = (
+        f"encoded {len(enc.indices)} of {len(records)} molecules to {output} (shape {enc.z.shape[0]}x{enc.z.shape[1]})"
+    )
     if enc.rejects:
         rej = sibling(output, "rejects")
         write_table(rej, ["line", "smiles", "reason"], [(records[i][0], s, why) for i, s, why in enc.rejects])
@@ -90,8 +102,14 @@ def encode(model_path, smiles, input_path, smiles_column, output, device) -> Non
 @model_option
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
 @condition_option
-@click.option("--temperature", "-t", type=TEMPERATURE, default=0.0, show_default=True,
-              help="Decoder temperature: 0 = greedy decoding (the most likely molecule), higher samples.")
+@click.option(
+    "--temperature",
+    "-t",
+    type=TEMPERATURE,
+    default=0.0,
+    show_default=True,
+    help="Decoder temperature: 0 = greedy decoding (the most likely molecule), higher samples.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed of the sampled decodes (with --temperature > 0).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
 @device_option

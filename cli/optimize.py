@@ -44,8 +44,9 @@ def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, 
 
     records = list(iter_smiles(path, smiles_column))
     if not records:
-        raise click.BadParameter(f"{path} holds no molecule (it is empty or has only a header)",
-                                 param_hint="--from-file")
+        raise click.BadParameter(
+            f"{path} holds no molecule (it is empty or has only a header)", param_hint="--from-file"
+        )
     return records
 
 
@@ -69,21 +70,38 @@ def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str)
 
 
 _SEARCH = [  # option, SearchSettings field, type, help
-    ("--method", "method", click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
-     "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
-     "RDKit; gradient: ascent on the property head; gradient+cma: one then the other."),
-    ("--budget", "budget", int, "Molecules to decode, or distinct valid molecules with --budget-counts distinct "
-     "(per seed with --from); met exactly. [default: 4000]"),
-    ("--budget-counts", "budget_counts", click.Choice(["decoded", "distinct"]),
-     "What --budget counts: decoded molecules (default), or distinct valid molecules, each scored once "
-     "(unless a guard rejects it first): the calls an expensive objective costs at most."),
+    (
+        "--method",
+        "method",
+        click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
+        "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
+        "RDKit; gradient: ascent on the property head; gradient+cma: one then the other.",
+    ),
+    (
+        "--budget",
+        "budget",
+        int,
+        "Molecules to decode, or distinct valid molecules with --budget-counts distinct "
+        "(per seed with --from); met exactly. [default: 4000]",
+    ),
+    (
+        "--budget-counts",
+        "budget_counts",
+        click.Choice(["decoded", "distinct"]),
+        "What --budget counts: decoded molecules (default), or distinct valid molecules, each scored once "
+        "(unless a guard rejects it first): the calls an expensive objective costs at most.",
+    ),
     ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
     ("--steps", "steps", int, "Gradient-ascent steps."),
     ("--samples-per-z", "samples_per_z", int, "Decodes per latent point: one greedy, the rest sampled."),
     ("--temperature", "temperature", TEMPERATURE, "Temperature of the sampled decodes (0 = greedy)."),
     ("--radius", "radius", float, "How far from a seed the search starts (latent units)."),
-    ("--condition-mode", "condition", click.Choice(["auto", "search", "none"]),
-     "Decoder condition: favourable values of the objective's properties (auto), searched by CMA-ES too, or none."),
+    (
+        "--condition-mode",
+        "condition",
+        click.Choice(["auto", "search", "none"]),
+        "Decoder condition: favourable values of the objective's properties (auto), searched by CMA-ES too, or none.",
+    ),
     ("--seed", "seed", int, "Random seed. [default: 0]"),
 ]
 
@@ -96,30 +114,62 @@ def _search_options(f):
 
 @click.command()
 @model_option
-@click.option("--maximize", "maximize", multiple=True, metavar="NAME",
-              help="Property to maximise (or package.module:function); repeat for several.")
+@click.option(
+    "--maximize",
+    "maximize",
+    multiple=True,
+    metavar="NAME",
+    help="Property to maximise (or package.module:function); repeat for several.",
+)
 @click.option("--minimize", "minimize", multiple=True, metavar="NAME", help="Property to minimise.")
 @click.option("--target", "targets", multiple=True, metavar="NAME=VALUE", help="Bring a property to a value.")
 @click.option("--range", "ranges", multiple=True, metavar="NAME=LOW:HIGH", help="Keep a property within a range.")
-@click.option("--objective", "functions", multiple=True, metavar="MODULE:FUNCTION",
-              help="Your own score to maximise: a function from a list of SMILES to a list of floats.")
+@click.option(
+    "--objective",
+    "functions",
+    multiple=True,
+    metavar="MODULE:FUNCTION",
+    help="Your own score to maximise: a function from a list of SMILES to a list of floats.",
+)
 @click.option("--weight", "weights", multiple=True, metavar="NAME=W", help="Weight of an objective (default 1).")
-@click.option("--combine", type=click.Choice(["sum", "desirability"]), default=None,
-              help="Weighted sum of the terms (default), or weighted geometric mean of 0-1 desirabilities.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML file of objectives, constraints, seeds and [search] settings; options add to it.")
-@click.option("--from", "starts", multiple=True, metavar="SMILES",
-              help="Start from this molecule (repeat for several; each is optimised separately).")
-@click.option("--from-file", "starts_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Start from each molecule of this file (.smi, .csv, .sdf).")
+@click.option(
+    "--combine",
+    type=click.Choice(["sum", "desirability"]),
+    default=None,
+    help="Weighted sum of the terms (default), or weighted geometric mean of 0-1 desirabilities.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file of objectives, constraints, seeds and [search] settings; options add to it.",
+)
+@click.option(
+    "--from",
+    "starts",
+    multiple=True,
+    metavar="SMILES",
+    help="Start from this molecule (repeat for several; each is optimised separately).",
+)
+@click.option(
+    "--from-file",
+    "starts_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Start from each molecule of this file (.smi, .csv, .sdf).",
+)
 @smiles_column_option
 @click.option("--similarity", type=float, default=None, help="Keep Tanimoto similarity to the seed at least this.")
 @click.option("--require", multiple=True, metavar="SMARTS", help="Substructure every result must contain.")
 @click.option("--forbid", multiple=True, metavar="SMARTS", help="Substructure no result may contain.")
 @click.option("--max-heavy-atoms", type=int, default=None, help="Largest number of heavy atoms allowed.")
-@click.option("--no-guards", is_flag=True,
-              help="Accept molecules that break the drug-likeness guards (structural alerts, SA > 4.5, rings "
-                   "outside 3-7 atoms, alkyl chains over 6 carbons, reactive groups), which are on by default.")
+@click.option(
+    "--no-guards",
+    is_flag=True,
+    help="Accept molecules that break the drug-likeness guards (structural alerts, SA > 4.5, rings "
+    "outside 3-7 atoms, alkyl chains over 6 carbons, reactive groups), which are on by default.",
+)
 @_search_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .csv, .tsv, .smi or .sdf.")
 @click.option("--top", type=int, default=100, show_default=True, help="Keep the K best molecules (per seed); 0 = all.")
@@ -127,10 +177,31 @@ def _search_options(f):
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
-def optimize(model_path, maximize, minimize, targets, ranges, functions, weights, combine, config_path, starts,
-             starts_file, smiles_column, similarity, require, forbid, max_heavy_atoms, no_guards, output, top, image,
-             device, quiet,
-             **search) -> None:
+def optimize(
+    model_path,
+    maximize,
+    minimize,
+    targets,
+    ranges,
+    functions,
+    weights,
+    combine,
+    config_path,
+    starts,
+    starts_file,
+    smiles_column,
+    similarity,
+    require,
+    forbid,
+    max_heavy_atoms,
+    no_guards,
+    output,
+    top,
+    image,
+    device,
+    quiet,
+    **search,
+) -> None:
     """Search the model's latent space for molecules that score well on an objective.
 
     Every molecule found is decoded, checked and re-scored with RDKit (and your function);
@@ -170,15 +241,25 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
             "similarity": similarity if similarity is not None else (old.similarity if old else None),
             "require": tuple(old.require if old else ()) + tuple(require),
             "forbid": tuple(old.forbid if old else ()) + tuple(forbid),
-            "max_heavy_atoms": max_heavy_atoms if max_heavy_atoms is not None else (old.max_heavy_atoms if old else None),
+            "max_heavy_atoms": max_heavy_atoms
+            if max_heavy_atoms is not None
+            else (old.max_heavy_atoms if old else None),
         }
     if not (maximize or minimize or targets or ranges or functions) and base is None:
-        raise click.UsageError("nothing to optimise: give --maximize, --minimize, --target, --range, --objective "
-                               "or --config")
+        raise click.UsageError(
+            "nothing to optimise: give --maximize, --minimize, --target, --range, --objective or --config"
+        )
     objective = Objective.build(
-        maximize=[*maximize, *functions], minimize=minimize, target=_pairs(targets, "--target"),
-        range=_pairs(ranges, "--range", split_range=True), weights=_pairs(weights, "--weight"),
-        combine=combine or "sum", constraints=constraints, seeds=seeds, base=base)
+        maximize=[*maximize, *functions],
+        minimize=minimize,
+        target=_pairs(targets, "--target"),
+        range=_pairs(ranges, "--range", split_range=True),
+        weights=_pairs(weights, "--weight"),
+        combine=combine or "sum",
+        constraints=constraints,
+        seeds=seeds,
+        base=base,
+    )
     if no_guards:
         from dataclasses import replace
 
@@ -199,11 +280,16 @@ def optimize(model_path, maximize, minimize, targets, ranges, functions, weights
     (sibling(output, "optimize", ".toml")).write_text(to_toml(result.objective, settings_dict(settings)))
     guarded = ""
     if result.n_guarded:
-        guarded = (f" ({result.n_guarded} a drug-likeness guard: "
-                   + ", ".join(f"{k} {v}" for k, v in sorted(result.guarded.items(), key=lambda kv: -kv[1])) + ")")
-    parts = [f"decoded {result.n_decoded} molecules in {result.seconds:.0f} s: {result.n_invalid} invalid, "
-             f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint{guarded}, "
-             f"objective computed for {result.n_scored}"]
+        guarded = (
+            f" ({result.n_guarded} a drug-likeness guard: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(result.guarded.items(), key=lambda kv: -kv[1]))
+            + ")"
+        )
+    parts = [
+        f"decoded {result.n_decoded} molecules in {result.seconds:.0f} s: {result.n_invalid} invalid, "
+        f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint{guarded}, "
+        f"objective computed for {result.n_scored}"
+    ]
     if result.n_failures:
         fail = sibling(output, "failures")
         write_table(fail, ["smiles", "reason"], result.failures)

@@ -32,23 +32,43 @@ def _with_options(f):
 
 @click.command()
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
-@click.option("--properties", "-p", default=None,
-              help=f"Comma-separated conditioning properties, e.g. logp,qed,sa; any of {', '.join(PROPERTIES)} "
-                   "(`molvae properties` gives definitions and units).")
+@click.option(
+    "--properties",
+    "-p",
+    default=None,
+    help=f"Comma-separated conditioning properties, e.g. logp,qed,sa; any of {', '.join(PROPERTIES)} "
+    "(`molvae properties` gives definitions and units).",
+)
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file of settings.")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out from its last checkpoint (or start it from its config.toml when it "
-                   "never reached one). Options may change only epochs, max-minutes and device.")
-@click.option("--init", "init", default=None, metavar="MODEL",
-              help="Fine-tune: start from a trained model ('pretrained', a .ckpt file or a run folder), keeping its "
-                   "architecture, scaling and vocabulary (grown by new SELFIES symbols), with fine-tuning defaults "
-                   "(lower lr, early stopping); --properties defaults to its own.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --out from its last checkpoint (or start it from its config.toml when it "
+    "never reached one). Options may change only epochs, max-minutes and device.",
+)
+@click.option(
+    "--init",
+    "init",
+    default=None,
+    metavar="MODEL",
+    help="Fine-tune: start from a trained model ('pretrained', a .ckpt file or a run folder), keeping its "
+    "architecture, scaling and vocabulary (grown by new SELFIES symbols), with fine-tuning defaults "
+    "(lower lr, early stopping); --properties defaults to its own.",
+)
 @_with_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
-def train(data: str, properties: str | None, out: str, config_path: str | None, resume: bool, init: str | None,
-          quiet: bool, **opts) -> None:
+def train(
+    data: str,
+    properties: str | None,
+    out: str,
+    config_path: str | None,
+    resume: bool,
+    init: str | None,
+    quiet: bool,
+    **opts,
+) -> None:
     """Train on DATA (.smi, .csv, .tsv or .sdf, optionally .gz).
 
     Settings come from the defaults, then --config, then options. The run folder gets

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from molvae import checkpoint, generation, scaffold
 from molvae.chem import mol_from_smiles
 from molvae.conditioning import condition_arrays
 from molvae.device import resolve_device
+from molvae.encoding import Encoded, Prepared, PreparedBatch
 from molvae.errors import BadInputError, EncodingError
 from molvae.generation import (  # noqa: F401  (Generation* are part of this module's API)
     Condition,
@@ -41,43 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Encoded:
-    """Latent vectors of the molecules that could be encoded, and reasons for the others."""
-
-    z: np.ndarray  # [n_ok, latent_dim]
-    indices: list[int]  # positions in the input of the rows of ``z``
-    rejects: list[tuple[int, str, str]]  # (position, input SMILES, reason)
-
-
-@dataclass
-class Prepared:
-    """Molecules made ready for the encoder by :meth:`MolVAE.prepare`.
-
-    ``rows[k]`` (token ids ending with ``<end>``) and ``properties[k]`` (in the model's property
-    order, real units) belong to input position ``indices[k]``; ``rejects`` holds
-    ``(position, input SMILES, reason)`` for the others.
-    """
-
-    rows: list[list[int]] = field(default_factory=list)
-    properties: list[list[float]] = field(default_factory=list)
-    indices: list[int] = field(default_factory=list)
-    rejects: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-@dataclass
-class PreparedBatch:
-    """One batch of :meth:`MolVAE.prepared_batches`: rows ``start`` to ``start + len`` of a :class:`Prepared`."""
-
-    start: int
-    tokens: torch.Tensor  # [b, T] token ids ending with <end>, padded with 0, on the model's device
-    lengths: torch.Tensor  # [b] on the CPU
-    condition: torch.Tensor  # [b, 2 * P] the molecules' own properties, all given
 
 
 class MolVAE:
@@ -137,8 +100,10 @@ class MolVAE:
         return self.config.latent_dim
 
     def __repr__(self) -> str:
-        return (f"MolVAE(properties={self.property_names}, latent_dim={self.latent_dim}, "
-                f"vocab={len(self.vocab)}, max_length={self.config.max_length}, device={self.device})")
+        return (
+            f"MolVAE(properties={self.property_names}, latent_dim={self.latent_dim}, "
+            f"vocab={len(self.vocab)}, max_length={self.config.max_length}, device={self.device})"
+        )
 
     # ------------------------------------------------------------------ helpers
     def generator(self, seed: int | None = None) -> torch.Generator:
@@ -183,13 +148,20 @@ class MolVAE:
         if z.ndim != 2 or z.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
         if condition.shape != (z.size(0), 2 * len(self.property_names)):
-            raise BadInputError(f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], "
-                                f"got {tuple(condition.shape)}")
+            raise BadInputError(
+                f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], got {tuple(condition.shape)}"
+            )
         z, condition = z.to(self.device), condition.to(self.device)
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
-            ids = self.model.generate(z[i : i + batch_size], condition[i : i + batch_size], temperature=temperature,
-                                      generator=generator, first_allowed=self.first_allowed, dtype=self.sample_dtype)
+            ids = self.model.generate(
+                z[i : i + batch_size],
+                condition[i : i + batch_size],
+                temperature=temperature,
+                generator=generator,
+                first_allowed=self.first_allowed,
+                dtype=self.sample_dtype,
+            )
             symbols.extend(tokens_to_symbols(self.vocab, ids))
         names = self.property_names if properties is None else list(properties)
         return check_symbols(symbols, names, n_jobs=n_jobs)
@@ -199,8 +171,9 @@ class MolVAE:
         return checkpoint.contains_hashes(self.train_hashes, list(smiles)).__invert__().tolist()
 
     # ------------------------------------------------------------------ sampling
-    def generate_iter(self, n: int, *, max_samples: int | None = None,
-                      **options: Unpack[SampleOptions]) -> Iterator[GenerationChunk]:
+    def generate_iter(
+        self, n: int, *, max_samples: int | None = None, **options: Unpack[SampleOptions]
+    ) -> Iterator[GenerationChunk]:
         """:meth:`generate`, chunk by chunk: for millions of molecules in bounded memory.
 
         Yields :class:`~molvae.generation.GenerationChunk` objects in sampling order; summed over
@@ -216,8 +189,9 @@ class MolVAE:
             return scaffold.scaffold_chunks(self, req)
         return generation.generate_chunks(self, req)
 
-    def generate(self, n: int, *, max_rounds: int = 20, max_samples: int | None = None,
-                 **options: Unpack[SampleOptions]) -> Generation:
+    def generate(
+        self, n: int, *, max_rounds: int = 20, max_samples: int | None = None, **options: Unpack[SampleOptions]
+    ) -> Generation:
         """Sample ``n`` molecules and account for every one of them.
 
         ``n`` is the number of molecules to sample (with ``unique``: of unique valid ones wanted,
@@ -239,9 +213,17 @@ class MolVAE:
         limit = max_samples
         return generation.collect(self.generate_iter(n, max_samples=limit, **options))
 
-    def generate_to_file(self, path: str | Path, n: int, *, max_samples: int | None = None,
-                         rejects: str | Path | None = None, keep_first: int = 24, progress: bool = False,
-                         **options: Unpack[SampleOptions]) -> GenerationSummary:
+    def generate_to_file(
+        self,
+        path: str | Path,
+        n: int,
+        *,
+        max_samples: int | None = None,
+        rejects: str | Path | None = None,
+        keep_first: int = 24,
+        progress: bool = False,
+        **options: Unpack[SampleOptions],
+    ) -> GenerationSummary:
         """:meth:`generate` straight into a .csv/.tsv/.smi/.sdf file, written as molecules come.
 
         Columns: ``smiles``, each property, ``novel``. Invalid samples go to ``rejects`` (default
@@ -272,8 +254,19 @@ class MolVAE:
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
         out: list[str | None] = []
-        for part in generation.stream_checked(self, lambda produced: n - produced, condition, temperature,
-                                              self.generator(seed), None, 0.0, (), n_jobs, None, n):
+        for part in generation.stream_checked(
+            self,
+            lambda produced: n - produced,
+            condition,
+            temperature,
+            self.generator(seed),
+            None,
+            0.0,
+            (),
+            n_jobs,
+            None,
+            n,
+        ):
             out.extend(part.smiles)
         return out
 
@@ -398,8 +391,14 @@ class MolVAE:
         return self.decode(z, conds, warn=False)
 
     # ------------------------------------------------------------------ optimisation
-    def optimize(self, objective: Any, seeds: Sequence[str] | None = None, top: int | None = 100,
-                 progress: bool = False, **settings: Any):
+    def optimize(
+        self,
+        objective: Any,
+        seeds: Sequence[str] | None = None,
+        top: int | None = 100,
+        progress: bool = False,
+        **settings: Any,
+    ):
         """Search the latent space for molecules that score well on ``objective``.
 
         ``objective``: a property name or ``module:function`` to maximise, a ``.toml`` file, a

@@ -187,8 +187,15 @@ class ModelRecord:
         return list(self.scaler.names)
 
     @classmethod
-    def of_model(cls, model: ConditionalVAE, vocab: Vocabulary, scaler: PropertyScaler,
-                 train_config: dict[str, Any], data_hash: str, train_hashes: np.ndarray) -> ModelRecord:
+    def of_model(
+        cls,
+        model: ConditionalVAE,
+        vocab: Vocabulary,
+        scaler: PropertyScaler,
+        train_config: dict[str, Any],
+        data_hash: str,
+        train_hashes: np.ndarray,
+    ) -> ModelRecord:
         """The record of a model in memory (weights copied to the CPU)."""
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         return cls(model.cfg, state, vocab, scaler, dict(train_config), data_hash, train_hashes)

@@ -87,9 +87,7 @@ def tanimoto(smiles_a: str, smiles_b: str, radius: int = 2, n_bits: int = 2048) 
     a, b = mol_from_smiles(smiles_a), mol_from_smiles(smiles_b)
     if a is None or b is None:
         return None
-    return DataStructs.TanimotoSimilarity(
-        morgan_fingerprint(a, radius, n_bits), morgan_fingerprint(b, radius, n_bits)
-    )
+    return DataStructs.TanimotoSimilarity(morgan_fingerprint(a, radius, n_bits), morgan_fingerprint(b, radius, n_bits))
 
 
 def draw_grid(
@@ -114,9 +112,7 @@ def draw_grid(
         labels.append(legends[i] if legends is not None else "")
     if not mols:
         raise ValueError("no valid molecule to draw")
-    png = Draw.MolsToGridImage(
-        mols, molsPerRow=mols_per_row, subImgSize=size, legends=labels, returnPNG=True
-    )
+    png = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row, subImgSize=size, legends=labels, returnPNG=True)
     if not isinstance(png, (bytes, bytearray)):  # older RDKit returns an IPython/PIL object
         import io
 

@@ -79,9 +79,7 @@ def condition_arrays(
     for name, value in (condition or {}).items():
         key = name.strip().lower()
         if key not in scaler.names:
-            raise UnknownPropertyError(
-                f"the model is not conditioned on {name!r}; it knows: {', '.join(scaler.names)}"
-            )
+            raise UnknownPropertyError(f"the model is not conditioned on {name!r}; it knows: {', '.join(scaler.names)}")
         i = scaler.names.index(key)
         value = float(value)
         if not math.isfinite(value):

@@ -97,7 +97,10 @@ class TrainConfig:
             (0.0 <= self.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
             (0.0 <= self.condition_dropout <= 1.0, "condition_dropout must be in [0, 1]"),
             (0.0 <= self.word_dropout < 1.0, "word_dropout must be in [0, 1)"),
-            (self.kl_schedule in ("linear", "cyclical", "constant"), "kl_schedule must be linear, cyclical or constant"),
+            (
+                self.kl_schedule in ("linear", "cyclical", "constant"),
+                "kl_schedule must be linear, cyclical or constant",
+            ),
             (self.beta >= 0 and self.free_bits >= 0, "beta and free_bits must be non-negative"),
             (self.lr > 0, "lr must be positive"),
             (self.lr_schedule in ("constant", "cosine"), "lr_schedule must be constant or cosine"),

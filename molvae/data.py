@@ -161,9 +161,7 @@ def load_molecules(
         raise MissingFileError(f"no such file: {path}")
     file_format(path)
     digest = file_hash(path)
-    settings = json.dumps(
-        {"v": CACHE_VERSION, "p": names, "L": max_length, "col": smiles_column}, sort_keys=True
-    )
+    settings = json.dumps({"v": CACHE_VERSION, "p": names, "L": max_length, "col": smiles_column}, sort_keys=True)
     key = hashlib.sha256((digest + settings).encode()).hexdigest()[:24]
     cache_file = cache_dir("preprocessed") / f"{key}.npz"
     if use_cache and cache_file.is_file():
@@ -193,8 +191,7 @@ def load_molecules(
             kept_values.append(ok[2])
     if not kept_smiles:
         raise DataError(
-            f"{path.name}: none of the {len(rejects)} molecules could be used "
-            f"(first reason: {rejects[0].reason})"
+            f"{path.name}: none of the {len(rejects)} molecules could be used (first reason: {rejects[0].reason})"
         )
     vocab = Vocabulary.build(kept_symbols)
     width = max(len(s) for s in kept_symbols)
@@ -225,7 +222,9 @@ def _run_pool(records: list, n_jobs: int | None, progress: bool) -> list:
     from molvae.parallel import pmap
 
     jobs = 1 if len(records) < SERIAL_BELOW else n_jobs
-    parts = pmap(_process_chunk, list(_chunks(records, 2000)), jobs, progress, "preprocessing", serial_below=2, size=len)
+    parts = pmap(
+        _process_chunk, list(_chunks(records, 2000)), jobs, progress, "preprocessing", serial_below=2, size=len
+    )
     return [r for part in parts for r in part]
 
 

@@ -23,8 +23,18 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 # Tolerances of the condition-control benchmark (issue: logp ±0.5, qed ±0.05, sa ±0.3, mw ±15, tpsa ±10).
-TOLERANCES = {"logp": 0.5, "qed": 0.05, "sa": 0.3, "mw": 15.0, "tpsa": 10.0, "hbd": 0.5, "hba": 0.5,
-              "rotb": 0.5, "plogp": 0.5, "heavy_atoms": 0.5}
+TOLERANCES = {
+    "logp": 0.5,
+    "qed": 0.05,
+    "sa": 0.3,
+    "mw": 15.0,
+    "tpsa": 10.0,
+    "hbd": 0.5,
+    "hba": 0.5,
+    "rotb": 0.5,
+    "plogp": 0.5,
+    "heavy_atoms": 0.5,
+}
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_u]) > 0.01
 
 
@@ -72,13 +82,18 @@ def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
     if mu.size(0) < 2:
         return {"kl_per_dim": [], "kl_total": None, "active_units": None, "collapsed": None}
     kl = gaussian_kl(mu, logvar).tolist()
-    au = (mu.var(0) > ACTIVE_UNIT_THRESHOLD)
+    au = mu.var(0) > ACTIVE_UNIT_THRESHOLD
     n_active = int(au.sum())
     collapsed = n_active == 0 or sum(kl) < 0.1
     if collapsed:
         log.warning("posterior collapse: %d active latent units, total KL %.3f nats", n_active, sum(kl))
-    return {"kl_per_dim": kl, "kl_total": float(sum(kl)), "active_units": n_active,
-            "latent_dim": int(mu.size(1)), "collapsed": bool(collapsed)}
+    return {
+        "kl_per_dim": kl,
+        "kl_total": float(sum(kl)),
+        "active_units": n_active,
+        "latent_dim": int(mu.size(1)),
+        "collapsed": bool(collapsed),
+    }
 
 
 @torch.no_grad()
@@ -91,8 +106,9 @@ def property_head_error(model: MolVAE, mu: torch.Tensor, props: np.ndarray) -> d
     return {name: float(np.mean(np.abs(pred[:, i] - props[:, i]))) for i, name in enumerate(model.property_names)}
 
 
-def condition_control(model: MolVAE, n_per_value: int = 200, n_values: int = 9, seed: int = 0,
-                      properties: Sequence[str] | None = None) -> dict[str, Any]:
+def condition_control(
+    model: MolVAE, n_per_value: int = 200, n_values: int = 9, seed: int = 0, properties: Sequence[str] | None = None
+) -> dict[str, Any]:
     """For each conditioning property: requested values spread over its 5th–95th training
     percentiles, ``n_per_value`` samples each (other properties free); measured MAE, share within
     tolerance, and per-value mean/std of the measured property (for sweep plots).
@@ -127,8 +143,9 @@ def condition_control(model: MolVAE, n_per_value: int = 200, n_values: int = 9, 
     return out
 
 
-def diagnose(model: MolVAE, heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0,
-             control: bool = True) -> dict[str, Any]:
+def diagnose(
+    model: MolVAE, heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0, control: bool = True
+) -> dict[str, Any]:
     """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys)."""
     rec = reconstruction(model, heldout_smiles)
     result: dict[str, Any] = {

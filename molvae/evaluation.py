@@ -86,8 +86,14 @@ def evaluate(
         samples = read_smiles(generated, smiles_column, allow_empty=True)  # an empty file is 0 molecules
     else:
         samples = ["" if s is None else str(s) for s in generated or ()]
-    metrics = evaluate_smiles(samples, reference=reference, scaffold_reference=scaffold_reference, train=train,
-                              n_jobs=n_jobs, progress=progress)
+    metrics = evaluate_smiles(
+        samples,
+        reference=reference,
+        scaffold_reference=scaffold_reference,
+        train=train,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
     if model is not None and train is None:
         valid = sorted({s for s in samples if s})
         if valid:
@@ -148,15 +154,19 @@ def _report(out_dir, metrics, diagnostics, samples, reference, model) -> Path:
     ref = reference_stats(reference)
     ref_props = {k: ref.properties.get(MOSES_PROPERTY_KEYS[k], np.zeros(0)) for k in names}
     images: dict[str, Path | None] = {
-        "property distributions: generated vs reference": plot_property_histograms(gen_props, ref_props, out / "properties.png"),
+        "property distributions: generated vs reference": plot_property_histograms(
+            gen_props, ref_props, out / "properties.png"
+        ),
     }
     if diagnostics is not None:
         images["condition control: requested vs measured"] = plot_condition_sweeps(
-            diagnostics.get("condition_control") or {}, out / "condition_sweeps.png")
+            diagnostics.get("condition_control") or {}, out / "condition_sweeps.png"
+        )
         mu, props = diagnostics["_mu"], diagnostics["_props"]
         label = model.property_names[0] if model is not None and model.property_names else "property"
         images[f"latent space coloured by {label}"] = plot_latent_map(
-            mu, props[:, 0] if props.size else np.zeros(len(mu)), label, out / "latent_pca.png")
+            mu, props[:, 0] if props.size else np.zeros(len(mu)), label, out / "latent_pca.png"
+        )
         images["KL per latent dimension"] = plot_kl_per_dim(diagnostics["latent"]["kl_per_dim"], out / "kl_per_dim.png")
     if valid:
         grid = valid[:24]

@@ -130,8 +130,9 @@ def _grow_rows(state: dict[str, torch.Tensor], n_old: int, n_new: int) -> None:
     state["decoder.out.bias"] = torch.cat([b, b[len(SPECIAL) : n_old].min().expand(extra)], 0)
 
 
-def _map_properties(state: dict[str, torch.Tensor], old: Sequence[str], new: Sequence[str],
-                    fresh_head: dict[str, torch.Tensor]) -> None:
+def _map_properties(
+    state: dict[str, torch.Tensor], old: Sequence[str], new: Sequence[str], fresh_head: dict[str, torch.Tensor]
+) -> None:
     p_old, p_new = len(old), len(new)
     for key in CONDITION_INPUTS:
         w = state[key]
@@ -151,8 +152,14 @@ def _map_properties(state: dict[str, torch.Tensor], old: Sequence[str], new: Seq
         state[key] = fresh
 
 
-def warm_start(spec: str | Path, data_symbols: Sequence[str], properties: Sequence[str],
-               properties_values: np.ndarray, max_symbols: int, seed: int) -> WarmStart:
+def warm_start(
+    spec: str | Path,
+    data_symbols: Sequence[str],
+    properties: Sequence[str],
+    properties_values: np.ndarray,
+    max_symbols: int,
+    seed: int,
+) -> WarmStart:
     """Everything a run needs from the base model ``spec`` to train on new data.
 
     ``data_symbols``: the SELFIES symbols of the new data; ``properties``: the run's property
@@ -165,8 +172,9 @@ def warm_start(spec: str | Path, data_symbols: Sequence[str], properties: Sequen
     vocab, added = grown_vocabulary(base_vocab, data_symbols)
     base_cfg = ModelConfig.from_dict(base["model_config"])
     old_props, new_props = list(base["property_names"]), list(properties)
-    cfg = replace(base_cfg, vocab_size=len(vocab), n_properties=len(new_props),
-                  max_length=max(base_cfg.max_length, max_symbols))
+    cfg = replace(
+        base_cfg, vocab_size=len(vocab), n_properties=len(new_props), max_length=max(base_cfg.max_length, max_symbols)
+    )
     state = {k: v.float().clone() for k, v in base["state_dict"].items()}
     _grow_rows(state, len(base_vocab), len(vocab))
     if old_props != new_props:
@@ -185,13 +193,24 @@ def warm_start(spec: str | Path, data_symbols: Sequence[str], properties: Sequen
     if added:
         log.info("vocabulary grown by %d SELFIES symbols the base model lacks: %s", len(added), " ".join(added))
     if old_props != new_props:
-        log.info("properties: base %s, this run %s (shared ones keep their weights and scaling)",
-                 ",".join(old_props), ",".join(new_props))
+        log.info(
+            "properties: base %s, this run %s (shared ones keep their weights and scaling)",
+            ",".join(old_props),
+            ",".join(new_props),
+        )
     return WarmStart(cfg, state, vocab, scaler, added, str(spec))
 
 
 def architecture_settings(cfg: ModelConfig) -> dict[str, Any]:
     """The training settings that fix the network's shape, as a model config gives them."""
-    keys = ("embed_dim", "encoder_hidden", "encoder_layers", "latent_dim", "decoder_hidden",
-            "decoder_layers", "property_hidden", "dropout")
+    keys = (
+        "embed_dim",
+        "encoder_hidden",
+        "encoder_layers",
+        "latent_dim",
+        "decoder_hidden",
+        "decoder_layers",
+        "property_hidden",
+        "dropout",
+    )
     return {k: getattr(cfg, k) for k in keys}

@@ -74,8 +74,11 @@ def longest_carbon_chain(mol: Chem.Mol) -> int:
 
     Acyclic atoms form a forest, so the longest path is found by two breadth-first searches per tree.
     """
-    keep = {a.GetIdx() for a in mol.GetAtoms()
-            if a.GetAtomicNum() == 6 and not a.IsInRing() and a.GetHybridization() == Chem.HybridizationType.SP3}
+    keep = {
+        a.GetIdx()
+        for a in mol.GetAtoms()
+        if a.GetAtomicNum() == 6 and not a.IsInRing() and a.GetHybridization() == Chem.HybridizationType.SP3
+    }
     if not keep:
         return 0
     nbrs = {i: [n.GetIdx() for n in mol.GetAtomWithIdx(i).GetNeighbors() if n.GetIdx() in keep] for i in keep}
@@ -129,8 +132,7 @@ class Guards:
     @classmethod
     def off(cls) -> Guards:
         """Every rule switched off."""
-        return cls(alerts=False, max_sa=None, min_ring_size=None, max_ring_size=None, max_chain=None,
-                   reactive=False)
+        return cls(alerts=False, max_sa=None, min_ring_size=None, max_ring_size=None, max_chain=None, reactive=False)
 
     @property
     def enabled(self) -> bool:
@@ -144,8 +146,9 @@ class Guards:
                     return f"reactive: {name}"
         if self.min_ring_size is not None or self.max_ring_size is not None:
             for ring in mol.GetRingInfo().AtomRings():
-                if (self.min_ring_size is not None and len(ring) < self.min_ring_size) or \
-                        (self.max_ring_size is not None and len(ring) > self.max_ring_size):
+                if (self.min_ring_size is not None and len(ring) < self.min_ring_size) or (
+                    self.max_ring_size is not None and len(ring) > self.max_ring_size
+                ):
                     return f"ring_size: a {len(ring)}-membered ring"
         if self.max_chain is not None:
             n = longest_carbon_chain(mol)

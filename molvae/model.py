@@ -91,7 +91,9 @@ def padded_bidirectional_states(gru: nn.GRU, x: torch.Tensor, lengths: torch.Ten
     for layer in range(gru.num_layers):
         outs = []
         for suffix in ("", "_reverse"):
-            weights = [getattr(gru, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = [
+                getattr(gru, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            ]
             if suffix:
                 inp_dir = inp.gather(1, rev.unsqueeze(2).expand(-1, -1, inp.size(2)))
             else:
@@ -122,8 +124,10 @@ def _private_gru(x: torch.Tensor, h0: torch.Tensor, weights: list[torch.Tensor],
             return _vf_gru(x, h0, weights, training)
         except (AttributeError, TypeError) as exc:
             _PRIVATE_GRU["works"] = False
-            log.info("torch._VF.gru failed (%s); the encoder uses packed sequences instead (slower on the CPU)",
-                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            log.info(
+                "torch._VF.gru failed (%s); the encoder uses packed sequences instead (slower on the CPU)",
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
     return None
 
 

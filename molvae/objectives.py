@@ -50,9 +50,16 @@ COMBINE = ("sum", "desirability")
 
 # Where desirability goes from 0 to 1 when a term gives no low/high: typical drug-like ranges.
 TYPICAL_RANGE: dict[str, tuple[float, float]] = {
-    "logp": (-2.0, 6.0), "qed": (0.0, 1.0), "sa": (1.0, 10.0), "mw": (100.0, 600.0),
-    "tpsa": (0.0, 160.0), "hbd": (0.0, 6.0), "hba": (0.0, 12.0), "rotb": (0.0, 12.0),
-    "plogp": (-10.0, 10.0), "heavy_atoms": (5.0, 50.0),
+    "logp": (-2.0, 6.0),
+    "qed": (0.0, 1.0),
+    "sa": (1.0, 10.0),
+    "mw": (100.0, 600.0),
+    "tpsa": (0.0, 160.0),
+    "hbd": (0.0, 6.0),
+    "hba": (0.0, 12.0),
+    "rotb": (0.0, 12.0),
+    "plogp": (-10.0, 10.0),
+    "heavy_atoms": (5.0, 50.0),
 }
 
 _TERM_KEYS = {"property", "function", "goal", "target", "low", "high", "weight", "tolerance"}
@@ -171,7 +178,9 @@ class Constraints:
             if not all(isinstance(s, str) for s in v):
                 raise ConfigError(f"constraints.{key} must be a list of SMARTS strings")
             object.__setattr__(self, key, tuple(v))
-        if self.similarity is not None and not (isinstance(self.similarity, (int, float)) and 0 <= self.similarity <= 1):
+        if self.similarity is not None and not (
+            isinstance(self.similarity, (int, float)) and 0 <= self.similarity <= 1
+        ):
             raise ConfigError(f"constraints.similarity must be between 0 and 1, got {self.similarity!r}")
         if self.max_heavy_atoms is not None and (not isinstance(self.max_heavy_atoms, int) or self.max_heavy_atoms < 1):
             raise ConfigError(f"constraints.max_heavy_atoms must be a positive integer, got {self.max_heavy_atoms!r}")
@@ -293,7 +302,10 @@ class Objective:
 
 def to_toml(objective: Objective, search: Mapping[str, Any] | None = None) -> str:
     """TOML text of an objective (and search settings) that :meth:`Objective.from_toml` reads back."""
-    lines = ["# molvae optimize: objective and search settings (resolved)", f"combine = {toml_value(objective.combine)}"]
+    lines = [
+        "# molvae optimize: objective and search settings (resolved)",
+        f"combine = {toml_value(objective.combine)}",
+    ]
     if objective.seeds:
         lines.append(f"seeds = {toml_value(list(objective.seeds))}")
     for t in objective.terms:

@@ -52,8 +52,17 @@ from molvae.tomlfile import check_keys
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
 
-__all__ = ["CONDITIONS", "METHODS", "Candidate", "OptimizationResult", "SearchSettings", "SeedError", "optimize",
-           "search_settings", "settings_dict"]
+__all__ = [
+    "CONDITIONS",
+    "METHODS",
+    "Candidate",
+    "OptimizationResult",
+    "SearchSettings",
+    "SeedError",
+    "optimize",
+    "search_settings",
+    "settings_dict",
+]
 
 
 def optimize(

@@ -57,9 +57,7 @@ def executor(n_jobs: int, initializer: Callable[[], None] = init_worker) -> Proc
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     with warnings.catch_warnings():  # Python >= 3.12 warns about forking a process with threads
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        return ProcessPoolExecutor(
-            n_jobs, mp_context=multiprocessing.get_context(method), initializer=initializer
-        )
+        return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context(method), initializer=initializer)
 
 
 def pmap(

@@ -19,9 +19,16 @@ LINE_SECONDS = 30.0  # ... or every this many seconds, whichever comes first
 class LineProgress:
     """A tqdm-like counter writing ``desc: n/total unit (p%), rate/s, elapsed`` lines to a stream."""
 
-    def __init__(self, total: int | None = None, desc: str | None = None, unit: str = "it",
-                 initial: int = 0, file: TextIO | None = None, percent: float = LINE_PERCENT,
-                 seconds: float = LINE_SECONDS):
+    def __init__(
+        self,
+        total: int | None = None,
+        desc: str | None = None,
+        unit: str = "it",
+        initial: int = 0,
+        file: TextIO | None = None,
+        percent: float = LINE_PERCENT,
+        seconds: float = LINE_SECONDS,
+    ):
         self.total, self.desc, self.unit, self.n = total, desc or "progress", unit, initial
         self.file = file
         self.percent, self.seconds = percent, seconds
@@ -44,7 +51,9 @@ class LineProgress:
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        due_pct = self.total is not None and self.total > 0 and 100.0 * (self.n - self._last_n) / self.total >= self.percent
+        due_pct = (
+            self.total is not None and self.total > 0 and 100.0 * (self.n - self._last_n) / self.total >= self.percent
+        )
         if due_pct or time.monotonic() - self._last_time >= self.seconds:
             self._write()
 
@@ -92,8 +101,14 @@ class _Off:
         pass
 
 
-def progress_bar(total: int | None = None, desc: str | None = None, unit: str = "it", disable: bool = False,
-                 initial: int = 0, leave: bool = False) -> Any:
+def progress_bar(
+    total: int | None = None,
+    desc: str | None = None,
+    unit: str = "it",
+    disable: bool = False,
+    initial: int = 0,
+    leave: bool = False,
+) -> Any:
     """A progress counter: tqdm on a terminal, :class:`LineProgress` lines otherwise, nothing if ``disable``.
 
     Use it like tqdm (``update``, ``set_postfix_str``, ``close``, or as a context manager).

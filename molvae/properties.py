@@ -121,9 +121,7 @@ def resolve(names: str | Iterable[str]) -> list[str]:
     for n in names:
         key = n.strip().lower()
         if key not in PROPERTIES:
-            raise UnknownPropertyError(
-                f"unknown property {n!r}; known properties: {', '.join(PROPERTIES)}"
-            )
+            raise UnknownPropertyError(f"unknown property {n!r}; known properties: {', '.join(PROPERTIES)}")
         if key not in out:
             out.append(key)
     return out

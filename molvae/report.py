@@ -16,8 +16,9 @@ from molvae.plotting import pyplot
 HIST_PROPERTIES = ("logp", "sa", "qed", "mw")
 
 
-def plot_property_histograms(generated: Mapping[str, Sequence[float]], reference: Mapping[str, Any],
-                             path: Path) -> Path | None:
+def plot_property_histograms(
+    generated: Mapping[str, Sequence[float]], reference: Mapping[str, Any], path: Path
+) -> Path | None:
     """Histograms of generated vs reference property values, one panel per property."""
     names = [p for p in HIST_PROPERTIES if len(generated.get(p, [])) and len(reference.get(p, []))]
     if not names:
@@ -118,45 +119,70 @@ def _img(path: Path | None, alt: str) -> str:
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
 
 
-def write_report(out_dir: str | Path, metrics: Mapping[str, Any], diagnostics: Mapping[str, Any] | None,
-                 images: Mapping[str, Path | None], title: str = "molvae evaluation") -> Path:
+def write_report(
+    out_dir: str | Path,
+    metrics: Mapping[str, Any],
+    diagnostics: Mapping[str, Any] | None,
+    images: Mapping[str, Path | None],
+    title: str = "molvae evaluation",
+) -> Path:
     """Write ``report.html`` (self-contained) to ``out_dir`` and return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     notes = metrics.get("notes", {}) or {}
-    metric_rows = [(k, v, notes.get(k, "")) for k, v in metrics.items()
-                   if k != "notes" and not isinstance(v, (dict, list))]
-    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Metrics of the generated molecules</h2>",
-             _table(metric_rows, ["metric", "value", "note"])]
+    metric_rows = [
+        (k, v, notes.get(k, "")) for k, v in metrics.items() if k != "notes" and not isinstance(v, (dict, list))
+    ]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        "<h2>Metrics of the generated molecules</h2>",
+        _table(metric_rows, ["metric", "value", "note"]),
+    ]
     if diagnostics:
         rec = diagnostics.get("reconstruction", {})
         lat = diagnostics.get("latent", {})
-        parts += ["<h2>Model diagnostics</h2>", _table([
-            ("held-out molecules encoded", rec.get("n")),
-            ("held-out molecules not encodable", rec.get("n_rejected")),
-            ("exact reconstruction (greedy, posterior mean)", rec.get("exact")),
-            ("token accuracy (teacher forcing)", rec.get("token_accuracy")),
-            ("total KL (nats)", lat.get("kl_total")),
-            ("active latent units", f"{lat.get('active_units')} of {lat.get('latent_dim')}"),
-            ("posterior collapsed", lat.get("collapsed")),
-        ], ["diagnostic", "value"])]
+        parts += [
+            "<h2>Model diagnostics</h2>",
+            _table(
+                [
+                    ("held-out molecules encoded", rec.get("n")),
+                    ("held-out molecules not encodable", rec.get("n_rejected")),
+                    ("exact reconstruction (greedy, posterior mean)", rec.get("exact")),
+                    ("token accuracy (teacher forcing)", rec.get("token_accuracy")),
+                    ("total KL (nats)", lat.get("kl_total")),
+                    ("active latent units", f"{lat.get('active_units')} of {lat.get('latent_dim')}"),
+                    ("posterior collapsed", lat.get("collapsed")),
+                ],
+                ["diagnostic", "value"],
+            ),
+        ]
         head = diagnostics.get("property_head_mae") or {}
         if head:
-            parts += ["<h3>Property head error (MAE from the posterior mean)</h3>",
-                      _table(list(head.items()), ["property", "MAE"])]
+            parts += [
+                "<h3>Property head error (MAE from the posterior mean)</h3>",
+                _table(list(head.items()), ["property", "MAE"]),
+            ]
         control = diagnostics.get("condition_control") or {}
         if control:
-            parts += ["<h3>Condition control</h3>", _table(
-                [(k, c["tolerance"], c["mae"], c["within_tolerance"], c["validity"]) for k, c in control.items()],
-                ["property", "tolerance", "MAE", "share within tolerance", "validity"])]
+            parts += [
+                "<h3>Condition control</h3>",
+                _table(
+                    [(k, c["tolerance"], c["mae"], c["within_tolerance"], c["validity"]) for k, c in control.items()],
+                    ["property", "tolerance", "MAE", "share within tolerance", "validity"],
+                ),
+            ]
     parts.append("<h2>Plots</h2>")
     for alt, path in images.items():
         parts.append(_img(path, alt))
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}"
-             "th{background:#f3f3f3}img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}")
-    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}"
+        "th{background:#f3f3f3}img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}"
+    )
+    doc = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    )
     path = out / "report.html"
     path.write_text(doc, encoding="utf-8")
     return path

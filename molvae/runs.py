@@ -3,6 +3,7 @@ leaves clean, and stopping on SIGINT/SIGTERM with a checkpoint written first."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import shutil
 import signal
@@ -136,3 +137,20 @@ class StopSignals:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+
+HISTORY_FIELDS = [
+    "epoch", "step", "minutes", "beta",
+    "train_loss", "train_recon", "train_kl", "train_prop", "train_acc",
+    "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_exact_recon",
+    "sample_validity", "sample_uniqueness",
+]  # fmt: skip
+
+
+def write_history(out: Path, history: list[dict[str, float]]) -> None:
+    """``history.csv`` of a run folder: one row per validation (epoch end or a stop)."""
+    with open(out / "history.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
+        w.writeheader()
+        for row in history:
+            w.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k)) for k in HISTORY_FIELDS})

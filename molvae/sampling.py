@@ -131,8 +131,13 @@ class ChemistryPool:
     manager: leaving it cancels what is still queued.
     """
 
-    def __init__(self, vocab: Vocabulary, property_names: Sequence[str], n_jobs: int | None = None,
-                 max_pending: int | None = None):
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        property_names: Sequence[str],
+        n_jobs: int | None = None,
+        max_pending: int | None = None,
+    ):
         self.tokens = tuple(vocab.tokens)
         self.names = tuple(property_names)
         self.n_jobs = resolve_jobs(n_jobs)

@@ -85,7 +85,9 @@ def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
     condition = req.condition
     if req.around is not None and condition is None:
         condition = model.properties_of(req.around)
-    candidates = ([core.smiles] if core.smiles else []) + ([req.around] if req.around else []) + list(req.scaffold_seeds)
+    candidates = (
+        ([core.smiles] if core.smiles else []) + ([req.around] if req.around else []) + list(req.scaffold_seeds)
+    )
     with_core = [smi for smi in candidates if core.matches(smi)]
     if len(with_core) < len(candidates):
         log.info("ignored %d seed molecule(s) without the scaffold", len(candidates) - len(with_core))

@@ -133,13 +133,15 @@ class Scorer:
         skip = [guard and bool(r) for r in reasons]  # never a result: not worth an objective call
         for s, m, why, sk in zip(smiles, parsed, reasons, skip):
             if sk and m is not None:  # a guard reason implies a parsed molecule
-                self.cache[s] = Evaluation(s, math.nan, {}, 1.0 + self._violation(m), "", morgan_fingerprint(m),
-                                           why, scored=False)
+                self.cache[s] = Evaluation(
+                    s, math.nan, {}, 1.0 + self._violation(m), "", morgan_fingerprint(m), why, scored=False
+                )
         keep = [i for i, sk in enumerate(skip) if not sk]
         smiles, mols, guards = [smiles[i] for i in keep], [parsed[i] for i in keep], [reasons[i] for i in keep]
         self.n_scored += len(smiles)
-        values: list[dict[str, float]] = [dict(zip(self.property_names, compute_mol(m, self.property_names)))
-                                          if m is not None else {} for m in mols]
+        values: list[dict[str, float]] = [
+            dict(zip(self.property_names, compute_mol(m, self.property_names))) if m is not None else {} for m in mols
+        ]
         failures = ["" if m is not None else "RDKit could not parse it" for m in mols]
         for spec, fn in self.functions.items():
             todo = [i for i, f in enumerate(failures) if not f]
@@ -161,8 +163,9 @@ class Scorer:
             else:
                 score = self.combine(values[i])
             violation = (self._violation(m) + (1.0 if guards[i] else 0.0)) if m is not None else math.inf
-            self.cache[s] = Evaluation(s, score, values[i], violation, failure,
-                                       morgan_fingerprint(m) if m is not None else None, guards[i])
+            self.cache[s] = Evaluation(
+                s, score, values[i], violation, failure, morgan_fingerprint(m) if m is not None else None, guards[i]
+            )
 
     def _call(self, spec: str, fn: Callable, smiles: list[str]) -> list[tuple[float, str]]:
         """(value, failure reason) per molecule; never raises for a molecule's sake."""

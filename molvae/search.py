@@ -24,6 +24,7 @@ from molvae.errors import ConfigError
 from molvae.objectives import Objective
 from molvae.properties import PROPERTIES, compute_mol
 from molvae.scoring import Scorer
+from molvae.search_head import HeadSurrogate, related_conditions
 from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,17 +50,24 @@ class _Record:
 class Search:
     """One search: decodes, scores and records candidates; ``run`` then ``result``."""
 
-    def __init__(self, model: MolVAE, objective: Objective, settings: SearchSettings,
-                 progress: bool | Callable[[int, float], None]):
+    def __init__(
+        self,
+        model: MolVAE,
+        objective: Objective,
+        settings: SearchSettings,
+        progress: bool | Callable[[int, float], None],
+    ):
         from molvae.chem import canonical_smiles
 
         self.model, self.objective, self.s = model, objective, settings
         self.scorer = Scorer(objective)
-        self.surrogate = _HeadSurrogate.build(objective, model)
+        self.surrogate = HeadSurrogate.build(objective, model)
         method = settings.method
         if "gradient" in method and self.surrogate is None:
-            raise ConfigError(f"method {method} needs an objective the property head predicts; the model's head "
-                              f"knows {', '.join(model.property_names)} (and plogp from logp and sa): use method cma")
+            raise ConfigError(
+                f"method {method} needs an objective the property head predicts; the model's head "
+                f"knows {', '.join(model.property_names)} (and plogp from logp and sa): use method cma"
+            )
         if "gradient" in method and not self.surrogate.complete:  # type: ignore[union-attr]
             log.info("the property head predicts only some terms; the gradient follows those, the score counts all")
         self.method = method
@@ -81,7 +89,7 @@ class Search:
         self.calls0, self.distinct0 = self.scorer.n_scored, len(self.scorer.cache)  # the seeds are not in the budget
         self.max_decoded = self.total_budget if settings.budget_counts == "decoded" else 50 * self.total_budget
         # the condition each group decodes with: standardised values and mask, [groups, P]
-        self.cond_index = _related_conditions(objective, model)  # property index -> favourable std value
+        self.cond_index = related_conditions(objective, model)  # property index -> favourable std value
         self.cond_v, self.cond_m = self._base_conditions()
         self.search_cond = settings.condition == "search" and bool(self.cond_index) and "cma" in method
         self.searched = sorted(self.cond_index) if self.search_cond else []
@@ -120,7 +128,7 @@ class Search:
 
         v, m = self.cond_v[group].copy(), self.cond_m[group]
         if self.searched:
-            v[:, self.searched] = np.clip(x[:, self.model.latent_dim:], -4, 4)
+            v[:, self.searched] = np.clip(x[:, self.model.latent_dim :], -4, 4)
         return make_condition(torch.from_numpy(v), torch.from_numpy(m)).to(self.dev)
 
     # ------------------------------------------------------------------ budget
@@ -150,12 +158,22 @@ class Search:
         z = torch.from_numpy(np.ascontiguousarray(x[:m, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
         cond = self._condition(x[:m], group[:m])
         # properties=(): the search scores molecules itself, and only new ones
-        checked = self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, properties=(),
-                                            n_jobs=1) if m else []
+        checked = (
+            self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, properties=(), n_jobs=1)
+            if m
+            else []
+        )
         if s.samples_per_z > 1 and m:
             reps = s.samples_per_z - 1
-            checked += self.model.decode_latents(z.repeat(reps, 1), cond.repeat(reps, 1), temperature=s.temperature,
-                                                 generator=self.g, batch_size=s.batch_size, properties=(), n_jobs=1)
+            checked += self.model.decode_latents(
+                z.repeat(reps, 1),
+                cond.repeat(reps, 1),
+                temperature=s.temperature,
+                generator=self.g,
+                batch_size=s.batch_size,
+                properties=(),
+                n_jobs=1,
+            )
         checked = checked[:n_dec]
         point = np.tile(np.arange(m), s.samples_per_z)
         fitness = np.full(n, WORST)
@@ -177,8 +195,11 @@ class Search:
             if ev.failed:
                 f = WORST
             else:
-                short = 0.0 if sim is None or self.objective.constraints.similarity is None else \
-                    max(0.0, self.objective.constraints.similarity - sim)
+                short = (
+                    0.0
+                    if sim is None or self.objective.constraints.similarity is None
+                    else max(0.0, self.objective.constraints.similarity - sim)
+                )
                 if ev.violation > 0 or short > 0:
                     f = INFEASIBLE + ev.violation + 10.0 * short
                     self.infeasible.add(key)
@@ -289,8 +310,11 @@ class Search:
         opts = {"seed": int(self.rng.integers(1, 1 << 30)), "verbose": -9, "CMA_diagonal": False}
         if s.popsize:
             opts["popsize"] = s.popsize
-        mine = sorted((r for r in self.pool.values() if r.group == group), key=lambda r: -r.score)[:8] \
-            if refine and k % 4 == 0 else []
+        mine = (
+            sorted((r for r in self.pool.values() if r.group == group), key=lambda r: -r.score)[:8]
+            if refine and k % 4 == 0
+            else []
+        )
         cond0 = self.cond_v[group][self.searched]
         if mine:  # a quarter of the runs refine good points found so far, the rest keep exploring
             x0, sigma = mine[(k // 4) % len(mine)].x, s.sigma
@@ -314,102 +338,48 @@ class Search:
         for r, nov in zip(kept, novel):
             ev = self.scorer.cache[r.smiles]
             props = dict(zip(names, compute_mol(mol_from_smiles(r.smiles), names)))
-            cands.append(Candidate(r.smiles, r.score, dict(ev.values), props, r.similarity,
-                                   self.seeds[r.group] if self.seeds else None, nov, r.step, r.method))
+            cands.append(
+                Candidate(
+                    r.smiles,
+                    r.score,
+                    dict(ev.values),
+                    props,
+                    r.similarity,
+                    self.seeds[r.group] if self.seeds else None,
+                    nov,
+                    r.step,
+                    r.method,
+                )
+            )
         from collections import Counter
 
         from molvae.guards import rule_of
 
-        guarded = Counter(rule_of(self.scorer.cache[smi].guard) for _, smi in self.infeasible
-                          if self.scorer.cache[smi].guard)
+        guarded = Counter(
+            rule_of(self.scorer.cache[smi].guard) for _, smi in self.infeasible if self.scorer.cache[smi].guard
+        )
         res = OptimizationResult(
-            candidates=cands, objective=self.objective, settings=self.s, seeds=list(self.seeds),
-            seed_scores=[e.score for e in self.seed_eval], n_decoded=self.decoded, n_invalid=self.invalid,
-            n_unique=len(self.seen), n_infeasible=len(self.infeasible), n_failures=self.scorer.n_failures,
-            failures=list(self.scorer.failures), history=self.history, seconds=self.seconds,
-            n_scored=self.scorer.n_scored - self.calls0, n_guarded=sum(guarded.values()), guarded=dict(guarded))
+            candidates=cands,
+            objective=self.objective,
+            settings=self.s,
+            seeds=list(self.seeds),
+            seed_scores=[e.score for e in self.seed_eval],
+            n_decoded=self.decoded,
+            n_invalid=self.invalid,
+            n_unique=len(self.seen),
+            n_infeasible=len(self.infeasible),
+            n_failures=self.scorer.n_failures,
+            failures=list(self.scorer.failures),
+            history=self.history,
+            seconds=self.seconds,
+            n_scored=self.scorer.n_scored - self.calls0,
+            n_guarded=sum(guarded.values()),
+            guarded=dict(guarded),
+        )
         if res.n_failures:
-            log.warning("%d molecules got the worst score because an objective failed on them (first: %s: %s)",
-                        res.n_failures, *res.failures[0])
+            log.warning(
+                "%d molecules got the worst score because an objective failed on them (first: %s: %s)",
+                res.n_failures,
+                *res.failures[0],
+            )
         return res
-
-
-# ---------------------------------------------------------------------------------- the head
-def _related_conditions(objective: Objective, model: MolVAE) -> dict[int, float]:
-    """Condition entries worth setting: property index -> favourable standardised value.
-
-    Maximise → the training 95th percentile, minimise → the 5th, target → the target (clipped
-    to the training range), range → its middle; plogp moves logp up and SA down.
-    """
-    sc, names = model.scaler, model.property_names
-    out: dict[int, float] = {}
-
-    def put(name: str, goal: str, t: Any) -> None:
-        if name not in names:
-            return
-        i = names.index(name)
-        if goal == "maximize":
-            val = sc.p95[i]
-        elif goal == "minimize":
-            val = sc.p5[i]
-        elif goal == "target":
-            val = min(max(t.target, sc.min[i]), sc.max[i])
-        else:
-            val = min(max((t.low + t.high) / 2.0, sc.min[i]), sc.max[i])
-        out[i] = (val - sc.mean[i]) / sc.std[i]
-
-    for t in objective.terms:
-        if t.property == "plogp" and t.goal in ("maximize", "minimize"):
-            put("logp", t.goal, t)
-            put("sa", "minimize" if t.goal == "maximize" else "maximize", t)
-        elif t.property:
-            put(t.property, t.goal, t)
-    return out
-
-
-class _HeadSurrogate:
-    """A differentiable stand-in for the objective from the property head's predictions.
-
-    Each term is measured in training standard deviations, so that terms of different units
-    pull comparably; ``complete`` says whether the head covers every term.
-    """
-
-    def __init__(self, parts: list[tuple[Any, list[tuple[int, float]], float]], mean: torch.Tensor,
-                 std: torch.Tensor, complete: bool):
-        self.parts, self.mean, self.std, self.complete = parts, mean, std, complete
-
-    @classmethod
-    def build(cls, objective: Objective, model: MolVAE) -> _HeadSurrogate | None:
-        names = model.property_names
-        sc = model.scaler
-        parts = []
-        complete = True
-        for t in objective.terms:
-            if t.property in names:
-                i = names.index(t.property)
-                parts.append((t, [(i, 1.0)], sc.std[i]))
-            elif t.property == "plogp" and "logp" in names and "sa" in names:
-                i, j = names.index("logp"), names.index("sa")
-                parts.append((t, [(i, 1.0), (j, -1.0)], math.hypot(sc.std[i], sc.std[j])))
-            else:
-                complete = False
-        if not parts:
-            return None
-        dev = model.device
-        return cls(parts, torch.tensor(sc.mean, device=dev), torch.tensor(sc.std, device=dev), complete)
-
-    def __call__(self, pred: torch.Tensor) -> torch.Tensor:
-        real = pred * self.std + self.mean
-        total = torch.zeros(pred.size(0), device=pred.device)
-        for t, coefs, scale in self.parts:
-            v = sum(c * real[:, i] for i, c in coefs)
-            if t.goal == "maximize":
-                s = v / scale
-            elif t.goal == "minimize":
-                s = -v / scale
-            elif t.goal == "target":
-                s = -((v - t.target) / scale) ** 2
-            else:
-                s = -(torch.relu(t.low - v) + torch.relu(v - t.high)) / scale
-            total = total + t.weight * s
-        return total

@@ -55,8 +55,10 @@ class SearchSettings:
                 raise ConfigError(f"{f} must be a number, got {getattr(self, f)!r}")
         checks = [
             (self.method in METHODS, f"unknown method {self.method!r}; use {', '.join(METHODS)}"),
-            (self.budget_counts in BUDGET_COUNTS,
-             f"unknown budget_counts {self.budget_counts!r}; use {' or '.join(BUDGET_COUNTS)}"),
+            (
+                self.budget_counts in BUDGET_COUNTS,
+                f"unknown budget_counts {self.budget_counts!r}; use {' or '.join(BUDGET_COUNTS)}",
+            ),
             (self.condition in CONDITIONS, f"unknown condition mode {self.condition!r}; use {', '.join(CONDITIONS)}"),
             (self.budget >= 1, f"budget must be positive, got {self.budget}"),
             (self.restarts is None or self.restarts >= 1, "restarts must be positive"),

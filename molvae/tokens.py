@@ -107,6 +107,7 @@ class Vocabulary:
 
         A SELFIES string that starts with an atom token always decodes to a non-empty molecule.
         """
+
         def is_atom(tok: str) -> bool:
             return tok not in SPECIAL and "Branch" not in tok and "Ring" not in tok and tok not in ("[nop]", ".", "[.]")
 

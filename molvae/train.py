@@ -13,11 +13,9 @@ starts that run with its saved settings.
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,28 +29,22 @@ from molvae.data import bucketed_batches
 from molvae.losses import LOSS_TERMS, LossSums, kl_weight, learning_rate
 from molvae.model import ConditionalVAE, gaussian_kl, make_condition
 from molvae.plotting import plot_curves
-from molvae.runs import StopSignals, TrainingInterrupted
+from molvae.runs import HISTORY_FIELDS, StopSignals, TrainingInterrupted, write_history
 from molvae.sampling import check_symbols, tokens_to_symbols
-from molvae.train_setup import TrainerSetup, sequence_tensor
+from molvae.train_setup import TrainBatch, TrainerSetup, sequence_tensor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HISTORY_FIELDS", "LOSS_TERMS", "Trainer", "TrainingInterrupted", "kl_weight", "learning_rate",
-           "sequence_tensor", "train"]
-
-HISTORY_FIELDS = [
-    "epoch", "step", "minutes", "beta",
-    "train_loss", "train_recon", "train_kl", "train_prop", "train_acc",
-    "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_exact_recon",
-    "sample_validity", "sample_uniqueness",
-]  # fmt: skip
-
-
-@dataclass
-class _Batch:
-    tokens: torch.Tensor
-    lengths: torch.Tensor  # on the CPU: packing needs them there, and a copy back would synchronise
-    props: torch.Tensor
+__all__ = [
+    "HISTORY_FIELDS",
+    "LOSS_TERMS",
+    "Trainer",
+    "TrainingInterrupted",
+    "kl_weight",
+    "learning_rate",
+    "sequence_tensor",
+    "train",
+]
 
 
 SYNC_EVERY = 25  # steps between the ranks' agreement on stopping / checkpointing (a host sync)
@@ -67,10 +59,10 @@ class Trainer(TrainerSetup):
     """
 
     # ------------------------------------------------------------------ helpers
-    def batch(self, idx: np.ndarray) -> _Batch:
+    def batch(self, idx: np.ndarray) -> TrainBatch:
         t = torch.from_numpy(idx).to(self.device)
         width = int(self.lengths_np[idx].max())
-        return _Batch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[idx]), self.props[t])
+        return TrainBatch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[idx]), self.props[t])
 
     def epoch_plan(self) -> tuple[list[np.ndarray], torch.Tensor, np.ndarray]:
         """This epoch's global batches (indices into the data, longest molecule first), and this
@@ -88,9 +80,17 @@ class Trainer(TrainerSetup):
         flat = torch.from_numpy(np.concatenate(local)) if local else torch.zeros(0, dtype=torch.long)
         return batches, flat.to(self.device), offsets
 
-    def losses(self, b: _Batch, beta: float, mask: torch.Tensor, train: bool, n_total: int | None = None,
-               eps: torch.Tensor | None = None, drop: torch.Tensor | None = None,
-               weight: float = 1.0) -> dict[str, torch.Tensor]:
+    def losses(
+        self,
+        b: TrainBatch,
+        beta: float,
+        mask: torch.Tensor,
+        train: bool,
+        n_total: int | None = None,
+        eps: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+        weight: float = 1.0,
+    ) -> dict[str, torch.Tensor]:
         """Loss terms of a batch as this rank's share of per-molecule sums over ``n_total`` molecules.
 
         In a single process (``n_total`` = batch size) they are the batch means. Across ranks they
@@ -102,11 +102,20 @@ class Trainer(TrainerSetup):
         cond = make_condition(b.props, mask)
         model: Any = self.ddp if shard else self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            out = model(b.tokens, b.lengths, cond, generator=self.gen,
-                        word_dropout=self.cfg.word_dropout if train else 0.0, eps=eps, drop=drop)
+            out = model(
+                b.tokens,
+                b.lengths,
+                cond,
+                generator=self.gen,
+                word_dropout=self.cfg.word_dropout if train else 0.0,
+                eps=eps,
+                drop=drop,
+            )
         logits = out["logits"].float()
         scale = weight / n_total
-        recon = F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") * scale
+        recon = (
+            F.cross_entropy(logits.transpose(1, 2), b.tokens, ignore_index=ConditionalVAE.PAD, reduction="sum") * scale
+        )
         mu, logvar = out["mu"].float(), out["logvar"].float()
         kl_dim = gaussian_kl(mu, logvar, reduction="sum") * scale  # [latent_dim]
         kl = kl_dim.sum()
@@ -124,8 +133,15 @@ class Trainer(TrainerSetup):
         loss = recon + beta * kl_term + self.cfg.property_weight * prop
         nonpad = b.tokens != ConditionalVAE.PAD
         correct = ((logits.argmax(-1) == b.tokens) & nonpad).sum() * int(weight)
-        return {"loss": loss, "recon": recon, "kl": kl, "prop": prop, "correct": correct,
-                "tokens": nonpad.sum() * int(weight), "mu": mu}
+        return {
+            "loss": loss,
+            "recon": recon,
+            "kl": kl,
+            "prop": prop,
+            "correct": correct,
+            "tokens": nonpad.sum() * int(weight),
+            "mu": mu,
+        }
 
     def global_sums(self) -> dict[str, float]:
         """The running loss sums over every rank's molecules, by name."""
@@ -185,7 +201,10 @@ class Trainer(TrainerSetup):
         if k > 0:
             mu = torch.cat(mus)[:k]
             idx = self.val_idx[:k]
-            cond = make_condition(self.props[torch.from_numpy(idx).to(self.device)], torch.ones(k, len(self.scaler.names), device=self.device))
+            cond = make_condition(
+                self.props[torch.from_numpy(idx).to(self.device)],
+                torch.ones(k, len(self.scaler.names), device=self.device),
+            )
             ids = self.model.generate(mu, cond, temperature=0.0, first_allowed=self.first_allowed)
             checked = check_symbols(tokens_to_symbols(self.vocab, ids), [], n_jobs=1)
             row["val_exact_recon"] = float(np.mean([c.smiles == s for c, s in zip(checked, self.val_smiles[:k])]))
@@ -223,7 +242,7 @@ class Trainer(TrainerSetup):
         local = idx[rank::world] if n > rank else idx[:1]
         t = local_idx[offsets[i] : offsets[i + 1]]
         width = int(self.lengths_np[idx[0]])  # the global batch's longest molecule
-        b = _Batch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[local]), self.props[t])
+        b = TrainBatch(self.seqs[t, :width].long(), torch.from_numpy(self.lengths_np[local]), self.props[t])
         beta = kl_weight(cfg, self.epoch + i / steps_per_epoch)
         # Random numbers for the whole global batch, in the single-process order; this rank
         # keeps its rows, so any number of processes sees the same noise per molecule.
@@ -238,8 +257,7 @@ class Trainer(TrainerSetup):
             drop = drop[pick] if drop is not None else None
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(cfg, self.step, steps_per_epoch * cfg.epochs)
-        r = self.losses(b, beta, mask, train=True, n_total=n, eps=eps, drop=drop,
-                        weight=1.0 if n > rank else 0.0)
+        r = self.losses(b, beta, mask, train=True, n_total=n, eps=eps, drop=drop, weight=1.0 if n > rank else 0.0)
         self.opt.zero_grad(set_to_none=True)
         (r["loss"] * world if world > 1 else r["loss"]).backward()  # DDP averages over ranks
         if cfg.grad_clip > 0:
@@ -282,8 +300,9 @@ class Trainer(TrainerSetup):
         """``last.ckpt`` is due: the first after ``first_checkpoint_minutes``, then every
         ``checkpoint_minutes`` or ``checkpoint_steps`` steps, whichever comes first."""
         cfg = self.cfg
-        minutes = cfg.checkpoint_minutes if self.has_checkpoint else min(cfg.first_checkpoint_minutes,
-                                                                         cfg.checkpoint_minutes)
+        minutes = (
+            cfg.checkpoint_minutes if self.has_checkpoint else min(cfg.first_checkpoint_minutes, cfg.checkpoint_minutes)
+        )
         steps = cfg.checkpoint_steps and self.step - self.last_save_step >= cfg.checkpoint_steps
         return bool(steps) or now - self.last_save > minutes * 60
 
@@ -302,8 +321,13 @@ class Trainer(TrainerSetup):
         beta = 0.0
         while self.epoch < cfg.epochs and not stopped and not self.patience_exhausted():
             batches, local_idx, offsets = self.epoch_plan()
-            bar = progress_bar(len(batches), f"epoch {self.epoch + 1}/{cfg.epochs}", "batch", not self.progress,
-                               initial=self.batch_in_epoch)
+            bar = progress_bar(
+                len(batches),
+                f"epoch {self.epoch + 1}/{cfg.epochs}",
+                "batch",
+                not self.progress,
+                initial=self.batch_in_epoch,
+            )
             while self.batch_in_epoch < len(batches):
                 beta = self.train_step(batches, local_idx, offsets)
                 bar.update(1)
@@ -311,8 +335,12 @@ class Trainer(TrainerSetup):
                 if self.progress and now - last_shown > 2.0:  # reading the sums synchronises: rarely
                     last_shown = now
                     s, n = self.sums.values(), max(self.n_mol, 1) / world  # rank 0's share
-                    bar.set_postfix(loss=f"{s['loss'] / n:.2f}", kl=f"{s['kl'] / n:.2f}",
-                                    acc=f"{s['correct'] / max(s['tokens'], 1):.3f}", beta=f"{beta:.3f}")
+                    bar.set_postfix(
+                        loss=f"{s['loss'] / n:.2f}",
+                        kl=f"{s['kl'] / n:.2f}",
+                        acc=f"{s['correct'] / max(s['tokens'], 1):.3f}",
+                        beta=f"{beta:.3f}",
+                    )
                 self.elapsed = now - t0
                 stop, save, interrupt = self.elapsed >= limit, self._checkpoint_due(now), signals.received is not None
                 if world > 1:  # every rank must make the same choice; agree every SYNC_EVERY steps
@@ -340,12 +368,16 @@ class Trainer(TrainerSetup):
         s = self.global_sums()
         n = max(self.n_mol, 1)
         row: dict[str, float] = {
-            "epoch": self.epoch + (1 if epoch_done else self.batch_in_epoch / max(1, math.ceil(len(self.train_idx) / self.cfg.batch_size))),
+            "epoch": self.epoch
+            + (1 if epoch_done else self.batch_in_epoch / max(1, math.ceil(len(self.train_idx) / self.cfg.batch_size))),
             "step": self.step,
             "minutes": self.elapsed / 60,
             "beta": beta,
-            "train_loss": s["loss"] / n, "train_recon": s["recon"] / n, "train_kl": s["kl"] / n,
-            "train_prop": s["prop"] / n, "train_acc": s["correct"] / max(s["tokens"], 1),
+            "train_loss": s["loss"] / n,
+            "train_recon": s["recon"] / n,
+            "train_kl": s["kl"] / n,
+            "train_prop": s["prop"] / n,
+            "train_acc": s["correct"] / max(s["tokens"], 1),
         }
         if epoch_done:
             self.epoch += 1
@@ -359,8 +391,13 @@ class Trainer(TrainerSetup):
         self.history.append(row)
         log.info(
             "epoch %.2f: val recon %.3f, KL %.2f, acc %.3f, exact %.3f, valid %.3f, unique %.3f",
-            row["epoch"], row["val_recon"], row["val_kl"], row["val_acc"], row["val_exact_recon"],
-            row["sample_validity"], row["sample_uniqueness"],
+            row["epoch"],
+            row["val_recon"],
+            row["val_kl"],
+            row["val_acc"],
+            row["val_exact_recon"],
+            row["sample_validity"],
+            row["sample_uniqueness"],
         )
         # Best by the objective training ends with (reconstruction + final beta * KL) on the
         # validation set; with no validation set, on the training set.
@@ -378,11 +415,7 @@ class Trainer(TrainerSetup):
         self.write_history()
 
     def write_history(self) -> None:
-        with open(self.out / "history.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
-            w.writeheader()
-            for row in self.history:
-                w.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k)) for k in HISTORY_FIELDS})
+        write_history(self.out, self.history)
         if self.history:
             plot_curves(self.history, self.out / "curves.png")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,15 @@ from molvae.model import ConditionalVAE
 from molvae.runs import RunFolder, resume_settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainBatch:
+    """Token ids, lengths and standardised properties of the molecules of one training step."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor  # on the CPU: packing needs them there, and a copy back would synchronise
+    props: torch.Tensor
 
 
 def sequence_tensor(data: MoleculeData) -> torch.Tensor:

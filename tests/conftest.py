@@ -16,9 +16,18 @@ MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 # A tiny, fast model: enough to exercise every path, not to be good.
 TINY = dict(
-    properties=("logp", "qed", "sa"), embed_dim=16, encoder_hidden=32, latent_dim=8,
-    decoder_hidden=48, decoder_layers=1, property_hidden=16, epochs=2, batch_size=64,
-    val_reconstruct=20, val_samples=20, n_jobs=1,
+    properties=("logp", "qed", "sa"),
+    embed_dim=16,
+    encoder_hidden=32,
+    latent_dim=8,
+    decoder_hidden=48,
+    decoder_layers=1,
+    property_hidden=16,
+    epochs=2,
+    batch_size=64,
+    val_reconstruct=20,
+    val_samples=20,
+    n_jobs=1,
 )
 
 

@@ -129,7 +129,9 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--quiet", action="store_true")
-    ap.add_argument("--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)")
+    ap.add_argument(
+        "--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)"
+    )
     args = ap.parse_args()
     steps = {"data": cmd_data, "train": cmd_train, "hashes": moses_train_hashes, "package": cmd_package}
     steps[args.step](args)

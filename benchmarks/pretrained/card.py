@@ -41,8 +41,13 @@ PRIOR_ROWS = [
     ("Frag/Test", "Frag/Test", "", "", "0.999"),
     ("Scaf/Test", "Scaf/Test", "≥ 0.85", "≥ 0.93", "0.939"),
 ]
-CONTROL_FLOORS = {"logp": ("≤ 0.35", "≤ 0.25"), "qed": ("≤ 0.06", "≤ 0.04"), "sa": ("≤ 0.35", "≤ 0.2"),
-                  "mw": ("≤ 12", "≤ 8"), "tpsa": ("≤ 8", "≤ 6")}
+CONTROL_FLOORS = {
+    "logp": ("≤ 0.35", "≤ 0.25"),
+    "qed": ("≤ 0.06", "≤ 0.04"),
+    "sa": ("≤ 0.35", "≤ 0.2"),
+    "mw": ("≤ 12", "≤ 8"),
+    "tpsa": ("≤ 8", "≤ 6"),
+}
 
 
 def _num(x) -> str:
@@ -59,30 +64,49 @@ def _met(value, floor: str) -> str:
 
 def tables(result: dict, how: str) -> str:
     m, d = result["metrics"], result.get("diagnostics") or {}
-    lines = [f"Measured {how}.", "", "### Samples from the prior", "",
-             "| metric | measured | floor (issue 10) | goal | MOSES VAE | floor met? |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Measured {how}.",
+        "",
+        "### Samples from the prior",
+        "",
+        "| metric | measured | floor (issue 10) | goal | MOSES VAE | floor met? |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for key, label, floor, goal, anchor in PRIOR_ROWS:
-        lines.append(f"| {label} | {_num(m.get(key))} | {floor or '—'} | {goal or '—'} | {anchor} | "
-                     f"{_met(m.get(key), floor)} |")
-    lines += ["", "### Latent space and conditioning", "",
-              "| metric | measured | floor (issue 10) | goal | floor met? |", "| --- | --- | --- | --- | --- |"]
+        lines.append(
+            f"| {label} | {_num(m.get(key))} | {floor or '—'} | {goal or '—'} | {anchor} | {_met(m.get(key), floor)} |"
+        )
+    lines += [
+        "",
+        "### Latent space and conditioning",
+        "",
+        "| metric | measured | floor (issue 10) | goal | floor met? |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     rec = d.get("reconstruction") or {}
     if rec:
-        lines.append(f"| exact reconstruction (greedy decode of the posterior mean), {rec.get('n')} MOSES test "
-                     f"molecules | {_num(rec.get('exact'))} (token accuracy {_num(rec.get('token_accuracy'))}) | "
-                     f"≥ 0.80 | ≥ 0.90 | {_met(rec.get('exact'), '≥ 0.80')} |")
+        lines.append(
+            f"| exact reconstruction (greedy decode of the posterior mean), {rec.get('n')} MOSES test "
+            f"molecules | {_num(rec.get('exact'))} (token accuracy {_num(rec.get('token_accuracy'))}) | "
+            f"≥ 0.80 | ≥ 0.90 | {_met(rec.get('exact'), '≥ 0.80')} |"
+        )
     lat = d.get("latent") or {}
     if lat:
-        lines.append(f"| active latent units / total KL | {lat.get('active_units')} of {lat.get('latent_dim')} / "
-                     f"{_num(lat.get('kl_total'))} nats | — | — | — |")
+        lines.append(
+            f"| active latent units / total KL | {lat.get('active_units')} of {lat.get('latent_dim')} / "
+            f"{_num(lat.get('kl_total'))} nats | — | — | — |"
+        )
     for name, c in (d.get("condition_control") or {}).items():
         floor, goal = CONTROL_FLOORS.get(name, ("", ""))
-        lines.append(f"| condition control {name}: MAE (share within ±{c['tolerance']:g}) | {_num(c['mae'])} "
-                     f"({100 * c['within_tolerance']:.1f} %) | {floor or '—'} | {goal or '—'} | {_met(c['mae'], floor)} |")
+        lines.append(
+            f"| condition control {name}: MAE (share within ±{c['tolerance']:g}) | {_num(c['mae'])} "
+            f"({100 * c['within_tolerance']:.1f} %) | {floor or '—'} | {goal or '—'} | {_met(c['mae'], floor)} |"
+        )
     head = d.get("property_head_mae") or {}
     if head:
-        lines.append(f"| property head MAE ({' / '.join(head)}) | {' / '.join(_num(v) for v in head.values())} | — | — | — |")
+        lines.append(
+            f"| property head MAE ({' / '.join(head)}) | {' / '.join(_num(v) for v in head.values())} | — | — | — |"
+        )
     return "\n".join(lines)
 
 
@@ -108,11 +132,21 @@ def main() -> None:
         model = MolVAE.pretrained(device="cpu") if args.model == "pretrained" else MolVAE.load(args.model, device="cpu")
         args.json.parent.mkdir(parents=True, exist_ok=True)
         t = time.time()
-        result = evaluate(model=model, n=args.n, scaffold_reference=default_reference_paths().test_scaffolds,
-                          heldout_n=10000, control_n=1000, seed=0, json_path=args.json, progress=False)
+        result = evaluate(
+            model=model,
+            n=args.n,
+            scaffold_reference=default_reference_paths().test_scaffolds,
+            heldout_n=10000,
+            control_n=1000,
+            seed=0,
+            json_path=args.json,
+            progress=False,
+        )
         cpu = platform.processor() or platform.machine()
-        how = (f"with `python benchmarks/pretrained/card.py` ({time.time() - t:.0f} s on {os.cpu_count()} CPU cores, "
-               f"{cpu}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} at the end)")
+        how = (
+            f"with `python benchmarks/pretrained/card.py` ({time.time() - t:.0f} s on {os.cpu_count()} CPU cores, "
+            f"{cpu}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} at the end)"
+        )
     text = args.card.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{args.card} lacks the {START} / {END} markers")

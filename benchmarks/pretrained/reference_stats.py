@@ -45,8 +45,10 @@ def main() -> int:
     with gzip.open(packaged.MOSES_HELDOUT, "wt", compresslevel=9) as fh:
         fh.write("smiles\n" + "\n".join(smiles[:HELDOUT_N]) + "\n")
     size = packaged.MOSES_TEST_STATS.stat().st_size / 2**20
-    print(f"{len(smiles):,} molecules in {time.perf_counter() - t0:.0f} s -> {packaged.MOSES_TEST_STATS} ({size:.1f} MB), "
-          f"{packaged.MOSES_HELDOUT}")
+    print(
+        f"{len(smiles):,} molecules in {time.perf_counter() - t0:.0f} s -> {packaged.MOSES_TEST_STATS} ({size:.1f} MB), "
+        f"{packaged.MOSES_HELDOUT}"
+    )
     return 0
 
 

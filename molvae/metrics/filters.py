@@ -85,14 +85,11 @@ def _any_match(h_mol: Chem.Mol, screen: bool) -> bool:
         return any(h_mol.HasSubstructMatch(query) for _, query in filter_patterns())
     fp = Chem.PatternFingerprint(h_mol)
     return any(
-        DataStructs.AllProbeBitsMatch(query_fp, fp) and h_mol.HasSubstructMatch(query)
-        for query, query_fp in _screens()
+        DataStructs.AllProbeBitsMatch(query_fp, fp) and h_mol.HasSubstructMatch(query) for query, query_fp in _screens()
     )
 
 
-def mol_passes_filters(
-    mol: Chem.Mol | None, allowed: frozenset[str] = ALLOWED_ATOMS, screen: bool = True
-) -> bool:
+def mol_passes_filters(mol: Chem.Mol | None, allowed: frozenset[str] = ALLOWED_ATOMS, screen: bool = True) -> bool:
     """True when ``mol`` passes MOSES's filters (see the module docstring); False for ``None``.
 
     ``screen=False`` runs every substructure search (same answer, four times slower).

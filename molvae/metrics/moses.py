@@ -99,8 +99,16 @@ def _resolve_reference(source, what: str, n_jobs: int, progress: bool, device) -
     return reference_stats(source, n_jobs=n_jobs, progress=progress, device=device)
 
 
-def _against(res: dict, notes: dict, tag: str, gen: _Generated, ref: ReferenceStats,
-             n_jobs: int, progress: bool, device: str | None) -> None:
+def _against(
+    res: dict,
+    notes: dict,
+    tag: str,
+    gen: _Generated,
+    ref: ReferenceStats,
+    n_jobs: int,
+    progress: bool,
+    device: str | None,
+) -> None:
     """FCD, SNN, Frag and Scaf of the generated set against one reference, keys ``*/tag``."""
     if ref.fcd_mu is None:
         notes[f"FCD/{tag}"] = "reference has fewer than 2 valid molecules"
@@ -214,8 +222,9 @@ def evaluate_smiles(
         first = valid[:size]
         res[f"unique@{size}"] = len(set(first)) / len(first)
         if len(valid) < size:
-            notes[f"unique@{size}"] = (f"only {len(valid)} valid molecules (< {size}): computed on all of them, "
-                                       "as MOSES does")
+            notes[f"unique@{size}"] = (
+                f"only {len(valid)} valid molecules (< {size}): computed on all of them, as MOSES does"
+            )
     by_canon = {f.canonical: f for f in feats.values() if f is not None}
     counts = Counter(valid)
     order = list(counts)
@@ -250,7 +259,9 @@ def evaluate_smiles(
         g, r = gen.properties[:, j], ref.properties[name]
         g_ok, r_ok = np.isfinite(g), np.isfinite(r)
         if not g_ok.any() or not r_ok.any():
-            notes[name] = f"RDKit could not compute {name} for any {'generated' if not g_ok.any() else 'reference'} molecule"
+            notes[name] = (
+                f"RDKit could not compute {name} for any {'generated' if not g_ok.any() else 'reference'} molecule"
+            )
             continue
         if not g_ok.all():
             notes[name] = f"{int((~g_ok).sum())} generated molecules without a {name} value left out"

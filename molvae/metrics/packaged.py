@@ -100,9 +100,14 @@ def compact_arrays(stats, source_sha256: str = "") -> dict[str, np.ndarray]:
     fps = np.unique(np.asarray(stats.fingerprints, dtype=np.uint8), axis=0)  # distinct rows, sorted
     names = list(stats.properties)
     meta = {
-        "format": COMPACT_FORMAT, "key": stats.key, "n_molecules": stats.n_molecules, "n_invalid": stats.n_invalid,
-        "n_fingerprints": len(fps), "properties": names,
-        "source_sha256": source_sha256, "rdkit": _rdkit_version(),
+        "format": COMPACT_FORMAT,
+        "key": stats.key,
+        "n_molecules": stats.n_molecules,
+        "n_invalid": stats.n_invalid,
+        "n_fingerprints": len(fps),
+        "properties": names,
+        "source_sha256": source_sha256,
+        "rdkit": _rdkit_version(),
     }
     arrays = {
         "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -147,10 +152,12 @@ def compact_fields(a) -> tuple[dict[str, Any], dict[str, Any]]:
         n_molecules=int(meta["n_molecules"]),
         n_invalid=int(meta["n_invalid"]),
         fingerprints=np.ascontiguousarray(fps),
-        fragments=dict(zip(_unpack_strings(a["fragment_keys"]),
-                           np.frombuffer(_unpack(a["fragment_counts"]), "<i8").tolist())),
-        scaffolds=dict(zip(_unpack_strings(a["scaffold_keys"]),
-                           np.frombuffer(_unpack(a["scaffold_counts"]), "<i8").tolist())),
+        fragments=dict(
+            zip(_unpack_strings(a["fragment_keys"]), np.frombuffer(_unpack(a["fragment_counts"]), "<i8").tolist())
+        ),
+        scaffolds=dict(
+            zip(_unpack_strings(a["scaffold_keys"]), np.frombuffer(_unpack(a["scaffold_counts"]), "<i8").tolist())
+        ),
         properties={k: _unpack_sorted(a[f"property_{k}"]) for k in meta["properties"]},
         fcd_mu=mu,
         fcd_sigma=sigma,

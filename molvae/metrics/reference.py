@@ -129,8 +129,13 @@ class ReferenceStats:
     fcd_sigma: np.ndarray | None  # (512, 512)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        meta = {"format": CACHE_FORMAT, "key": self.key, "n_molecules": self.n_molecules,
-                "n_invalid": self.n_invalid, "rdkit": rdkit.__version__}
+        meta = {
+            "format": CACHE_FORMAT,
+            "key": self.key,
+            "n_molecules": self.n_molecules,
+            "n_invalid": self.n_invalid,
+            "rdkit": rdkit.__version__,
+        }
         arrays: dict[str, Any] = {
             "meta": _pack_strings([json.dumps(meta)]),
             "fingerprints": self.fingerprints,
@@ -171,8 +176,7 @@ def _rdkit_part(smiles: Sequence[str], key: str, n_jobs: int, progress: bool) ->
     if not valid:
         raise DataError("the reference set holds no valid molecule")
     if len(valid) < len(feats):
-        log.warning("reference set: %d of %d SMILES are invalid and left out",
-                    len(feats) - len(valid), len(feats))
+        log.warning("reference set: %d of %d SMILES are invalid and left out", len(feats) - len(valid), len(feats))
     fragments: Counter[str] = Counter()
     for f in valid:
         fragments.update(f.fragments)

@@ -145,7 +145,10 @@ def mean_similarity_powers(
 
 
 def _mean_powers(
-    rows: tuple[int, int], fps: np.ndarray, weights: np.ndarray, powers: tuple[int, ...],
+    rows: tuple[int, int],
+    fps: np.ndarray,
+    weights: np.ndarray,
+    powers: tuple[int, ...],
     chunk: int = QUERY_CHUNK,
 ) -> dict[int, np.ndarray]:
     """:func:`mean_similarity_powers` for rows ``rows[0]:rows[1]``, in this process."""

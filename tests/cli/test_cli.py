@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from molvae_cli.main import cli
 
 from molvae.chem import canonical_smiles, mol_from_smiles
 from molvae.properties import compute
+from molvae_cli.main import cli
 from tests.conftest import ROOT, moses
 
 
@@ -49,8 +49,21 @@ def cli_run(tmp_path_factory):
     rows = moses(250) + ["C1CC", "definitely-not-smiles"]
     data.write_text("id,SMILES\n" + "\n".join(f"m{i},{s}" for i, s in enumerate(rows)) + "\n")
     (d / "tiny.toml").write_text(TINY_TOML)
-    res = run("train", data, "--properties", "logp,qed,sa", "--out", d / "run", "--config", d / "tiny.toml",
-              "--epochs", 2, "--seed", 1, "-q")
+    res = run(
+        "train",
+        data,
+        "--properties",
+        "logp,qed,sa",
+        "--out",
+        d / "run",
+        "--config",
+        d / "tiny.toml",
+        "--epochs",
+        2,
+        "--seed",
+        1,
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     return d
 
@@ -68,8 +81,23 @@ def test_train_writes_the_run_folder(cli_run):
 
 def test_generate_checks_every_molecule(cli_run, tmp_path):
     out = tmp_path / "gen.csv"
-    res = run("generate", "-m", cli_run / "run", "-n", 300, "--condition", "logp=2.5", "--condition", "qed=0.7",
-              "--seed", 0, "-o", out, "--image", tmp_path / "grid.png")
+    res = run(
+        "generate",
+        "-m",
+        cli_run / "run",
+        "-n",
+        300,
+        "--condition",
+        "logp=2.5",
+        "--condition",
+        "qed=0.7",
+        "--seed",
+        0,
+        "-o",
+        out,
+        "--image",
+        tmp_path / "grid.png",
+    )
     assert res.exit_code == 0, res.output
     rows = read_csv(out)
     invalid = read_csv(tmp_path / "gen.rejects.csv") if (tmp_path / "gen.rejects.csv").exists() else []
@@ -99,7 +127,9 @@ def test_generate_unique_and_formats(cli_run, tmp_path):
 
 def test_same_seed_same_molecules(cli_run, tmp_path):
     for name in ("a", "b"):
-        assert run("generate", "-m", cli_run / "run", "-n", 40, "--seed", 7, "-o", tmp_path / f"{name}.csv").exit_code == 0
+        assert (
+            run("generate", "-m", cli_run / "run", "-n", 40, "--seed", 7, "-o", tmp_path / f"{name}.csv").exit_code == 0
+        )
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
@@ -118,8 +148,19 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().splitlines()
     assert lines[0].startswith("smiles,step,valid") and len(lines) == 6
-    res = run("generate", "-m", cli_run / "run", "-n", 20, "--around", "CCOc1ccccc1C(N)=O", "--radius", 0.2,
-              "-o", tmp_path / "near.csv")
+    res = run(
+        "generate",
+        "-m",
+        cli_run / "run",
+        "-n",
+        20,
+        "--around",
+        "CCOc1ccccc1C(N)=O",
+        "--radius",
+        0.2,
+        "-o",
+        tmp_path / "near.csv",
+    )
     assert res.exit_code == 0, res.output
 
 
@@ -208,8 +249,22 @@ def _child_train(tmp_path, stop_with: str | None):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), **({"STOP_WITH": stop_with} if stop_with else {})}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, "train", str(data), "--out", str(out), "--config", str(tmp_path / "c.toml"), "-q"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            "train",
+            str(data),
+            "--out",
+            str(out),
+            "--config",
+            str(tmp_path / "c.toml"),
+            "-q",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return data, out, proc
 

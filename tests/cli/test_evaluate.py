@@ -7,8 +7,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from molvae_cli.main import cli
 
+from molvae_cli.main import cli
 from tests.conftest import moses
 
 
@@ -54,8 +54,26 @@ def test_evaluate_empty_and_invalid_files_report_not_crash(tmp_path, small_refer
 
 
 def test_evaluate_model_with_report(tiny_run, tmp_path, small_reference):
-    res = run("evaluate", "--model", tiny_run, "-n", 300, "--reference", small_reference, "--heldout-n", 100,
-              "--control-n", 20, "--report", tmp_path / "r", "--json", tmp_path / "r.json", "-q", "--jobs", 1)
+    res = run(
+        "evaluate",
+        "--model",
+        tiny_run,
+        "-n",
+        300,
+        "--reference",
+        small_reference,
+        "--heldout-n",
+        100,
+        "--control-n",
+        20,
+        "--report",
+        tmp_path / "r",
+        "--json",
+        tmp_path / "r.json",
+        "-q",
+        "--jobs",
+        1,
+    )
     assert res.exit_code == 0, res.output
     out = json.loads((tmp_path / "r.json").read_text())
     d = out["diagnostics"]

@@ -6,10 +6,10 @@ import csv
 
 import pytest
 from click.testing import CliRunner
-from molvae_cli.main import cli
 
 from molvae import MolVAE
 from molvae.chem import canonical_smiles
+from molvae_cli.main import cli
 from tests.conftest import moses
 
 CHARGED_STEREO = [
@@ -57,8 +57,24 @@ def test_charged_and_stereo_leads_work_with_the_finetuned_model(finetuned, tmp_p
     assert res.exit_code == 0, res.output
     with open(tmp_path / "near.csv", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 20
-    res = run("optimize", "-m", out, "--maximize", "qed", "--from", lead, "--similarity", 0.2, "--budget", 100,
-              "--top", 3, "-o", tmp_path / "opt.csv", "-q")
+    res = run(
+        "optimize",
+        "-m",
+        out,
+        "--maximize",
+        "qed",
+        "--from",
+        lead,
+        "--similarity",
+        0.2,
+        "--budget",
+        100,
+        "--top",
+        3,
+        "-o",
+        tmp_path / "opt.csv",
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     # the base model refuses the same lead: the vocabulary is what fine-tuning added
     refused = MolVAE.pretrained(device="cpu").encode_batch([lead]).rejects

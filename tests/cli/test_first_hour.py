@@ -26,9 +26,11 @@ def odd_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("odd")
     smiles = moses(5)
     (d / "latin1.csv").write_bytes(
-        ("nom,smiles\n" + "".join(f"molécule {i},{s}\n" for i, s in enumerate(smiles))).encode("latin-1"))
+        ("nom,smiles\n" + "".join(f"molécule {i},{s}\n" for i, s in enumerate(smiles))).encode("latin-1")
+    )
     (d / "bom.csv").write_bytes(
-        ("\ufeffSMILES,name\r\n" + "".join(f"{s},mol {i}\r\n" for i, s in enumerate(smiles))).encode("utf-8"))
+        ("\ufeffSMILES,name\r\n" + "".join(f"{s},mol {i}\r\n" for i, s in enumerate(smiles))).encode("utf-8")
+    )
     return d
 
 
@@ -106,8 +108,10 @@ def test_training_log_off_a_terminal_is_plain_lines(tmp_path):
     data = tmp_path / "m.smi"
     data.write_text("\n".join(moses(200)) + "\n")
     cfg = tmp_path / "c.toml"
-    cfg.write_text("embed_dim = 8\nencoder_hidden = 16\nlatent_dim = 4\ndecoder_hidden = 16\ndecoder_layers = 1\n"
-                   "property_hidden = 8\nbatch_size = 4\nval_reconstruct = 4\nval_samples = 4\nn_jobs = 1\n")
+    cfg.write_text(
+        "embed_dim = 8\nencoder_hidden = 16\nlatent_dim = 4\ndecoder_hidden = 16\ndecoder_layers = 1\n"
+        "property_hidden = 8\nbatch_size = 4\nval_reconstruct = 4\nval_samples = 4\nn_jobs = 1\n"
+    )
     res = run("train", data, "--properties", "logp", "--out", tmp_path / "run", "--config", cfg, "--epochs", 1)
     assert res.exit_code == 0, res.output
     assert "\r" not in res.stderr
@@ -173,7 +177,10 @@ def test_readme_says_what_evaluate_prints_for_an_empty_file(tmp_path):
     res = run("evaluate", empty, "--reference", ref, "-q", "--jobs", 1)
     assert res.exit_code == 0 and re.search(r"valid\s+n/a", res.output)
     readme = " ".join((ROOT / "README.md").read_text().split())
-    assert "an empty file gives `n/a`" in readme and "empty file or a file of invalid SMILES gives validity 0" not in readme
+    assert (
+        "an empty file gives `n/a`" in readme
+        and "empty file or a file of invalid SMILES gives validity 0" not in readme
+    )
 
 
 def test_package_list_names_every_folder_that_ships_files():

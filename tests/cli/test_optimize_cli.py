@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-from molvae_cli.main import cli
 
 from molvae.chem import canonical_smiles
 from molvae.properties import compute
+from molvae_cli.main import cli
 from tests.conftest import moses
 
 
@@ -25,8 +25,26 @@ def read_csv(path):
 
 def test_optimize_writes_ranked_top_k_with_image_and_settings(tiny_run, tmp_path):
     out = tmp_path / "best.csv"
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--minimize", "sa", "--weight", "sa=0.1",
-              "--budget", 200, "--top", 7, "-o", out, "--image", tmp_path / "best.png", "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--maximize",
+        "qed",
+        "--minimize",
+        "sa",
+        "--weight",
+        "sa=0.1",
+        "--budget",
+        200,
+        "--top",
+        7,
+        "-o",
+        out,
+        "--image",
+        tmp_path / "best.png",
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     rows = read_csv(out)
     assert len(rows) == 7 and len({r["smiles"] for r in rows}) == 7
@@ -46,19 +64,42 @@ def test_optimize_writes_ranked_top_k_with_image_and_settings(tiny_run, tmp_path
 
 
 def test_optimize_from_seeds_with_constraints_and_a_user_function(tiny_run, tmp_path, monkeypatch):
-    (tmp_path / "clifn.py").write_text(textwrap.dedent("""
+    (tmp_path / "clifn.py").write_text(
+        textwrap.dedent("""
         def score(smiles):
             if any("S" in s for s in smiles):
                 raise ValueError("no sulfur please")
             return [float(len(s)) for s in smiles]
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     seeds = moses(2, skip=10)
     (tmp_path / "seeds.smi").write_text(seeds[1] + "\n")
     out = tmp_path / "o.csv"
-    res = run("optimize", "-m", tiny_run, "--objective", "clifn:score", "--from", seeds[0], "--from-file",
-              tmp_path / "seeds.smi", "--similarity", 0.05, "--forbid", "[#9]", "--budget", 150, "--top", 3, "--method", "cma",
-              "-o", out, "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--objective",
+        "clifn:score",
+        "--from",
+        seeds[0],
+        "--from-file",
+        tmp_path / "seeds.smi",
+        "--similarity",
+        0.05,
+        "--forbid",
+        "[#9]",
+        "--budget",
+        150,
+        "--top",
+        3,
+        "--method",
+        "cma",
+        "-o",
+        out,
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     rows = read_csv(out)
     assert rows and {"similarity", "seed", "clifn:score"} <= set(rows[0])
@@ -71,19 +112,22 @@ def test_optimize_from_seeds_with_constraints_and_a_user_function(tiny_run, tmp_
     assert fails and all("S" in f["smiles"] and "no sulfur please" in f["reason"] for f in fails)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--maximize", "potency"], "unknown property 'potency'"),
-    (["--maximize", "qed", "--similarity", "0.4"], "a similarity constraint needs seed molecules"),
-    (["--maximize", "qed", "--from", "C[Si](C)(C)C"], "lacks the SELFIES tokens [Si]"),
-    (["--maximize", "qed", "--from", "not-a-molecule"], "cannot encode seed not-a-molecule"),
-    (["--maximize", "qed", "--require", "c1ccc"], "invalid SMARTS 'c1ccc'"),
-    (["--objective", "no_such_pkg_xyz.mod:f"], "cannot import 'no_such_pkg_xyz.mod'"),
-    (["--range", "mw=250-400"], "is not LOW:HIGH numbers"),
-    (["--target", "logp"], "write NAME=VALUE"),
-    (["--maximize", "qed", "--budget", "0"], "budget must be positive"),
-    ([], "nothing to optimise"),
-    (["--maximize", "qed", "--weight", "sa=2"], "--weight sa: no objective of that name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--maximize", "potency"], "unknown property 'potency'"),
+        (["--maximize", "qed", "--similarity", "0.4"], "a similarity constraint needs seed molecules"),
+        (["--maximize", "qed", "--from", "C[Si](C)(C)C"], "lacks the SELFIES tokens [Si]"),
+        (["--maximize", "qed", "--from", "not-a-molecule"], "cannot encode seed not-a-molecule"),
+        (["--maximize", "qed", "--require", "c1ccc"], "invalid SMARTS 'c1ccc'"),
+        (["--objective", "no_such_pkg_xyz.mod:f"], "cannot import 'no_such_pkg_xyz.mod'"),
+        (["--range", "mw=250-400"], "is not LOW:HIGH numbers"),
+        (["--target", "logp"], "write NAME=VALUE"),
+        (["--maximize", "qed", "--budget", "0"], "budget must be positive"),
+        ([], "nothing to optimise"),
+        (["--maximize", "qed", "--weight", "sa=2"], "--weight sa: no objective of that name"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_code_2(tiny_run, tmp_path, args, message):
     res = run("optimize", "-m", tiny_run, *args, "-o", tmp_path / "x.csv", "-q")
     assert res.exit_code == 2, res.output
@@ -92,12 +136,15 @@ def test_bad_input_gives_one_line_and_exit_code_2(tiny_run, tmp_path, args, mess
     assert not (tmp_path / "x.csv").exists()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[[objective]]\nproperty = 'qed'\nwieght = 2\n", "objective #1: unknown key(s) wieght"),
-    ("[[objective]\n", "invalid TOML"),
-    ("[[objective]]\nproperty = 'qed'\n[search]\nbudgett = 3\n", "search: unknown key(s) budgett"),
-    ("[[objective]]\nproperty = 'potency'\n", "unknown property 'potency'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[[objective]]\nproperty = 'qed'\nwieght = 2\n", "objective #1: unknown key(s) wieght"),
+        ("[[objective]\n", "invalid TOML"),
+        ("[[objective]]\nproperty = 'qed'\n[search]\nbudgett = 3\n", "search: unknown key(s) budgett"),
+        ("[[objective]]\nproperty = 'potency'\n", "unknown property 'potency'"),
+    ],
+)
 def test_bad_objective_file_names_file_and_problem(tiny_run, tmp_path, text, message):
     f = tmp_path / "obj.toml"
     f.write_text(text)
@@ -113,8 +160,20 @@ def test_bad_objective_file_names_file_and_problem(tiny_run, tmp_path, text, mes
 def test_seed_file_without_molecules_is_a_usage_error(tiny_run, tmp_path, text):
     seeds = tmp_path / ("seeds.csv" if "," in text else "seeds.smi")
     seeds.write_text(text)
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from-file", seeds, "--budget", 20,
-              "-o", tmp_path / "x.csv", "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--maximize",
+        "qed",
+        "--from-file",
+        seeds,
+        "--budget",
+        20,
+        "-o",
+        tmp_path / "x.csv",
+        "-q",
+    )
     assert res.exit_code == 2, res.output
     assert "holds no molecule" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "x.csv").exists()
@@ -125,8 +184,22 @@ def test_unusable_seed_lines_go_to_a_rejects_file_and_the_others_are_optimised(t
     seeds = tmp_path / "seeds.csv"
     seeds.write_text(f"SMILES,name\n{good[0]},a\nC[Si](C)(C)C,silane\n,empty\nnot-a-molecule,junk\n{good[1]},b\n")
     out = tmp_path / "o.csv"
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from-file", seeds, "--budget", 30, "--top", 2,
-              "-o", out, "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--maximize",
+        "qed",
+        "--from-file",
+        seeds,
+        "--budget",
+        30,
+        "--top",
+        2,
+        "-o",
+        out,
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     rejects = read_csv(tmp_path / "o.seed-rejects.csv")
     assert [(r["line"], r["smiles"]) for r in rejects] == [("3", "C[Si](C)(C)C"), ("4", ""), ("5", "not-a-molecule")]
@@ -138,8 +211,20 @@ def test_unusable_seed_lines_go_to_a_rejects_file_and_the_others_are_optimised(t
 def test_seed_file_with_no_usable_molecule_fails(tiny_run, tmp_path):
     seeds = tmp_path / "seeds.smi"
     seeds.write_text("C[Si](C)(C)C\nnot-a-molecule\n")
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from-file", seeds, "--budget", 20,
-              "-o", tmp_path / "x.csv", "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--maximize",
+        "qed",
+        "--from-file",
+        seeds,
+        "--budget",
+        20,
+        "-o",
+        tmp_path / "x.csv",
+        "-q",
+    )
     assert res.exit_code == 1, res.output
     assert "no usable seed" in res.output and "Traceback" not in res.output
     assert len(read_csv(tmp_path / "x.seed-rejects.csv")) == 2
@@ -147,20 +232,47 @@ def test_seed_file_with_no_usable_molecule_fails(tiny_run, tmp_path):
 
 @pytest.mark.parametrize("method", ["cma", "gradient", "gradient+cma", "ga"])
 def test_budget_is_met_exactly(tiny_run, tmp_path, method):
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--method", method, "--budget", 50,
-              "-o", tmp_path / "x.csv", "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--maximize",
+        "qed",
+        "--method",
+        method,
+        "--budget",
+        50,
+        "-o",
+        tmp_path / "x.csv",
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     assert "decoded 50 molecules" in res.stderr
 
 
 def test_budget_of_distinct_molecules_and_guards_switch_off(tiny_run, tmp_path):
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--method", "ga", "--budget", 40, "--budget-counts",
-              "distinct", "-o", tmp_path / "x.csv", "-q")
+    res = run(
+        "optimize",
+        "-m",
+        tiny_run,
+        "--maximize",
+        "qed",
+        "--method",
+        "ga",
+        "--budget",
+        40,
+        "--budget-counts",
+        "distinct",
+        "-o",
+        tmp_path / "x.csv",
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     assert "40 distinct valid" in res.stderr and "a drug-likeness guard" in res.stderr
     assert "objective computed for 40" not in res.stderr  # the guarded ones were not scored
-    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--budget", 40, "--no-guards",
-              "-o", tmp_path / "y.csv", "-q")
+    res = run(
+        "optimize", "-m", tiny_run, "--maximize", "qed", "--budget", 40, "--no-guards", "-o", tmp_path / "y.csv", "-q"
+    )
     assert res.exit_code == 0, res.output
     assert "drug-likeness guard" not in res.stderr
     assert "guards = false" in (tmp_path / "y.optimize.toml").read_text()

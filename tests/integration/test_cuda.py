@@ -18,9 +18,19 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def _tiny_model(vocab: int = 20, props: int = 3):
     from molvae.model import ConditionalVAE, ModelConfig
 
-    cfg = ModelConfig(vocab_size=vocab, n_properties=props, max_length=30, embed_dim=16, encoder_hidden=32,
-                      encoder_layers=2, latent_dim=8, decoder_hidden=48, decoder_layers=2, property_hidden=16,
-                      dropout=0.0)
+    cfg = ModelConfig(
+        vocab_size=vocab,
+        n_properties=props,
+        max_length=30,
+        embed_dim=16,
+        encoder_hidden=32,
+        encoder_layers=2,
+        latent_dim=8,
+        decoder_hidden=48,
+        decoder_layers=2,
+        property_hidden=16,
+        dropout=0.0,
+    )
     torch.manual_seed(0)
     return ConditionalVAE(cfg)
 
@@ -76,8 +86,14 @@ def test_sampling_drops_finished_rows_and_matches_one_row_at_a_time():
     assert ids.shape == (64, 31)
     ends = (ids == 2).int().argmax(1)
     assert bool(((ids == 2).sum(1) == 1).all())  # exactly one <end> per row, then padding
-    assert bool((ids[torch.arange(64, device="cuda")[:, None], torch.arange(31, device="cuda")[None, :]]
-                 [torch.arange(31, device="cuda")[None, :] > ends[:, None]] == 0).all())
+    assert bool(
+        (
+            ids[torch.arange(64, device="cuda")[:, None], torch.arange(31, device="cuda")[None, :]][
+                torch.arange(31, device="cuda")[None, :] > ends[:, None]
+            ]
+            == 0
+        ).all()
+    )
     one_by_one = torch.cat([model.generate(z[i : i + 1], cond[i : i + 1], temperature=0.0) for i in range(8)])
     assert torch.equal(one_by_one, ids[:8])
 
@@ -99,11 +115,15 @@ def test_checkpoint_written_on_cuda_loads_on_the_cpu(tmp_path, moses_file):
 
 def test_generate_on_cuda_end_to_end(tmp_path, tiny_run):
     from click.testing import CliRunner
+
     from molvae_cli.main import cli
 
     out = tmp_path / "out.csv"
-    res = CliRunner().invoke(cli, ["generate", "-m", str(tiny_run), "-n", "300", "--device", "cuda",
-                                   "--seed", "0", "-o", str(out)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        cli,
+        ["generate", "-m", str(tiny_run), "-n", "300", "--device", "cuda", "--seed", "0", "-o", str(out)],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))

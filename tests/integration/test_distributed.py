@@ -25,8 +25,9 @@ def history(run):
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
-def test_two_processes_follow_the_single_process_trajectory_and_resume_across_world_sizes(tmp_path, moses_file,
-                                                                                          monkeypatch):
+def test_two_processes_follow_the_single_process_trajectory_and_resume_across_world_sizes(
+    tmp_path, moses_file, monkeypatch
+):
     # batch 64 over 285 training molecules: 5 steps per epoch, the last one of 29 molecules
     cfg = TrainConfig(**{**TINY, "epochs": 2, "checkpoint_minutes": 0.0, "word_dropout": 0.1})
     train(moses_file, tmp_path / "single", cfg)
@@ -48,9 +49,24 @@ def test_two_processes_follow_the_single_process_trajectory_and_resume_across_wo
 
     # 2 processes (torchrun, gloo): steps 4-5 and the end of epoch 1
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "molvae_cli", "train", str(moses_file), "--out", str(tmp_path / "mixed"), "--resume",
-           "--epochs", "1", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "molvae_cli",
+        "train",
+        str(moses_file),
+        "--out",
+        str(tmp_path / "mixed"),
+        "--resume",
+        "--epochs",
+        "1",
+        "-q",
+    ]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stderr.count("done: best model") == 1  # rank 0 speaks for the run

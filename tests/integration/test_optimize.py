@@ -60,8 +60,12 @@ def test_gradient_ascent_on_the_property_head(tiny_model, tmp_path):
 
 
 def test_cma_es_on_a_combined_objective(tiny_model, tmp_path):
-    obj = {"objective": [{"property": "logp", "goal": "target", "target": 2.0},
-                         {"property": "tpsa", "goal": "minimize", "weight": 0.01}]}
+    obj = {
+        "objective": [
+            {"property": "logp", "goal": "target", "target": 2.0},
+            {"property": "tpsa", "goal": "minimize", "weight": 0.01},
+        ]
+    }
     res = tiny_model.optimize(obj, method="cma", budget=300, seed=1, top=20)
     assert {c.method for c in res.candidates} == {"cma"} and len(res.candidates) == 20
     check_ranked_and_rescored(res, lambda s, p: -abs(p["logp"] - 2.0) - 0.01 * p["tpsa"])
@@ -69,8 +73,9 @@ def test_cma_es_on_a_combined_objective(tiny_model, tmp_path):
 
 
 def test_gradient_then_cma_and_searched_condition(tiny_model):
-    res = tiny_model.optimize({"objective": [{"property": "plogp"}]}, method="gradient+cma", budget=300, seed=2,
-                              condition="search")
+    res = tiny_model.optimize(
+        {"objective": [{"property": "plogp"}]}, method="gradient+cma", budget=300, seed=2, condition="search"
+    )
     assert {c.method for c in res.candidates} <= {"gradient", "cma"} and "cma" in {c.method for c in res.candidates}
     check_ranked_and_rescored(res, lambda s, p: p["plogp"])
 
@@ -114,8 +119,10 @@ def test_similarity_constraint_is_respected_for_each_seed(tiny_model):
 
 
 def test_substructure_and_size_constraints_are_respected(tiny_model):
-    obj = {"objective": [{"property": "qed"}],
-           "constraints": {"require": ["[Cl,Br]"], "forbid": ["[#7]"], "max_heavy_atoms": 10}}
+    obj = {
+        "objective": [{"property": "qed"}],
+        "constraints": {"require": ["[Cl,Br]"], "forbid": ["[#7]"], "max_heavy_atoms": 10},
+    }
     res = tiny_model.optimize(obj, budget=400, seed=0, top=None)
     assert res.candidates and res.n_infeasible > 0
     for c in res.candidates:
@@ -126,7 +133,8 @@ def test_substructure_and_size_constraints_are_respected(tiny_model):
 
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
-    (tmp_path / "userobj.py").write_text(textwrap.dedent("""
+    (tmp_path / "userobj.py").write_text(
+        textwrap.dedent("""
         def halogens(smiles):
             return [float(sum(s.count(x) for x in ("F", "Cl", "Br"))) + 0.01 * len(s) for s in smiles]
 
@@ -134,7 +142,8 @@ def user_module(tmp_path, monkeypatch):
             if any("N" in s for s in smiles):
                 raise RuntimeError("docking failed")
             return [float("nan") if "O" in s else 1.0 / len(s) for s in smiles]
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     for m in ("userobj",):
         sys.modules.pop(m, None)

@@ -12,9 +12,22 @@ def test_overfits_200_molecules(tmp_path):
     path = tmp_path / "m200.smi"
     path.write_text("\n".join(smiles) + "\n")
     cfg = TrainConfig(
-        properties=("logp", "qed"), embed_dim=32, encoder_hidden=128, latent_dim=32, decoder_hidden=256,
-        decoder_layers=1, epochs=60, batch_size=25, lr=3e-3, beta=0.001, kl_warmup_epochs=20,
-        condition_dropout=0.0, val_fraction=0.0, val_reconstruct=0, val_samples=0, n_jobs=1,
+        properties=("logp", "qed"),
+        embed_dim=32,
+        encoder_hidden=128,
+        latent_dim=32,
+        decoder_hidden=256,
+        decoder_layers=1,
+        epochs=60,
+        batch_size=25,
+        lr=3e-3,
+        beta=0.001,
+        kl_warmup_epochs=20,
+        condition_dropout=0.0,
+        val_fraction=0.0,
+        val_reconstruct=0,
+        val_samples=0,
+        n_jobs=1,
     )
     train(path, tmp_path / "run", cfg)
     model = MolVAE.load(tmp_path / "run", device="cpu")

@@ -64,18 +64,24 @@ def test_cli_scaffold_writes_only_molecules_with_the_core(tmp_path):
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 15 and all(Scaffold(BENZAMIDE).matches(r["smiles"]) for r in rows)
-    m = re.search(r"sampled (\d+): wrote 15 molecules with the scaffold .*?, (\d+) valid without it, (\d+) invalid.*?"
-                  r"(\d+) duplicates", res.output)
+    m = re.search(
+        r"sampled (\d+): wrote 15 molecules with the scaffold .*?, (\d+) valid without it, (\d+) invalid.*?"
+        r"(\d+) duplicates",
+        res.output,
+    )
     assert m, res.output
     sampled, without, invalid, dups = map(int, m.groups())
     assert sampled == 15 + without + invalid + dups
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--scaffold", "C1CC2CCC1CC2", "--max-samples", 100], 1, "no molecule containing the scaffold"),
-    (["--scaffold", "c1ccc("], 2, "neither a valid SMILES nor a valid SMARTS"),
-    (["--scaffold-seed", "c1ccccc1"], 2, "--scaffold-seed needs --scaffold"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--scaffold", "C1CC2CCC1CC2", "--max-samples", 100], 1, "no molecule containing the scaffold"),
+        (["--scaffold", "c1ccc("], 2, "neither a valid SMILES nor a valid SMARTS"),
+        (["--scaffold-seed", "c1ccccc1"], 2, "--scaffold-seed needs --scaffold"),
+    ],
+)
 def test_cli_scaffold_errors(tmp_path, args, code, message):
     res = run("generate", "-n", 5, *args, "-o", tmp_path / "x.csv")
     assert res.exit_code == code and message in res.output

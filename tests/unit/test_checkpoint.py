@@ -10,8 +10,18 @@ from molvae.errors import CheckpointError
 
 def test_round_trip_gives_the_same_model(tiny_run, tiny_model, tmp_path):
     payload = checkpoint.load(tiny_run / "best.ckpt")
-    for key in ("state_dict", "model_config", "vocab", "property_names", "scaler",
-                "format_version", "versions", "data_hash", "train_smiles_hashes", "train_config"):
+    for key in (
+        "state_dict",
+        "model_config",
+        "vocab",
+        "property_names",
+        "scaler",
+        "format_version",
+        "versions",
+        "data_hash",
+        "train_smiles_hashes",
+        "train_config",
+    ):
         assert key in payload
     assert "max_length" not in payload  # the model config holds it; no second copy to drift apart
     assert payload["format_version"] == checkpoint.FORMAT_VERSION

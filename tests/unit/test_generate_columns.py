@@ -33,11 +33,14 @@ def test_same_seed_same_molecules_whatever_the_columns(tiny_model, tmp_path):
 
 def test_cli_properties_option(tiny_run, tmp_path):
     out = tmp_path / "c.csv"
-    res = CliRunner().invoke(cli, ["generate", "-m", str(tiny_run), "-n", "20", "--seed", "0", "--properties", "mw,hbd",
-                                   "-o", str(out)])
+    res = CliRunner().invoke(
+        cli, ["generate", "-m", str(tiny_run), "-n", "20", "--seed", "0", "--properties", "mw,hbd", "-o", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert _header(out) == ["smiles", "mw", "hbd", "novel"]
     res = CliRunner().invoke(cli, ["generate", "-m", str(tiny_run), "-n", "5", "--properties", "none", "-o", str(out)])
     assert res.exit_code == 0 and _header(out) == ["smiles", "novel"]
-    res = CliRunner().invoke(cli, ["generate", "-m", str(tiny_run), "-n", "5", "--properties", "potency", "-o", str(out)])
+    res = CliRunner().invoke(
+        cli, ["generate", "-m", str(tiny_run), "-n", "5", "--properties", "potency", "-o", str(out)]
+    )
     assert res.exit_code == 2 and "known properties" in res.output

@@ -49,9 +49,16 @@ def test_each_rule_rejects_a_breaker_and_keeps_a_non_breaker(rule):
     assert Guards().check(keeper) == ""
 
 
-@pytest.mark.parametrize("rule, off", [("alerts", {"alerts": False}), ("sa", {"max_sa": None}),
-                                       ("ring_size", {"max_ring_size": None}), ("chain", {"max_chain": None}),
-                                       ("anhydride", {"reactive": False})])
+@pytest.mark.parametrize(
+    "rule, off",
+    [
+        ("alerts", {"alerts": False}),
+        ("sa", {"max_sa": None}),
+        ("ring_size", {"max_ring_size": None}),
+        ("chain", {"max_chain": None}),
+        ("anhydride", {"reactive": False}),
+    ],
+)
 def test_a_rule_switched_off_lets_its_breaker_through(rule, off):
     breaker = Chem.MolFromSmiles(CASES[rule][0])
     assert Guards(**off).check(breaker) == ""

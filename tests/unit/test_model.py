@@ -6,9 +6,19 @@ from molvae.train import kl_weight
 
 
 def small(p=3):
-    return ModelConfig(vocab_size=20, n_properties=p, max_length=12, embed_dim=8, encoder_hidden=16,
-                       encoder_layers=1, latent_dim=6, decoder_hidden=24, decoder_layers=2, property_hidden=8,
-                       dropout=0.0)
+    return ModelConfig(
+        vocab_size=20,
+        n_properties=p,
+        max_length=12,
+        embed_dim=8,
+        encoder_hidden=16,
+        encoder_layers=1,
+        latent_dim=6,
+        decoder_hidden=24,
+        decoder_layers=2,
+        property_hidden=8,
+        dropout=0.0,
+    )
 
 
 def test_forward_shapes():

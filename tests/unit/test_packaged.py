@@ -79,4 +79,6 @@ def test_first_evaluate_needs_no_checkout_and_no_cache(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["evaluate", "out.smi", "-q", "--jobs", "1"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "FCD/Test" in res.output and "n/a" not in res.output.split("FCD/Test")[1].splitlines()[0]
-    assert not (tmp_path / "empty-cache" / "reference").exists() or not any((tmp_path / "empty-cache" / "reference").iterdir())
+    assert not (tmp_path / "empty-cache" / "reference").exists() or not any(
+        (tmp_path / "empty-cache" / "reference").iterdir()
+    )

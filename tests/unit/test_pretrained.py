@@ -7,12 +7,12 @@ import csv
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from molvae_cli.main import cli
 
 from molvae import MolVAE
 from molvae.checkpoint import PRETRAINED_NAME, pretrained_path
 from molvae.chem import canonical_smiles, mol_from_smiles
 from molvae.errors import CheckpointError
+from molvae_cli.main import cli
 
 REQUIRED = {"logp", "qed", "sa", "mw", "tpsa"}
 

@@ -14,8 +14,9 @@ from molvae.scoring import Scorer
 
 
 def test_constraints_are_reported_as_violations():
-    obj = Objective.build(maximize=["qed"], constraints={"require": ["c1ccccc1"], "forbid": ["C(=O)N"],
-                                                          "max_heavy_atoms": 12})
+    obj = Objective.build(
+        maximize=["qed"], constraints={"require": ["c1ccccc1"], "forbid": ["C(=O)N"], "max_heavy_atoms": 12}
+    )
     sc = Scorer(obj)
     ok, amide, no_ring, big = sc.evaluate(["Oc1ccccc1", "NC(=O)c1ccccc1", "CCCCO", "CCCCCCCCCCCCc1ccccc1"])
     assert ok.violation == 0
@@ -31,7 +32,8 @@ def test_constraints_are_reported_as_violations():
 
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
-    (tmp_path / "userscore.py").write_text(textwrap.dedent("""
+    (tmp_path / "userscore.py").write_text(
+        textwrap.dedent("""
         calls = []
 
         def length(smiles):
@@ -48,7 +50,8 @@ def user_module(tmp_path, monkeypatch):
             return [1.0]
 
         not_callable = 3
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("userscore", None)
     yield
@@ -75,11 +78,14 @@ def test_failing_user_function_gives_the_worst_score_and_is_counted(user_module)
     assert "returned nan" in dict(sc.failures)["CCO"]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("no_such_module_xyz:f", "cannot import 'no_such_module_xyz'"),
-    ("userscore:missing", "has no attribute 'missing'"),
-    ("userscore:not_callable", "is not callable"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_such_module_xyz:f", "cannot import 'no_such_module_xyz'"),
+        ("userscore:missing", "has no attribute 'missing'"),
+        ("userscore:not_callable", "is not callable"),
+    ],
+)
 def test_bad_user_function_names_the_problem(user_module, spec, message):
     with pytest.raises(ConfigError, match=message):
         Scorer(Objective.build(maximize=[spec]))

@@ -23,7 +23,7 @@ import numpy as np
 
 from molvae.cache import cache_dir
 from molvae.errors import DataError, MissingFileError
-from molvae.molfile import file_format, iter_smiles
+from molvae.molfile import file_format, file_hash, iter_smiles
 from molvae.tokens import Vocabulary, smiles_to_symbols
 
 log = logging.getLogger(__name__)
@@ -119,15 +119,6 @@ def _process_chunk(chunk: list[tuple[int, str, int, tuple[str, ...]]]):
 def _chunks(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_molecules(

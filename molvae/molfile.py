@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import logging
 import os
@@ -171,3 +172,12 @@ def read_smiles(path: str | os.PathLike, smiles_column: str | None = None, allow
     if not smiles and not allow_empty:
         raise DataError(f"{path} holds no molecules")
     return smiles
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex): the identity of a data file in caches and checkpoints."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

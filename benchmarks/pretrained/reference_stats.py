@@ -35,13 +35,13 @@ def main() -> int:
 
     from molvae.metrics import packaged
     from molvae.metrics.reference import compute_reference_stats
-    from molvae.molfile import read_smiles
+    from molvae.molfile import file_hash, read_smiles
 
     source = ROOT / "data" / "moses" / "test.csv.gz"
     smiles = read_smiles(source)
     t0 = time.perf_counter()
     stats = compute_reference_stats(smiles, key="moses-test", n_jobs=args.jobs, progress=True, device=args.device)
-    packaged.save_compact(packaged.MOSES_TEST_STATS, stats, packaged.file_sha256(source))
+    packaged.save_compact(packaged.MOSES_TEST_STATS, stats, file_hash(source))
     with gzip.open(packaged.MOSES_HELDOUT, "wt", compresslevel=9) as fh:
         fh.write("smiles\n" + "\n".join(smiles[:HELDOUT_N]) + "\n")
     size = packaged.MOSES_TEST_STATS.stat().st_size / 2**20

@@ -24,7 +24,6 @@ statistics give (tested):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import lzma
 import os
@@ -37,15 +36,6 @@ DATA = Path(__file__).resolve().parent / "data"
 MOSES_TEST_STATS = DATA / "moses_test_stats.npz"
 MOSES_HELDOUT = DATA / "moses_test_heldout.smi.gz"
 COMPACT_FORMAT = 1
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _pack(raw: bytes) -> np.ndarray:

@@ -261,11 +261,12 @@ def moses_test_stats() -> ReferenceStats:
 
 def is_moses_test(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds exactly the bytes the shipped statistics were computed from."""
-    from molvae.metrics.packaged import MOSES_TEST_STATS, file_sha256
+    from molvae.metrics.packaged import MOSES_TEST_STATS
+    from molvae.molfile import file_hash
 
     if not MOSES_TEST_STATS.is_file() or os.path.getsize(path) > (64 << 20):
         return False
-    return file_sha256(path) == _shipped()[1].get("source_sha256")
+    return file_hash(path) == _shipped()[1].get("source_sha256")
 
 
 def reference_stats(

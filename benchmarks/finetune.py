@@ -77,7 +77,7 @@ def build_series(n_scan: int, seed: int) -> None:
 
 
 def read_series(path: Path) -> list[str]:
-    from molvae.data import iter_smiles
+    from molvae.molfile import iter_smiles
 
     return [smi for _, smi in iter_smiles(path)]
 

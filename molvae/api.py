@@ -210,8 +210,7 @@ class MolVAE:
         """
         if max_samples is None and not options.get("scaffold"):  # a scaffold search has its own default
             max_samples = max_rounds * n
-        limit = max_samples
-        return generation.collect(self.generate_iter(n, max_samples=limit, **options))
+        return generation.collect(self.generate_iter(n, max_samples=max_samples, **options))
 
     def generate_to_file(
         self,

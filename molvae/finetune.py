@@ -69,24 +69,19 @@ def finetune_settings() -> dict[str, Any]:
     }
 
 
-def model_file(spec: str | Path) -> Path:
-    """The checkpoint a model name stands for: ``pretrained``, a ``.ckpt`` file or a run folder."""
+def load_base(spec: str | Path) -> dict[str, Any]:
+    """The checkpoint a model name stands for: ``pretrained``, a ``.ckpt`` file or a run folder
+    (whose ``best.ckpt``, else ``last.ckpt``, :func:`molvae.checkpoint.load` picks)."""
     if str(spec) == "pretrained":
-        return checkpoint.pretrained_path()
-    path = Path(spec)
-    if path.is_dir():
-        for name in ("best.ckpt", "last.ckpt"):
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"{path}: folder holds no best.ckpt or last.ckpt")
-    if not path.is_file():
-        raise CheckpointError(f"no such model: {path} (a .ckpt file, a run folder, or 'pretrained')")
-    return path
+        return checkpoint.load(checkpoint.pretrained_path())
+    if not Path(spec).exists():
+        raise CheckpointError(f"no such model: {spec} (a .ckpt file, a run folder, or 'pretrained')")
+    return checkpoint.load(spec)
 
 
 def base_properties(spec: str | Path) -> list[str]:
     """The properties a trained model is conditioned on (the default of a run started from it)."""
-    return list(checkpoint.load(model_file(spec))["property_names"])
+    return list(load_base(spec)["property_names"])
 
 
 @dataclass
@@ -166,8 +161,7 @@ def warm_start(
     names and ``properties_values`` their values on the training molecules (for the scaler of
     properties the base did not know); ``max_symbols``: the longest new molecule.
     """
-    path = model_file(spec)
-    base = checkpoint.load(path)
+    base = load_base(spec)
     base_vocab = Vocabulary(list(base["vocab"]))
     vocab, added = grown_vocabulary(base_vocab, data_symbols)
     base_cfg = ModelConfig.from_dict(base["model_config"])

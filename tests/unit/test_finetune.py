@@ -8,7 +8,7 @@ import torch
 
 from molvae import checkpoint
 from molvae.errors import CheckpointError
-from molvae.finetune import grown_vocabulary, model_file, remap_tokens, warm_start
+from molvae.finetune import grown_vocabulary, load_base, remap_tokens, warm_start
 from molvae.tokens import Vocabulary
 
 
@@ -28,12 +28,12 @@ def test_remap_tokens_rewrites_ids_and_refuses_missing_symbols():
         remap_tokens(tokens, source, Vocabulary(["<pad>", "<start>", "<end>", "[O]"]))
 
 
-def test_model_file_names_pretrained_folders_and_missing_paths(tmp_path):
-    assert model_file("pretrained") == checkpoint.pretrained_path()
+def test_load_base_names_pretrained_folders_and_missing_paths(tmp_path):
+    assert load_base("pretrained")["vocab"] == checkpoint.load(checkpoint.pretrained_path())["vocab"]
     with pytest.raises(CheckpointError, match="no best.ckpt"):
-        model_file(tmp_path)
+        load_base(tmp_path)
     with pytest.raises(CheckpointError, match="no such model"):
-        model_file(tmp_path / "nothing.ckpt")
+        load_base(tmp_path / "nothing.ckpt")
 
 
 def _base():

@@ -352,11 +352,11 @@ class ConditionalVAE(nn.Module):
             if t == max_length:
                 out[rows, t] = torch.full_like(token, self.END).masked_fill(done, self.PAD)
                 break
-            logits = step(token) + (ban_first if t == 0 else ban)
+            logits = step(token).add_(ban_first if t == 0 else ban)  # in place: a fresh tensor
             if temperature <= 0:
                 nxt = logits.argmax(-1)
             else:
-                probs = F.softmax(logits / temperature, dim=-1)
+                probs = F.softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)  # x / 1 == x
                 nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             nxt = nxt.masked_fill(done, self.PAD)
             out[rows, t] = nxt
@@ -413,16 +413,16 @@ class _Stepper:
         x: Any = None
         for i, h in enumerate(self.hidden):
             if i == 0:
-                gi = self.token_gates[token] + self.side_gates  # r/z parts already hold b_hh
+                gi = self.token_gates.index_select(0, token).add_(self.side_gates)  # r/z parts hold b_hh
                 b_n = self.b_hh[0][2 * hs :]
             else:
                 gi = self._mm_add(self.b_ih[i], x, self.w_ih[i])
                 gi[:, : 2 * hs] += self.b_hh[i][: 2 * hs]
                 b_n = self.b_hh[i][2 * hs :]
-            rz = torch.sigmoid(self._mm_add(gi[:, : 2 * hs], h, self.w_hh[i][:, : 2 * hs]))
+            rz = self._mm_add(gi[:, : 2 * hs], h, self.w_hh[i][:, : 2 * hs]).sigmoid_()
             gh_n = self._mm_add(b_n, h, self.w_hh[i][:, 2 * hs :])
-            n = torch.tanh(torch.addcmul(gi[:, 2 * hs :], rz[:, :hs], gh_n))
-            self.hidden[i] = x = torch.lerp(n, h, rz[:, hs:])  # (1 - u) * n + u * h
+            n = torch.addcmul(gi[:, 2 * hs :], rz[:, :hs], gh_n).tanh_()
+            self.hidden[i] = x = n.lerp_(h, rz[:, hs:])  # (1 - u) * n + u * h, in n's memory
         return self._mm_add(self.b_out, x, self.w_out)
 
     def select(self, keep: torch.Tensor) -> None:

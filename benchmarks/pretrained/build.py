@@ -49,9 +49,18 @@ def cmd_data(args) -> None:
         rows = random.Random(args.seed).sample(rows, args.n)
     out = subset_path(args)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(out, "wt") as fh:
-        fh.write("SMILES\n" + "\n".join(rows) + "\n")
+    text = "SMILES\n" + "\n".join(rows) + "\n"
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:  # same bytes every time
+        fh.write(text.encode())
     print(f"wrote {len(rows)} molecules to {out}")
+
+
+def trained_minutes(run: Path) -> float:
+    """Training minutes a run has behind it (0 before its first checkpoint)."""
+    last = run / "last.ckpt"
+    if not last.is_file():
+        return 0.0
+    return float(checkpoint.load(last).get("training_state", {}).get("elapsed_seconds", 0.0)) / 60
 
 
 def cmd_train(args) -> None:
@@ -63,12 +72,18 @@ def cmd_train(args) -> None:
         raise SystemExit(f"{data} is missing; run `build.py data` first")
     t = time.time()
     if args.resume:
-        overrides = {"max_minutes": args.max_minutes} if args.max_minutes else None
-        best = train(data, args.run, resume=True, progress=not args.quiet, overrides=overrides)
+        overrides: dict = {"max_minutes": args.max_minutes} if args.max_minutes else {}
+        if args.chunk_minutes:
+            overrides["max_minutes"] = trained_minutes(Path(args.run)) + args.chunk_minutes
+        if args.epochs:
+            overrides["epochs"] = args.epochs  # the cosine schedule is re-planned over the new length
+        best = train(data, args.run, resume=True, progress=not args.quiet, overrides=overrides or None)
     else:
         settings = load_toml(args.config)
-        if args.max_minutes:
-            settings["max_minutes"] = args.max_minutes
+        if args.max_minutes or args.chunk_minutes:
+            settings["max_minutes"] = args.max_minutes or args.chunk_minutes
+        if args.epochs:
+            settings["epochs"] = args.epochs
         best = train(data, args.run, TrainConfig.from_dict(settings), progress=not args.quiet)
     print(f"best checkpoint {best}; this chunk took {(time.time() - t) / 60:.1f} min")
 
@@ -127,7 +142,11 @@ def main() -> None:
     ap.add_argument("--run", default="runs/pretrained")
     ap.add_argument("--config", default=str(HERE / "train.toml"), help="training settings (TOML)")
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--max-minutes", type=float, default=None)
+    ap.add_argument("--max-minutes", type=float, default=None, help="training minutes in all (resumed chunks included)")
+    ap.add_argument(
+        "--chunk-minutes", type=float, default=None, help="train this many more minutes, then stop with a checkpoint"
+    )
+    ap.add_argument("--epochs", type=int, default=None, help="epochs in all; with --resume, re-plans the schedule")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument(
         "--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)"

@@ -1,0 +1,44 @@
+"""Rewrite the RDKit wheel without what molvae never imports, so that it travels to the GPU machine.
+
+The device tool sends the repository (about 37 MB) and the carried wheels in at most 64 MiB;
+RDKit's wheel is about 32 MB, 6.5 MB of it ``rdkit/Contrib`` (molvae uses only ``SA_Score``)
+and the type stubs. The slim wheel keeps everything else and a RECORD that lists what it holds.
+
+    python benchmarks/pretrained/slim_wheel.py .whl/rdkit-*.whl     # rewrites the file in place
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+KEEP_CONTRIB = ("rdkit/Contrib/SA_Score/",)
+
+
+def dropped(name: str) -> bool:
+    if name.startswith("rdkit-stubs/"):
+        return True
+    return name.startswith("rdkit/Contrib/") and not name.startswith(KEEP_CONTRIB)
+
+
+def slim(path: Path) -> tuple[int, int]:
+    tmp = path.with_suffix(".slim")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for info in src.infolist():
+            if dropped(info.filename):
+                continue
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines()
+                data = ("\n".join(ln for ln in lines if not dropped(ln.split(",", 1)[0])) + "\n").encode()
+            dst.writestr(info, data)
+    before = path.stat().st_size
+    tmp.replace(path)
+    return before, path.stat().st_size
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        b, a = slim(Path(arg))
+        print(f"{arg}: {b / 1e6:.1f} MB -> {a / 1e6:.1f} MB")

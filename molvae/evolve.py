@@ -33,6 +33,7 @@ import torch
 
 from molvae.edits import pad_rows, random_symbols, template
 from molvae.search import INFEASIBLE
+from molvae.surrogate import TanimotoKNN
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.search import Search
@@ -47,6 +48,9 @@ OPERATORS = ("latent", "prefix", "point", "insert", "delete", "cross")
 EDIT_TEMPERATURE = 1.0  # decoder temperature for the tokens an edit leaves free
 FLOOR = 0.05  # least share of the children each operator makes
 DECAY = 0.8  # weight of past generations in an operator's success rate
+OVERSAMPLE = 3  # children decoded per child scored, when the budget counts distinct molecules
+EXPLORE = 0.2  # share of the scored children chosen at random rather than by the surrogate
+TRAIN_TOP, TRAIN_RECENT = 1000, 1000  # the surrogate learns from the best and the latest scored molecules
 
 
 def initial_size(budget: int) -> int:
@@ -115,6 +119,15 @@ def latent_ga(search: Search) -> None:
             for k, i in enumerate(enc.indices):
                 codes[new[i]] = enc.z[k].astype(np.float32)
 
+    oversample = OVERSAMPLE if s.budget_counts == "distinct" else 1
+    offspring = OFFSPRING * oversample
+
+    def chooser(n_keep: int):
+        def keep(new: list[str]) -> list[str]:
+            return choose(search, new, n_keep, rng)
+
+        return keep
+
     n0 = initial_size(s.budget)
     search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
     while not search.spent():
@@ -125,15 +138,15 @@ def latent_ga(search: Search) -> None:
         for g in range(groups):
             pop = sorted((r for r in search.pool.values() if r.group == g), key=lambda r: -r.score)[:size]
             if len(pop) < 2:  # nothing to breed yet: more fresh points
-                for x in fresh(OFFSPRING)[g * OFFSPRING : (g + 1) * OFFSPRING]:
+                for x in fresh(offspring)[g * offspring : (g + 1) * offspring]:
                     latent.add(x, g, 0)
                 continue
             if len(pop) == size:
                 bar[g] = pop[-1].score
             encode([r.smiles for r in pop])
             x = np.stack([np.concatenate([codes.get(r.smiles, r.x[:d]), r.x[d:]]) for r in pop]).astype(np.float32)
-            ranks = parent_ranks(rng, len(pop), 2 * OFFSPRING).reshape(2, OFFSPRING)
-            for op, a, b in zip(rng.choice(len(OPERATORS), OFFSPRING, p=share), *ranks):
+            ranks = parent_ranks(rng, len(pop), 2 * offspring).reshape(2, offspring)
+            for op, a, b in zip(rng.choice(len(OPERATORS), offspring, p=share), *ranks):
                 name = OPERATORS[op]
                 symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length, ids)
                 if not symbols:  # a latent child (also when the parent cannot be written in tokens)
@@ -152,10 +165,30 @@ def latent_ga(search: Search) -> None:
             group = np.asarray(batch.group)
             if batch.rows:
                 kw["template"] = torch.from_numpy(pad_rows(batch.rows, vocab.pad_id))
+            if oversample > 1:
+                kw["keep"] = chooser(-(-len(batch.x) // oversample))
             fitness = search.evaluate(np.stack(batch.x).astype(np.float32), group, "ga", **kw)
             won = search.new_points & (fitness < INFEASIBLE) & (-fitness > bar[group])
             op = np.asarray(batch.op)
-            successes *= DECAY ** (op.size / OFFSPRING / groups)
-            tries *= DECAY ** (op.size / OFFSPRING / groups)
+            successes *= DECAY ** (op.size / offspring / groups)
+            tries *= DECAY ** (op.size / offspring / groups)
             np.add.at(successes, op, won.astype(float))
             np.add.at(tries, op, 1.0)
+
+
+def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoKNN` fitted on scored
+    molecules, and a share ``EXPLORE`` at random from the rest."""
+    if len(new) <= n:
+        return new
+    from molvae.chem import mol_from_smiles, morgan_fingerprint
+
+    scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
+    train = sorted(scored, key=lambda t: -t[0])[:TRAIN_TOP] + scored[-TRAIN_RECENT:]
+    fps = [morgan_fingerprint(mol_from_smiles(m)) for m in new]
+    pred = TanimotoKNN().fit([f for _, f in train], [v for v, _ in train]).predict(fps)
+    order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
+    n_best = n - int(EXPLORE * n)
+    rest = order[n_best:]
+    picked = list(order[:n_best]) + list(rng.choice(rest, n - n_best, replace=False))
+    return [new[i] for i in picked]

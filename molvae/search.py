@@ -150,14 +150,17 @@ class Search:
         end: int | None = None,
         temperature: float | None = None,
         template: torch.Tensor | None = None,
+        keep: Callable[[list[str]], list[str]] | None = None,
     ) -> np.ndarray:
         """Decode each point ``samples_per_z`` times, score, record; fitness to minimise per point.
 
         With ``temperature`` given, each point is decoded once at that temperature instead, with
         the tokens of ``template`` (one row per point, ``<pad>`` where free) imposed: see
-        :meth:`molvae.api.MolVAE.decode_latents`. Stops exactly at the budget (or at ``end``, in
-        the same unit): points past it are not decoded and molecules past it not scored; their
-        fitness is the worst.
+        :meth:`molvae.api.MolVAE.decode_latents`. ``keep`` chooses, from the valid decodes new to
+        the scorer, those to score; the others are dropped unscored, as if never decoded (their
+        points' fitness is the worst). Stops exactly at the budget (or at ``end``, in the same
+        unit): points past it are not decoded and molecules past it not scored; their fitness is
+        the worst.
         """
         from rdkit import DataStructs
 
@@ -197,7 +200,12 @@ class Search:
                 n_jobs=1,
             )
         checked = checked[:n_dec]
-        point = np.tile(np.arange(m), samples)
+        point = np.tile(np.arange(m), samples)[: len(checked)]
+        if keep is not None:
+            new = list(dict.fromkeys(c.smiles for c in checked if c.valid and c.smiles not in self.scorer.cache))
+            dropped = set(new) - set(keep(new))  # type: ignore[arg-type]
+            kept = [k for k, c in enumerate(checked) if c.smiles not in dropped]
+            point, checked = point[kept], [checked[k] for k in kept]
         fitness = np.full(n, WORST)
         self.new_points = np.zeros(n, dtype=bool)
         valid = [c.smiles for c in checked if c.smiles is not None]

@@ -159,15 +159,18 @@ def latent_ga(search: Search) -> None:
                 else:
                     row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
                     edits.add(x[a], g, op, row)
-        for batch, kw in ((latent, {}), (edits, {"temperature": EDIT_TEMPERATURE})):
+        for batch, temperature in ((latent, None), (edits, EDIT_TEMPERATURE)):
             if not batch.x or search.spent():
                 continue
             group = np.asarray(batch.group)
-            if batch.rows:
-                kw["template"] = torch.from_numpy(pad_rows(batch.rows, vocab.pad_id))
-            if oversample > 1:
-                kw["keep"] = chooser(-(-len(batch.x) // oversample))
-            fitness = search.evaluate(np.stack(batch.x).astype(np.float32), group, "ga", **kw)
+            fitness = search.evaluate(
+                np.stack(batch.x).astype(np.float32),
+                group,
+                "ga",
+                temperature=temperature,
+                template=torch.from_numpy(pad_rows(batch.rows, vocab.pad_id)) if batch.rows else None,
+                keep=chooser(-(-len(batch.x) // oversample)) if oversample > 1 else None,
+            )
             won = search.new_points & (fitness < INFEASIBLE) & (-fitness > bar[group])
             op = np.asarray(batch.op)
             successes *= DECAY ** (op.size / offspring / groups)

@@ -35,7 +35,9 @@ def test_evaluate_scores_only_what_keep_chooses(tiny_model):
     from molvae.search import Search
     from molvae.search_types import SearchSettings
 
-    s = Search(tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False)
+    s = Search(
+        tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
+    )
     x = np.random.default_rng(0).standard_normal((40, tiny_model.latent_dim)).astype(np.float32)
     offered: list[list[str]] = []
     s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])

@@ -74,8 +74,9 @@ _SEARCH = [  # option, SearchSettings field, type, help
         "--method",
         "method",
         click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
-        "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
-        "RDKit; gradient: ascent on the property head; gradient+cma: one then the other.",
+        "ga: a genetic algorithm on molecules and their latent vectors, with decoder-guided edits (default); "
+        "cma: CMA-ES; both score decoded molecules with RDKit; gradient: ascent on the property head; "
+        "gradient+cma: one then the other.",
     ),
     (
         "--budget",

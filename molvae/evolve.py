@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from molvae.edits import pad_rows, random_symbols, template
-from molvae.search import INFEASIBLE
+from molvae.search_types import INFEASIBLE
 from molvae.surrogate import TanimotoKNN
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -25,15 +25,12 @@ from molvae.objectives import Objective
 from molvae.properties import PROPERTIES, compute_mol
 from molvae.scoring import Scorer
 from molvae.search_head import HeadSurrogate, related_conditions
-from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
+from molvae.search_types import INFEASIBLE, WORST, Candidate, OptimizationResult, SearchSettings, SeedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
 
 log = logging.getLogger(__name__)
-
-INFEASIBLE = 1e9  # a broken constraint ranks below every feasible molecule
-WORST = 1e12  # invalid decodes and molecules a user function failed on
 
 
 @dataclass

@@ -74,8 +74,9 @@ _SEARCH = [  # option, SearchSettings field, type, help
         "--method",
         "method",
         click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
-        "ga: a genetic algorithm on latent vectors (default); cma: CMA-ES; both score decoded molecules with "
-        "RDKit; gradient: ascent on the property head; gradient+cma: one then the other.",
+        "ga: a genetic algorithm on molecules and their latent vectors, with decoder-guided edits (default); "
+        "cma: CMA-ES; both score decoded molecules with RDKit; gradient: ascent on the property head; "
+        "gradient+cma: one then the other.",
     ),
     (
         "--budget",
@@ -226,12 +227,12 @@ def optimize(
     output_format(output)  # fail on a bad name before any work
     if top < 0:
         raise click.BadParameter(f"must be 0 or more, got {top}", param_hint="--top")
-    base, settings = None, {}
+    base, given = None, {}
     if config_path:
         base = as_objective(Path(config_path))
-        settings = search_settings(read_toml(config_path).get("search", {}), f"{config_path}: search")
-    settings.update({k: v for k, v in search.items() if v is not None})
-    settings = SearchSettings(**settings)  # validated before the model loads
+        given = search_settings(read_toml(config_path).get("search", {}), f"{config_path}: search")
+    given.update({k: v for k, v in search.items() if v is not None})
+    settings = SearchSettings(**given)  # validated before the model loads
     file_seeds = _read_seeds(starts_file, smiles_column) if starts_file else []
     seeds = list(starts) + [smi for _, smi in file_seeds]
     constraints = None

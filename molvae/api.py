@@ -137,6 +137,7 @@ class MolVAE:
         batch_size: int = 2048,
         properties: Sequence[str] | None = None,
         n_jobs: int | None = None,
+        template: torch.Tensor | None = None,
     ) -> list[Checked]:
         """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
         :meth:`condition_tensor` and :func:`molvae.model.make_condition`) and check them with RDKit.
@@ -144,6 +145,8 @@ class MolVAE:
         Returns one :class:`~molvae.sampling.Checked` per row, in order, with ``properties``
         (default: the model's conditioning properties; ``()`` for none, which is faster).
         ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
+        ``template`` (token ids [n, T], ``<pad>`` where free) imposes tokens: see
+        :meth:`molvae.model.ConditionalVAE.generate`.
         """
         if z.ndim != 2 or z.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
@@ -151,6 +154,8 @@ class MolVAE:
             raise BadInputError(
                 f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], got {tuple(condition.shape)}"
             )
+        if template is not None and (template.ndim != 2 or template.size(0) != z.size(0)):
+            raise BadInputError(f"template must have shape [{z.size(0)}, T], got {tuple(template.shape)}")
         z, condition = z.to(self.device), condition.to(self.device)
         symbols: list[list[str]] = []
         for i in range(0, z.size(0), batch_size):
@@ -161,6 +166,7 @@ class MolVAE:
                 generator=generator,
                 first_allowed=self.first_allowed,
                 dtype=self.sample_dtype,
+                template=None if template is None else template[i : i + batch_size],
             )
             symbols.extend(tokens_to_symbols(self.vocab, ids))
         names = self.property_names if properties is None else list(properties)

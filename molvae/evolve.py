@@ -1,11 +1,22 @@
-"""A genetic algorithm on latent vectors: the ``ga`` search method of :func:`molvae.optimize.optimize`.
+"""A genetic algorithm over molecules and their latent vectors: the ``ga`` search method of
+:func:`molvae.optimize.optimize`.
 
-Each molecule the search has found is kept with the latent point it was decoded from. The
-population is the best ``POPULATION`` feasible molecules of each group (a seed, or the prior).
-Every generation, parents are drawn log-uniformly over the population's ranks (the best are
-drawn most, every member sometimes, as in ``mol-ga``'s quantile sampling); a child is a uniform
-crossover of two parents' latent vectors (each coordinate from one or the other) plus Gaussian
-noise of scale ``MUTATION``, decoded and scored like every other point
+The population is the best ``POPULATION`` feasible molecules of each group (a seed, or the
+prior). Every generation, parents are drawn log-uniformly over the population's ranks (the best
+are drawn most, every member sometimes, as in ``mol-ga``'s quantile sampling) and each child is
+made by one of these operators:
+
+- ``latent``: a uniform crossover of two parents' latent vectors (each coordinate from one or the
+  other) plus Gaussian noise of scale ``MUTATION``, decoded greedily and at the search's temperature;
+- ``prefix``, ``point``, ``insert``, ``delete`` (:mod:`molvae.edits`): the parent written as a random
+  SMILES, some of its tokens kept and the others chosen by the decoder under the parent's own
+  latent vector, at ``EDIT_TEMPERATURE``: precise, small changes that the latent moves of an
+  imprecise model cannot make;
+- ``cross``: the first tokens of one parent, the rest decoded under the other parent's latent vector.
+
+A parent's latent vector is its encoding (the posterior mean), not the point that happened to
+decode to it. Each operator is chosen in proportion to how often its recent children entered the
+population (at least ``FLOOR`` each). Every child is decoded and scored like any other point
 (:meth:`molvae.search.Search.evaluate`: duplicates are free, invalid and guarded molecules rank last).
 
 The first generation is ``initial_size(budget)`` points from the prior (or around each seed).
@@ -14,17 +25,32 @@ The constants were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (se
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+
+from molvae.edits import pad_rows, random_symbols, template
+from molvae.search_types import INFEASIBLE
+from molvae.surrogate import TanimotoKNN
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.search import Search
 
+log = logging.getLogger(__name__)
+
 POPULATION = 50  # parents kept per group
 OFFSPRING = 100  # children per group and generation
-MUTATION = 0.3  # standard deviation of the noise added to a child (prior units)
+MUTATION = 0.3  # standard deviation of the noise added to a latent child (prior units)
 INITIAL = 1000  # first-generation size, at most a quarter of the budget
+OPERATORS = ("latent", "prefix", "point", "insert", "delete", "cross")
+EDIT_TEMPERATURE = 1.0  # decoder temperature for the tokens an edit leaves free
+FLOOR = 0.05  # least share of the children each operator makes
+DECAY = 0.8  # weight of past generations in an operator's success rate
+OVERSAMPLE = 3  # children decoded per child scored, when the budget counts distinct molecules
+EXPLORE = 0.2  # share of the scored children chosen at random rather than by the surrogate
+TRAIN_TOP, TRAIN_RECENT = 1000, 1000  # the surrogate learns from the best and the latest scored molecules
 
 
 def initial_size(budget: int) -> int:
@@ -39,13 +65,43 @@ def parent_ranks(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
     return np.minimum(np.exp(rng.uniform(0.0, np.log(k + 1), n)).astype(int) - 1, k - 1)
 
 
+def operator_shares(successes: np.ndarray, tries: np.ndarray, floor: float = FLOOR) -> np.ndarray:
+    """Share of the children each operator makes: its success rate (with one success and one
+    failure added as a prior), mixed so that each gets at least ``floor``."""
+    rate = (successes + 1.0) / (tries + 2.0)
+    share = rate / rate.sum()
+    return floor + (1.0 - floor * len(share)) * share
+
+
+class _Batch:
+    """Children of one generation: latent points, groups, operators and (for edits) templates."""
+
+    def __init__(self) -> None:
+        self.x: list[np.ndarray] = []
+        self.group: list[int] = []
+        self.op: list[int] = []
+        self.rows: list[list[int]] = []
+
+    def add(self, x: np.ndarray, group: int, op: int, row: list[int] | None = None) -> None:
+        self.x.append(x)
+        self.group.append(group)
+        self.op.append(op)
+        if row is not None:
+            self.rows.append(row)
+
+
 def latent_ga(search: Search) -> None:
     """Run generations until the search's budget is spent."""
-    s, rng = search.s, search.rng
-    d = search.model.latent_dim
+    s, rng, model = search.s, search.rng, search.model
+    d = model.latent_dim
     width = d + len(search.searched)
     groups = search.n_groups
     size = s.popsize or POPULATION
+    vocab = model.vocab
+    ids = vocab.index
+    max_length = model.config.max_length
+    codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
+    successes, tries = np.zeros(len(OPERATORS)), np.zeros(len(OPERATORS))
 
     def fresh(n: int) -> np.ndarray:  # prior draws, or points around each group's seed
         x = rng.standard_normal((groups * n, width)).astype(np.float32)
@@ -56,20 +112,86 @@ def latent_ga(search: Search) -> None:
             x[:, d:] = np.repeat(search.cond_v[:, search.searched], n, axis=0)
         return x
 
+    def encode(smiles: list[str]) -> None:
+        new = [m for m in smiles if m not in codes]
+        if new:
+            enc = model.encode_batch(new)
+            for k, i in enumerate(enc.indices):
+                codes[new[i]] = enc.z[k].astype(np.float32)
+
+    oversample = OVERSAMPLE if s.budget_counts == "distinct" else 1
+    offspring = OFFSPRING * oversample
+
+    def chooser(n_keep: int):
+        def keep(new: list[str]) -> list[str]:
+            return choose(search, new, n_keep, rng)
+
+        return keep
+
     n0 = initial_size(s.budget)
     search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
     while not search.spent():
-        children, group = [], []
+        latent, edits = _Batch(), _Batch()
+        bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population
+        share = operator_shares(successes, tries)
+        log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
         for g in range(groups):
             pop = sorted((r for r in search.pool.values() if r.group == g), key=lambda r: -r.score)[:size]
             if len(pop) < 2:  # nothing to breed yet: more fresh points
-                children.append(fresh(OFFSPRING)[g * OFFSPRING : (g + 1) * OFFSPRING])
-            else:
-                x = np.stack([r.x for r in pop])
-                ranks = parent_ranks(rng, len(pop), 2 * OFFSPRING)
-                a, b = x[ranks[:OFFSPRING]], x[ranks[OFFSPRING:]]
-                child = np.where(rng.random(a.shape) < 0.5, a, b)
-                child[:, :d] += MUTATION * rng.standard_normal((OFFSPRING, d))
-                children.append(child.astype(np.float32))
-            group.append(np.full(OFFSPRING, g))
-        search.evaluate(np.concatenate(children), np.concatenate(group), "ga")
+                for x in fresh(offspring)[g * offspring : (g + 1) * offspring]:
+                    latent.add(x, g, 0)
+                continue
+            if len(pop) == size:
+                bar[g] = pop[-1].score
+            encode([r.smiles for r in pop])
+            x = np.stack([np.concatenate([codes.get(r.smiles, r.x[:d]), r.x[d:]]) for r in pop]).astype(np.float32)
+            ranks = parent_ranks(rng, len(pop), 2 * offspring).reshape(2, offspring)
+            for op, a, b in zip(rng.choice(len(OPERATORS), offspring, p=share), *ranks):
+                name = OPERATORS[op]
+                symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length, ids)
+                if not symbols:  # a latent child (also when the parent cannot be written in tokens)
+                    child = np.where(rng.random(width) < 0.5, x[a], x[b])
+                    child[:d] += MUTATION * rng.standard_normal(d)
+                    latent.add(child, g, 0)
+                elif name == "cross":
+                    row = template(symbols, "prefix", rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
+                    edits.add(x[b], g, op, row)
+                else:
+                    row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
+                    edits.add(x[a], g, op, row)
+        for batch, temperature in ((latent, None), (edits, EDIT_TEMPERATURE)):
+            if not batch.x or search.spent():
+                continue
+            group = np.asarray(batch.group)
+            fitness = search.evaluate(
+                np.stack(batch.x).astype(np.float32),
+                group,
+                "ga",
+                temperature=temperature,
+                template=torch.from_numpy(pad_rows(batch.rows, vocab.pad_id)) if batch.rows else None,
+                keep=chooser(-(-len(batch.x) // oversample)) if oversample > 1 else None,
+            )
+            won = search.new_points & (fitness < INFEASIBLE) & (-fitness > bar[group])
+            op = np.asarray(batch.op)
+            successes *= DECAY ** (op.size / offspring / groups)
+            tries *= DECAY ** (op.size / offspring / groups)
+            np.add.at(successes, op, won.astype(float))
+            np.add.at(tries, op, 1.0)
+
+
+def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoKNN` fitted on scored
+    molecules, and a share ``EXPLORE`` at random from the rest."""
+    if len(new) <= n:
+        return new
+    from molvae.chem import mol_from_smiles, morgan_fingerprint
+
+    scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
+    train = sorted(scored, key=lambda t: -t[0])[:TRAIN_TOP] + scored[-TRAIN_RECENT:]
+    fps = [morgan_fingerprint(mol_from_smiles(m)) for m in new]
+    pred = TanimotoKNN().fit([f for _, f in train], [v for v, _ in train]).predict(fps)
+    order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
+    n_best = n - int(EXPLORE * n)
+    rest = order[n_best:]
+    picked = list(order[:n_best]) + list(rng.choice(rest, n - n_best, replace=False))
+    return [new[i] for i in picked]

@@ -314,6 +314,7 @@ class ConditionalVAE(nn.Module):
         generator: torch.Generator | None = None,
         first_allowed: torch.Tensor | None = None,
         dtype: torch.dtype | None = None,
+        template: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Autoregressive decoding; returns token ids [B, max_length + 1] (``<end>`` then pad).
 
@@ -321,6 +322,12 @@ class ConditionalVAE(nn.Module):
         ``first_allowed`` (bool [V]) restricts the first symbol (e.g. to atoms, so that SELFIES
         never decodes to an empty molecule). ``dtype`` (e.g. ``torch.bfloat16``) is the precision
         of the matrix products; the recurrent state stays float32.
+
+        ``template`` (token ids [B, T]) imposes tokens: at a position t < T where the row's
+        template is not ``<pad>``, that token is emitted (and fed to the next step) instead of
+        a decoded one; ``<pad>`` entries, and every position from T on, are decoded as usual.
+        A template that is a molecule's tokens cut short continues the molecule under z; one
+        with a single ``<pad>`` resamples that token in context. Without it, decoding is unchanged.
 
         Each sequence stops at its ``<end>``: finished rows leave the batch (every step on the
         CPU, every 8 steps on a GPU, where dropping rows costs a host synchronisation), so the
@@ -348,6 +355,7 @@ class ConditionalVAE(nn.Module):
         rows = torch.arange(b, device=dev)  # rows of ``out`` still being decoded
         token = torch.full((b,), self.START, dtype=torch.long, device=dev)
         done = torch.zeros(b, dtype=torch.bool, device=dev)
+        forced = None if template is None else template.to(dev)[:, :max_length]
         for t in range(max_length + 1):
             if t == max_length:
                 out[rows, t] = torch.full_like(token, self.END).masked_fill(done, self.PAD)
@@ -358,6 +366,9 @@ class ConditionalVAE(nn.Module):
             else:
                 probs = F.softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)  # x / 1 == x
                 nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if forced is not None and t < forced.size(1):
+                imposed = forced[rows, t]
+                nxt = torch.where(imposed != self.PAD, imposed, nxt)
             nxt = nxt.masked_fill(done, self.PAD)
             out[rows, t] = nxt
             done = done | (nxt == self.END)

@@ -25,15 +25,12 @@ from molvae.objectives import Objective
 from molvae.properties import PROPERTIES, compute_mol
 from molvae.scoring import Scorer
 from molvae.search_head import HeadSurrogate, related_conditions
-from molvae.search_types import Candidate, OptimizationResult, SearchSettings, SeedError
+from molvae.search_types import INFEASIBLE, WORST, Candidate, OptimizationResult, SearchSettings, SeedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
 
 log = logging.getLogger(__name__)
-
-INFEASIBLE = 1e9  # a broken constraint ranks below every feasible molecule
-WORST = 1e12  # invalid decodes and molecules a user function failed on
 
 
 @dataclass
@@ -98,6 +95,7 @@ class Search:
         self.seen: set[tuple[int, str]] = set()
         self.infeasible: set[tuple[int, str]] = set()
         self.decoded = self.invalid = self.step = 0
+        self.new_points = np.zeros(0, dtype=bool)  # per point of the last evaluate: found a molecule new to the search
         self.best = np.full(self.n_groups, -np.inf)
         self.history: list[tuple[int, int, float]] = []
         self._progress = progress
@@ -141,30 +139,54 @@ class Search:
         return self.used() >= (self.total_budget if end is None else end) or self.decoded >= self.max_decoded
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, x: np.ndarray, group: np.ndarray, method: str, end: int | None = None) -> np.ndarray:
+    def evaluate(
+        self,
+        x: np.ndarray,
+        group: np.ndarray,
+        method: str,
+        end: int | None = None,
+        temperature: float | None = None,
+        template: torch.Tensor | None = None,
+        keep: Callable[[list[str]], list[str]] | None = None,
+    ) -> np.ndarray:
         """Decode each point ``samples_per_z`` times, score, record; fitness to minimise per point.
 
-        Stops exactly at the budget (or at ``end``, in the same unit): points past it are not
-        decoded and molecules past it not scored; their fitness is the worst.
+        With ``temperature`` given, each point is decoded once at that temperature instead, with
+        the tokens of ``template`` (one row per point, ``<pad>`` where free) imposed: see
+        :meth:`molvae.api.MolVAE.decode_latents`. ``keep`` chooses, from the valid decodes new to
+        the scorer, those to score; the others are dropped unscored, as if never decoded (their
+        points' fitness is the worst). Stops exactly at the budget (or at ``end``, in the same
+        unit): points past it are not decoded and molecules past it not scored; their fitness is
+        the worst.
         """
         from rdkit import DataStructs
 
         self.step += 1
         s, n = self.s, len(x)
+        samples = s.samples_per_z if temperature is None else 1
         room = (self.total_budget if end is None else end) - self.used()
         by_decodes = s.budget_counts == "decoded"
-        n_dec = max(0, min(room if by_decodes else n * s.samples_per_z, self.max_decoded - self.decoded))
-        m = min(n, -(-n_dec // s.samples_per_z))  # points worth decoding
+        n_dec = max(0, min(room if by_decodes else n * samples, self.max_decoded - self.decoded))
+        m = min(n, -(-n_dec // samples))  # points worth decoding
         z = torch.from_numpy(np.ascontiguousarray(x[:m, : self.model.latent_dim], dtype=np.float32)).to(self.dev)
         cond = self._condition(x[:m], group[:m])
         # properties=(): the search scores molecules itself, and only new ones
         checked = (
-            self.model.decode_latents(z, cond, generator=self.g, batch_size=s.batch_size, properties=(), n_jobs=1)
+            self.model.decode_latents(
+                z,
+                cond,
+                temperature=temperature or 0.0,
+                generator=self.g,
+                batch_size=s.batch_size,
+                properties=(),
+                n_jobs=1,
+                template=None if template is None else template[:m],
+            )
             if m
             else []
         )
-        if s.samples_per_z > 1 and m:
-            reps = s.samples_per_z - 1
+        if samples > 1 and m:
+            reps = samples - 1
             checked += self.model.decode_latents(
                 z.repeat(reps, 1),
                 cond.repeat(reps, 1),
@@ -175,8 +197,14 @@ class Search:
                 n_jobs=1,
             )
         checked = checked[:n_dec]
-        point = np.tile(np.arange(m), s.samples_per_z)
+        point = np.tile(np.arange(m), samples)[: len(checked)]
+        if keep is not None:
+            new = list(dict.fromkeys(c.smiles for c in checked if c.valid and c.smiles not in self.scorer.cache))
+            dropped = set(new) - set(keep(new))  # type: ignore[arg-type]
+            kept = [k for k, c in enumerate(checked) if c.smiles not in dropped]
+            point, checked = point[kept], [checked[k] for k in kept]
         fitness = np.full(n, WORST)
+        self.new_points = np.zeros(n, dtype=bool)
         valid = [c.smiles for c in checked if c.smiles is not None]
         evals = iter(self.scorer.evaluate(valid, limit=None if by_decodes else room))
         for i, c in zip(point, checked):
@@ -208,6 +236,7 @@ class Search:
                     if key not in self.pool and not (self.seeds and ev.smiles == self.seeds[g]):
                         self.pool[key] = _Record(ev.smiles, g, ev.score, sim, self.step, method, x[i].copy())
                         self.best[g] = max(self.best[g], ev.score)
+            self.new_points[i] |= key not in self.seen
             self.seen.add(key)
             fitness[i] = min(fitness[i], f)
         best = float(np.max(self.best))

@@ -14,6 +14,9 @@ from molvae.errors import BadInputError, ConfigError, EncodingError
 from molvae.objectives import Objective
 from molvae.properties import PROPERTIES
 
+INFEASIBLE = 1e9  # search fitness (minimised): a broken constraint ranks below every feasible molecule
+WORST = 1e12  # search fitness of invalid decodes and of molecules a user function failed on
+
 METHODS = ("cma", "gradient", "gradient+cma", "ga")
 BUDGET_COUNTS = ("decoded", "distinct")
 CONDITIONS = ("auto", "search", "none")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from molvae.evolve import INITIAL, initial_size, parent_ranks
 
@@ -18,3 +19,41 @@ def test_parents_are_drawn_from_every_rank_the_best_most():
 def test_first_generation_is_at_most_a_quarter_of_the_budget():
     assert initial_size(100) == 25 and initial_size(20) == 16
     assert initial_size(4000) == initial_size(20000) == INITIAL
+
+
+def test_operator_shares_follow_success_and_never_drop_below_the_floor():
+    from molvae.evolve import FLOOR, operator_shares
+
+    share = operator_shares(np.array([9.0, 0.0, 0.0]), np.array([10.0, 10.0, 10.0]))
+    assert share.sum() == pytest.approx(1.0)
+    assert share[0] > share[1] == share[2] >= FLOOR
+    assert operator_shares(np.zeros(4), np.zeros(4)) == pytest.approx(np.full(4, 0.25))
+
+
+def test_evaluate_scores_only_what_keep_chooses(tiny_model):
+    from molvae.objectives import Objective
+    from molvae.search import Search
+    from molvae.search_types import SearchSettings
+
+    s = Search(
+        tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
+    )
+    x = np.random.default_rng(0).standard_normal((40, tiny_model.latent_dim)).astype(np.float32)
+    offered: list[list[str]] = []
+    s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])
+    assert len(offered[0]) > 3 and s.used() == 3 and len(s.pool) + len(s.infeasible) == 3
+    assert set(s.scorer.cache) == set(offered[0][:3]) and s.new_points.sum() >= 1
+
+
+def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_model):
+    from molvae.objectives import Objective
+    from molvae.search import Search
+    from molvae.search_types import SearchSettings
+
+    settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
+    s = Search(tiny_model, Objective.build(maximize=["qed"]), settings, False)
+    s.run()
+    assert s.used() == 300 and s.step > 3  # several generations of children after the first
+    again = Search(tiny_model, Objective.build(maximize=["qed"]), settings, False)
+    again.run()
+    assert list(again.scorer.cache) == list(s.scorer.cache)  # a seed makes it reproducible

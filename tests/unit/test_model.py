@@ -175,3 +175,36 @@ def test_encoder_falls_back_to_the_public_path_when_the_private_gru_call_fails(m
     assert torch.allclose(first, expected, atol=1e-6) and torch.allclose(second, expected, atol=1e-6)
     assert calls["n"] == 1  # not retried on every step
     assert sum("_VF.gru failed" in r.message for r in caplog.records) == 1
+
+
+def test_template_imposes_its_tokens_and_the_decoder_fills_the_gaps():
+    """A template's tokens come out as given; a free position gets the token the teacher-forced
+    decoder ranks first there; an all-free template changes nothing, sampling included."""
+    torch.manual_seed(0)
+    m = ConditionalVAE(small()).eval()
+    n = 16
+    z = torch.randn(n, 6)
+    cond = make_condition(torch.zeros(n, 3), torch.zeros(n, 3))
+    body = torch.randint(3, 20, (n, 7))
+    full = torch.cat([body, torch.full((n, 1), ConditionalVAE.END)], 1)
+    assert torch.equal(m.generate(z, cond, temperature=1.0, template=full)[:, :8], full)
+    gap = full.clone()
+    gap[:, 3] = ConditionalVAE.PAD
+    got = m.generate(z, cond, temperature=0.0, template=gap)
+    inputs = torch.cat([torch.full((n, 1), ConditionalVAE.START), full[:, :3]], 1)
+    with torch.no_grad():
+        logits, _ = m.decoder(inputs, z, cond)
+    logits = logits[:, -1]
+    logits[:, [ConditionalVAE.PAD, ConditionalVAE.START]] = -float("inf")
+    expected = full.clone()
+    expected[:, 3] = logits.argmax(-1)
+    stop = expected[:, 3] == ConditionalVAE.END  # a decoder that ends the molecule there cuts the rest
+    expected[stop, 4:] = ConditionalVAE.PAD
+    assert torch.equal(got[:, :8], expected)
+    prefix = body[:, :2]
+    cont = m.generate(z, cond, temperature=0.0, template=prefix)
+    assert torch.equal(cont[:, :2], prefix) and not torch.equal(cont[:, :8], full)
+    free = torch.zeros(n, 5, dtype=torch.long)
+    a = m.generate(z, cond, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    b = m.generate(z, cond, temperature=1.0, generator=torch.Generator().manual_seed(3), template=free)
+    assert torch.equal(a, b)

@@ -1,0 +1,56 @@
+"""Decoder-guided edits: token templates from molecules written as random SMILES."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from molvae.edits import EDITS, pad_rows, random_symbols, template
+from molvae.tokens import smiles_to_symbols, symbols_to_smiles
+
+IDS = {"[C]": 5, "[O]": 6, "[N]": 7, "[=C]": 8, "[F]": 9}
+SYMBOLS = ["[C]", "[O]", "[N]", "[C]", "[F]"]
+
+
+def _template(edit: str, seed: int) -> list[int]:
+    return template(SYMBOLS, edit, np.random.default_rng(seed), pad=0, end=2, ids=IDS)
+
+
+def test_each_edit_keeps_the_other_tokens_and_leaves_the_right_gap():
+    tok = [IDS[s] for s in SYMBOLS]
+    for seed in range(20):
+        prefix = _template("prefix", seed)
+        assert 1 <= len(prefix) < len(tok) and prefix == tok[: len(prefix)]
+        point = _template("point", seed)
+        i = point.index(0)
+        assert point[:i] + [tok[i]] + point[i + 1 :] == tok + [2]
+        insert = _template("insert", seed)
+        j = insert.index(0)
+        assert j >= 1 and insert[:j] + insert[j + 1 :] == tok + [2]
+        delete = _template("delete", seed)
+        assert 0 not in delete and len(delete) == len(tok) and delete[-1] == 2
+        assert any(delete[:-1] == tok[:k] + tok[k + 1 :] for k in range(len(tok)))
+    with pytest.raises(ValueError, match="unknown edit"):
+        _template("swap", 0)
+    assert set(EDITS) == {"prefix", "point", "insert", "delete"}
+
+
+def test_random_symbols_write_the_same_molecule_in_many_orders():
+    from molvae.chem import canonical_smiles
+
+    smi = "CC(=O)Nc1ccc(O)cc1"
+    vocab = {t: i for i, t in enumerate(sorted(set(smiles_to_symbols(smi) or [])), start=3)}
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(10):
+        symbols = random_symbols(smi, rng, 50, vocab)
+        assert canonical_smiles(symbols_to_smiles(symbols)) == canonical_smiles(smi)
+        seen.add(tuple(symbols))
+    assert len(seen) > 1
+    assert random_symbols(smi, rng, 3, vocab) == []  # too long for the model
+    assert random_symbols("not a molecule", rng, 50, vocab) == []
+
+
+def test_pad_rows():
+    assert pad_rows([[5, 6], [7]], 0).tolist() == [[5, 6], [7, 0]]
+    assert pad_rows([], 0).shape == (0, 1)

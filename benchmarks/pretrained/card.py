@@ -110,6 +110,15 @@ def tables(result: dict, how: str) -> str:
     return "\n".join(lines)
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="pretrained", help="model to evaluate ('pretrained', a .ckpt or a run folder)")
@@ -142,10 +151,12 @@ def main() -> None:
             json_path=args.json,
             progress=False,
         )
-        cpu = platform.processor() or platform.machine()
+        import rdkit
+
         how = (
             f"with `python benchmarks/pretrained/card.py` ({time.time() - t:.0f} s on {os.cpu_count()} CPU cores, "
-            f"{cpu}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} at the end)"
+            f"{cpu_name()}, torch {torch.__version__}, RDKit {rdkit.__version__}, load average "
+            f"{os.getloadavg()[0]:.1f} at the end; {time.strftime('%Y-%m-%d')})"
         )
     text = args.card.read_text()
     if START not in text or END not in text:

@@ -14,6 +14,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from molvae.metrics import default_reference_paths  # noqa: E402
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux ``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine() or "?"
+
+
 def machine() -> str:
     """One paragraph describing the machine and the library versions."""
     import numpy
@@ -22,12 +31,7 @@ def machine() -> str:
 
     from molvae.parallel import available_cores
 
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    model = cpu_name()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return (
         f"machine: {available_cores()} usable cores (os.cpu_count {os.cpu_count()}), {model}; "

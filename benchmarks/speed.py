@@ -132,12 +132,13 @@ def sampling_rate(model, batch: int, dtype: torch.dtype, seconds: float) -> tupl
     return n / (time.perf_counter() - t0), total_len / n
 
 
-def end_to_end_rate(model, n: int, jobs: int | None, out: Path) -> tuple[float, float, float]:
-    """generate_to_file: molecules/s, valid molecules/s and validity."""
-    t0 = time.perf_counter()
-    res = model.generate_to_file(out, n, seed=0, n_jobs=jobs)
-    dt = time.perf_counter() - t0
-    return res.n_sampled / dt, res.n_written / dt, res.n_written / res.n_sampled
+def timed_generate(model, out: Path, n: int, jobs: int | None, props=None):
+    """``generate_to_file``: its summary, molecules/s and CPU ms per molecule of this process and its workers."""
+    t0, before = time.perf_counter(), os.times()
+    res = model.generate_to_file(out, n, seed=0, n_jobs=jobs, properties=props)
+    rate, after = res.n_sampled / (time.perf_counter() - t0), os.times()
+    keys = ("user", "system", "children_user", "children_system")  # children: the joined workers
+    return res, rate, 1000 * sum(getattr(after, k) - getattr(before, k) for k in keys) / res.n_sampled
 
 
 def one_core_chemistry(model, arr: np.ndarray) -> tuple[float, float]:
@@ -149,15 +150,6 @@ def one_core_chemistry(model, arr: np.ndarray) -> tuple[float, float]:
     for s in range(0, len(arr), CHUNK):
         check_ids((arr[s : s + CHUNK], tokens, names))
     return len(arr) / (time.perf_counter() - t0), 1000 * (time.process_time() - c0) / len(arr)
-
-
-def timed_generate(model, out: Path, n: int, jobs: int | None, props) -> tuple[float, float]:
-    """``generate_to_file``: molecules/s and CPU ms per molecule of this process and its workers."""
-    t0, before = time.perf_counter(), os.times()
-    res = model.generate_to_file(out, n, seed=0, n_jobs=jobs, properties=props)
-    rate, after = res.n_sampled / (time.perf_counter() - t0), os.times()
-    keys = ("user", "system", "children_user", "children_system")  # children: the joined workers
-    return rate, 1000 * sum(getattr(after, k) - getattr(before, k) for k in keys) / res.n_sampled
 
 
 def generate_speedup(model, n: int, jobs: int | None, out: Path, report, repeats: int = 3) -> None:
@@ -180,7 +172,7 @@ def generate_speedup(model, n: int, jobs: int | None, out: Path, report, repeats
     pairs = []
     for r in range(repeats):
         one_core, chem_ms = one_core_chemistry(model, arr)
-        rate, cpu_ms = timed_generate(model, out, n, jobs, None)
+        _, rate, cpu_ms = timed_generate(model, out, n, jobs)
         pairs.append((rate / one_core, one_core, chem_ms, rate, cpu_ms))
         print(
             f"  pair {r + 1}/{repeats}: one core {one_core:,.0f} mol/s ({chem_ms:.2f} ms CPU each), "
@@ -209,7 +201,7 @@ def generate_speedup(model, n: int, jobs: int | None, out: Path, report, repeats
         ),
     )
     for props, label in ((["logp"], "--properties logp"), ([], "--properties none")):
-        rate, cpu_ms = timed_generate(model, out, n, jobs, props)
+        _, rate, cpu_ms = timed_generate(model, out, n, jobs, props)
         note = f"{n:,} molecules, {cpu_ms:.2f} ms CPU each (all processes)"
         report(device="cpu", arch="shipped", what=f"end-to-end generate ({label})", value=rate, unit="mol/s", note=note)
 
@@ -416,7 +408,8 @@ def main() -> int:
                 n = args.e2e_n or (
                     (50000 if args.quick else 200000) if dev.type == "cuda" else (4000 if args.quick else 20000)
                 )
-                rate, valid_rate, validity = end_to_end_rate(model, n, args.jobs, tmp / "e2e.csv")
+                res, rate, _ = timed_generate(model, tmp / "e2e.csv", n, args.jobs)
+                valid_rate, validity = rate * res.n_written / res.n_sampled, res.n_written / res.n_sampled
                 report(
                     device=device,
                     arch=arch,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _common: the machine description
+
+from _common import cpu_name  # noqa: E402
 
 CARD = ROOT / "molvae" / "pretrained" / "MODEL_CARD.md"
 START, END = "<!-- measured:start -->", "<!-- measured:end -->"
@@ -108,15 +110,6 @@ def tables(result: dict, how: str) -> str:
             f"| property head MAE ({' / '.join(head)}) | {' / '.join(_num(v) for v in head.values())} | — | — | — |"
         )
     return "\n".join(lines)
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux), else what :mod:`platform` knows."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from molvae_cli.common import echo, handle_errors, smiles_column_option
+from molvae_cli.common import TEMPERATURE, echo, handle_errors, smiles_column_option
 
 #: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
 _DISTANCE_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
@@ -67,6 +67,12 @@ def _fmt(v) -> str:
     "--control-n", type=int, default=200, show_default=True, help="Samples per requested value in the condition sweeps."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the --model samples.")
+@click.option(
+    "--temperature",
+    type=TEMPERATURE,
+    default=None,
+    help="Decoder temperature of the --model samples (default: the model's own, as `molvae generate`).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
 @click.option(
     "--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Write DIR/report.html with plots."
@@ -86,6 +92,7 @@ def evaluate(
     smiles_column,
     control_n,
     seed,
+    temperature,
     json_path,
     report_dir,
     jobs,
@@ -108,6 +115,8 @@ def evaluate(
         raise click.UsageError("give a file of molecules or --model (one of the two)")
     if n <= 0:
         raise click.BadParameter(f"must be positive, got {n}", param_hint="-n")
+    if temperature is not None and model_path is None:
+        raise click.UsageError("--temperature needs --model (it is the temperature the model samples at)")
     result = run_evaluation(
         generated=generated,
         model=None if model_path is None else load_model(model_path),
@@ -124,6 +133,7 @@ def evaluate(
         n_jobs=jobs,
         progress=not quiet,
         smiles_column=smiles_column,
+        temperature=temperature,
     )
     m = result["metrics"]
     notes = m.get("notes", {})

@@ -25,9 +25,9 @@ from molvae_cli.common import (
     "--temperature",
     "-t",
     type=TEMPERATURE,
-    default=1.0,
-    show_default=True,
-    help="Decoder temperature: 1 samples the model's distribution, lower is more conservative, 0 = greedy.",
+    default=None,
+    help="Decoder temperature: 1 samples the model's distribution, lower is more conservative, 0 = greedy. "
+    "Default: the one the model's checkpoint names (1 unless set; the shipped model's card gives its own).",
 )
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible output.")
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")

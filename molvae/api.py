@@ -64,6 +64,8 @@ class MolVAE:
         self.train_config: dict[str, Any] = record.train_config
         self.data_hash: str = record.data_hash
         self.versions: dict[str, str] = record.versions
+        #: decoder temperature of sampling when none is given (the checkpoint's; 1 for most models)
+        self.default_temperature: float = record.temperature
         #: sorted 64-bit hashes of the training molecules' canonical SMILES (see :meth:`is_novel`)
         self.train_hashes = record.train_hashes
         self.model = record.build_model(self.device)
@@ -243,14 +245,14 @@ class MolVAE:
         self,
         n: int,
         condition: Condition | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         seed: int | None = None,
         n_jobs: int | None = None,
     ) -> list[str | None]:
         """Sample ``n`` molecules from the prior at the requested properties.
 
-        Returns ``n`` canonical SMILES in sampling order, ``None`` where a sample is not a valid
-        molecule. Use :meth:`generate` for properties, novelty and de-duplication. Large requests
+        ``temperature`` defaults to the model's :attr:`default_temperature`. Returns ``n``
+        canonical SMILES in sampling order, ``None`` where a sample is not a valid molecule. Use :meth:`generate` for properties, novelty and de-duplication. Large requests
         are checked by ``n_jobs`` worker processes (default: all cores) while sampling goes on.
 
         >>> model.sample(2, condition={"logp": 3.0}, seed=1)  # doctest: +SKIP
@@ -263,7 +265,7 @@ class MolVAE:
             self,
             lambda produced: n - produced,
             condition,
-            temperature,
+            self.default_temperature if temperature is None else temperature,
             self.generator(seed),
             None,
             0.0,

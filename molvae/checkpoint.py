@@ -170,6 +170,8 @@ class ModelRecord:
     """The contents of a checkpoint as one typed record: what :func:`save` writes and :func:`load` reads.
 
     ``training_state`` (in ``last.ckpt`` files only) is the trainer's own dict, needed to resume.
+    ``temperature`` is the decoder temperature the model samples at unless told otherwise (its
+    card's figures are measured there; 1 samples the model's own distribution).
     """
 
     model_config: ModelConfig
@@ -181,6 +183,7 @@ class ModelRecord:
     train_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # from smiles_hashes
     versions: dict[str, str] = field(default_factory=dict)
     training_state: dict[str, Any] | None = None
+    temperature: float = 1.0
 
     @property
     def property_names(self) -> list[str]:
@@ -213,6 +216,8 @@ class ModelRecord:
         }
         if self.versions:
             payload["versions"] = self.versions
+        if self.temperature != 1.0:
+            payload["sampling_temperature"] = self.temperature
         if self.training_state is not None:
             payload["training_state"] = self.training_state
         return payload
@@ -222,6 +227,9 @@ class ModelRecord:
         """The record of a payload :func:`load` returned (older files' extra keys are ignored)."""
         hashes = payload.get("train_smiles_hashes")
         try:
+            temperature = float(payload.get("sampling_temperature", 1.0))
+            if not 0.0 <= temperature < float("inf"):  # NaN fails too
+                raise ValueError(f"sampling_temperature {temperature}")
             return cls(
                 model_config=ModelConfig.from_dict(payload["model_config"]),
                 state_dict=payload["state_dict"],
@@ -232,6 +240,7 @@ class ModelRecord:
                 train_hashes=hashes.numpy() if hashes is not None else np.zeros(0, dtype=np.int64),
                 versions=dict(payload.get("versions") or {}),
                 training_state=payload.get("training_state"),
+                temperature=temperature,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint fields are malformed ({type(exc).__name__}: {exc})") from None

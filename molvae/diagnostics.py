@@ -107,11 +107,17 @@ def property_head_error(model: MolVAE, mu: torch.Tensor, props: np.ndarray) -> d
 
 
 def condition_control(
-    model: MolVAE, n_per_value: int = 200, n_values: int = 9, seed: int = 0, properties: Sequence[str] | None = None
+    model: MolVAE,
+    n_per_value: int = 200,
+    n_values: int = 9,
+    seed: int = 0,
+    properties: Sequence[str] | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """For each conditioning property: requested values spread over its 5th–95th training
-    percentiles, ``n_per_value`` samples each (other properties free); measured MAE, share within
-    tolerance, and per-value mean/std of the measured property (for sweep plots).
+    percentiles, ``n_per_value`` samples each (other properties free, decoder ``temperature``,
+    default the model's); measured MAE, share within tolerance, and per-value mean/std of the
+    measured property (for sweep plots).
     """
     out: dict[str, Any] = {}
     for name in properties or model.property_names:
@@ -121,7 +127,7 @@ def condition_control(
         requested, means, stds, errors, hits = [], [], [], [], []
         n_valid = n_total = 0
         for k, value in enumerate(np.linspace(lo, hi, n_values)):
-            gen = model.generate(n_per_value, condition={name: float(value)}, seed=seed + k)
+            gen = model.generate(n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature)
             got = np.array([m.properties[name] for m in gen.molecules], dtype=np.float64)
             got = got[np.isfinite(got)]
             n_valid += len(got)
@@ -144,9 +150,15 @@ def condition_control(
 
 
 def diagnose(
-    model: MolVAE, heldout_smiles: Sequence[str], control_n: int = 200, seed: int = 0, control: bool = True
+    model: MolVAE,
+    heldout_smiles: Sequence[str],
+    control_n: int = 200,
+    seed: int = 0,
+    control: bool = True,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
-    """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys)."""
+    """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys);
+    the condition sweeps sample at ``temperature`` (default: the model's)."""
     rec = reconstruction(model, heldout_smiles)
     result: dict[str, Any] = {
         "reconstruction": {k: v for k, v in rec.items() if not k.startswith("_")},
@@ -156,5 +168,7 @@ def diagnose(
         "_props": rec["_props"],
     }
     if control:
-        result["condition_control"] = condition_control(model, n_per_value=control_n, seed=seed)
+        result["condition_control"] = condition_control(
+            model, n_per_value=control_n, seed=seed, temperature=temperature
+        )
     return result

@@ -52,6 +52,7 @@ def evaluate(
     n_jobs: int | None = None,
     progress: bool = False,
     smiles_column: str | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate molecules (a file or a list of SMILES) or a model (a :class:`~molvae.MolVAE` or a path).
 
@@ -61,7 +62,8 @@ def evaluate(
     novelty is measured against the model's own training molecules. ``reference=None`` uses the
     MOSES test-set statistics that ship with molvae (and its first 10,000 molecules as held-out
     set). ``smiles_column`` names the SMILES column of ``generated`` and ``heldout`` CSV files
-    (:mod:`molvae.molfile` has the rule).
+    (:mod:`molvae.molfile` has the rule). A model samples at ``temperature`` (default: its
+    ``default_temperature``), which the result's notes name.
 
     Returns ``{"metrics": {...}, "diagnostics": {...} or None, "report": path or None}``; also
     written as JSON to ``json_path`` when given.
@@ -79,7 +81,8 @@ def evaluate(
         model = MolVAE.load(model)
     if model is not None:
         log.info("sampling %d molecules from the prior (RDKit checks in worker processes while sampling)", n)
-        samples = ["" if s is None else s for s in model.sample(n, seed=seed, n_jobs=n_jobs)]
+        temperature = model.default_temperature if temperature is None else temperature
+        samples = ["" if s is None else s for s in model.sample(n, temperature=temperature, seed=seed, n_jobs=n_jobs)]
     elif isinstance(generated, (str, Path)):
         from molvae.molfile import read_smiles
 
@@ -99,13 +102,16 @@ def evaluate(
         if valid:
             metrics["Novelty"] = float(np.mean(model.is_novel(valid)))
             metrics["notes"]["Novelty"] = "against the model's own training molecules"
+    if model is not None:
+        metrics["temperature"] = temperature
+        metrics["notes"]["temperature"] = "decoder temperature of the samples"
     diagnostics = None
     if model is not None:
         from molvae.diagnostics import diagnose
 
         held = _heldout(heldout or reference or MOSES_HELDOUT, heldout_n, smiles_column if heldout else None)
         log.info("diagnostics on %d held-out molecules", len(held))
-        diagnostics = diagnose(model, held, control_n=control_n, seed=seed)
+        diagnostics = diagnose(model, held, control_n=control_n, seed=seed, temperature=temperature)
     report = None
     if report_dir is not None:
         report = _report(report_dir, metrics, diagnostics, samples, reference, model)

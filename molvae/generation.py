@@ -34,7 +34,8 @@ class SampleOptions(TypedDict, total=False):
     """Keyword options of every ``generate*`` method of :class:`~molvae.api.MolVAE`.
 
     - ``condition``: requested property values, e.g. ``{"logp": 2.5}``; others are left free.
-    - ``temperature``: softmax temperature of the decoder (default 1; 0 = greedy).
+    - ``temperature``: softmax temperature of the decoder (0 = greedy; default: the model's
+      ``default_temperature``, which its checkpoint sets; 1 samples the model's own distribution).
     - ``seed``: random seed for reproducible samples (the same ``seed`` and ``batch_size`` give
       the same molecules whatever ``n_jobs`` is).
     - ``unique``: drop duplicates (by 64-bit hashes of the canonical SMILES) and keep sampling
@@ -54,7 +55,7 @@ class SampleOptions(TypedDict, total=False):
     """
 
     condition: Condition | None
-    temperature: float
+    temperature: float | None
     seed: int | None
     unique: bool
     around: str | None
@@ -72,7 +73,7 @@ class GenerationRequest:
 
     n: int
     condition: Condition | None = None
-    temperature: float = 1.0
+    temperature: float | None = None  # None: the model's default_temperature
     seed: int | None = None
     unique: bool = False
     around: str | None = None
@@ -93,6 +94,10 @@ class GenerationRequest:
             if self.scaffold is not None:
                 raise BadInputError("choosing the property columns is not supported with a scaffold")
             object.__setattr__(self, "properties", tuple(resolve(self.properties)))
+
+    def temperature_for(self, model: MolVAE) -> float:
+        """The decoder temperature: the one asked for, else the model's default."""
+        return model.default_temperature if self.temperature is None else self.temperature
 
     def property_names(self, model: MolVAE) -> list[str]:
         """The properties computed for each molecule: those asked for, else the model's own."""
@@ -228,7 +233,17 @@ def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
     names = req.property_names(model)
     seen: set[int] = set()
     parts = stream_checked(
-        model, budget, condition, req.temperature, g, center, req.radius, names, req.n_jobs, req.batch_size, n
+        model,
+        budget,
+        condition,
+        req.temperature_for(model),
+        g,
+        center,
+        req.radius,
+        names,
+        req.n_jobs,
+        req.batch_size,
+        n,
     )
     for part in parts:
         chunk = GenerationChunk()

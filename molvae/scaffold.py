@@ -108,7 +108,7 @@ def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
             pick = torch.randint(0, len(pool), (m - n_prior,), generator=g, device=model.device)
             z[n_prior:] = pool[pick] + radius * z[n_prior:]
         cond = model.condition_tensor(condition, m, warn=sampled == 0)
-        checked = model.decode_latents(z, cond, temperature=req.temperature, generator=g, n_jobs=req.n_jobs)
+        checked = model.decode_latents(z, cond, temperature=req.temperature_for(model), generator=g, n_jobs=req.n_jobs)
         chunk = GenerationChunk()
         hits = 0
         for i, c in enumerate(checked):

@@ -127,10 +127,15 @@ def cmd_package(args) -> None:
         hashes = torch.from_numpy(moses_train_hashes(args))
     payload["train_smiles_hashes"] = hashes
     payload["novelty_reference"] = "MOSES training set (1,584,663 molecules)"
+    if args.temperature is not None:  # the decoder temperature generate uses unless told otherwise
+        if not 0.0 <= args.temperature < float("inf"):
+            raise SystemExit(f"--temperature must be a non-negative number, got {args.temperature}")
+        payload["sampling_temperature"] = float(args.temperature)
     dest = Path(args.dest) if args.dest else HERE.parents[1] / "molvae" / "pretrained" / "moses-cvae.ckpt"
     dest.parent.mkdir(parents=True, exist_ok=True)
     checkpoint.save(dest, payload)
-    print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB) from {src}")
+    temperature = payload.get("sampling_temperature", 1.0)
+    print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB) from {src}; default sampling temperature {temperature}")
 
 
 def main() -> None:
@@ -148,6 +153,9 @@ def main() -> None:
     )
     ap.add_argument("--epochs", type=int, default=None, help="epochs in all; with --resume, re-plans the schedule")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument(
+        "--temperature", type=float, default=None, help="package: the model's default sampling temperature (else 1)"
+    )
     ap.add_argument(
         "--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)"
     )

@@ -190,3 +190,21 @@ def test_package_list_names_every_folder_that_ships_files():
     listed = set(config["packages"])
     found = {p for p in find_namespace_packages(str(ROOT), include=["molvae", "molvae.*"]) if "__pycache__" not in p}
     assert found <= listed, f"not in [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_generate_and_evaluate_use_the_checkpoints_temperature(tiny_run, tmp_path):
+    from molvae import checkpoint
+
+    payload = checkpoint.load(tiny_run / "best.ckpt")
+    payload["sampling_temperature"] = 0.0
+    checkpoint.save(tmp_path / "greedy.ckpt", payload)
+    for name, extra in (("default", []), ("explicit", ["--temperature", 0])):
+        res = run(
+            "generate", "-m", tmp_path / "greedy.ckpt", "-n", 20, "--seed", 4, *extra, "-o", tmp_path / f"{name}.csv"
+        )
+        assert res.exit_code == 0, res.output
+    assert (tmp_path / "default.csv").read_text() == (tmp_path / "explicit.csv").read_text()
+    res = run("generate", "-m", tmp_path / "greedy.ckpt", "-n", 20, "--seed", 4, "-t", 1, "-o", tmp_path / "t1.csv")
+    assert res.exit_code == 0 and (tmp_path / "t1.csv").read_text() != (tmp_path / "default.csv").read_text()
+    res = run("evaluate", tmp_path / "default.csv", "--temperature", 0.5)
+    assert res.exit_code == 2 and "--temperature needs --model" in res.output

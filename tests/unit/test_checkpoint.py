@@ -84,3 +84,23 @@ def test_novelty_hashes():
     table = checkpoint.smiles_hashes(["CCO", "c1ccccc1", "CCO"])
     assert len(table) == 2
     assert checkpoint.contains_hashes(table, ["CCO", "CCN", "c1ccccc1"]).tolist() == [True, False, True]
+
+
+def test_default_sampling_temperature_travels_with_the_checkpoint(tiny_run, tiny_model, tmp_path):
+    payload = checkpoint.load(tiny_run / "best.ckpt")
+    assert "sampling_temperature" not in payload and tiny_model.default_temperature == 1.0
+    payload["sampling_temperature"] = 0.0
+    checkpoint.save(tmp_path / "greedy.ckpt", payload)
+    greedy = MolVAE.load(tmp_path / "greedy.ckpt", device="cpu")
+    assert greedy.default_temperature == 0.0
+    assert checkpoint.ModelRecord.read(tmp_path / "greedy.ckpt").to_payload()["sampling_temperature"] == 0.0
+    # without a temperature, sampling uses the checkpoint's; an explicit one still wins
+    assert greedy.sample(30, seed=1) == tiny_model.sample(30, temperature=0.0, seed=1) != tiny_model.sample(30, seed=1)
+    assert greedy.sample(30, temperature=1.0, seed=1) == tiny_model.sample(30, seed=1)
+    got = [m.smiles for m in greedy.generate(30, seed=1).molecules]
+    assert got == [m.smiles for m in tiny_model.generate(30, temperature=0.0, seed=1).molecules]
+    for bad in (-0.5, float("nan"), "warm"):
+        payload["sampling_temperature"] = bad
+        checkpoint.save(tmp_path / "bad.ckpt", payload)
+        with pytest.raises(CheckpointError, match="malformed"):
+            MolVAE.load(tmp_path / "bad.ckpt", device="cpu")

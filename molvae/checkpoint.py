@@ -198,10 +198,13 @@ class ModelRecord:
         train_config: dict[str, Any],
         data_hash: str,
         train_hashes: np.ndarray,
+        temperature: float = 1.0,
     ) -> ModelRecord:
         """The record of a model in memory (weights copied to the CPU)."""
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        return cls(model.cfg, state, vocab, scaler, dict(train_config), data_hash, train_hashes)
+        record = cls(model.cfg, state, vocab, scaler, dict(train_config), data_hash, train_hashes)
+        record.temperature = temperature
+        return record
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {

@@ -94,6 +94,7 @@ class WarmStart:
     scaler: PropertyScaler
     added_symbols: list[str]
     source: str
+    temperature: float = 1.0  # the base model's default sampling temperature, which the new model keeps
 
 
 def grown_vocabulary(base: Vocabulary, symbols: Sequence[str]) -> tuple[Vocabulary, list[str]]:
@@ -192,7 +193,8 @@ def warm_start(
             ",".join(old_props),
             ",".join(new_props),
         )
-    return WarmStart(cfg, state, vocab, scaler, added, str(spec))
+    temperature = checkpoint.ModelRecord.from_payload(base).temperature  # validated
+    return WarmStart(cfg, state, vocab, scaler, added, str(spec), temperature)
 
 
 def architecture_settings(cfg: ModelConfig) -> dict[str, Any]:

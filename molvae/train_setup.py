@@ -123,7 +123,9 @@ class TrainerSetup:
         """The run's vocabulary: the checkpoint's on resume, the base model's grown by the data's new
         symbols on a warm start (whose architecture the config then takes), else the data's own."""
         warm = None
+        self.temperature = 1.0  # default sampling temperature of the model: a base model's is kept
         if saved is not None:
+            self.temperature = saved.temperature
             if saved.data_hash != data.source_hash:
                 raise CheckpointError("the data file differs from the one this run was trained on; cannot resume")
             self.vocab = saved.vocab
@@ -137,6 +139,7 @@ class TrainerSetup:
                 self.cfg.seed,
             )
             self.vocab = warm.vocab
+            self.temperature = warm.temperature
             self.cfg = self.cfg.replace(**architecture_settings(warm.model_config))
             self.folder.write_config(self.cfg)
             log.info("starting from %s (%s)", self.cfg.init, warm.model_config)
@@ -226,7 +229,7 @@ class TrainerSetup:
     def record(self) -> ModelRecord:
         """The model as a checkpoint record (weights on the CPU, no training state)."""
         return ModelRecord.of_model(
-            self.model, self.vocab, self.scaler, self.cfg.to_dict(), self.data_hash, self.train_hashes
+            self.model, self.vocab, self.scaler, self.cfg.to_dict(), self.data_hash, self.train_hashes, self.temperature
         )
 
 

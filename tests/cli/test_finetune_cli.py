@@ -83,15 +83,22 @@ def test_charged_and_stereo_leads_work_with_the_finetuned_model(finetuned, tmp_p
 
 
 def test_init_from_a_run_folder_and_resume_of_a_finetuning_run(finetuned, tmp_path):
+    from molvae import checkpoint
+
     d, data, out, _ = finetuned
     second = tmp_path / "second"
-    res = run("train", data, "--init", out, "--out", second, "--epochs", 1, "--batch-size", 32, "-q")
+    payload = checkpoint.load(out)  # the base names a default sampling temperature: the new model keeps it
+    payload["sampling_temperature"] = 0.3
+    checkpoint.save(tmp_path / "base.ckpt", payload)
+    res = run("train", data, "--init", tmp_path / "base.ckpt", "--out", second, "--epochs", 1, "--batch-size", 32, "-q")
     assert res.exit_code == 0, res.output
     assert "vocabulary grown" not in res.output  # the first fine-tuning already holds every symbol
     first_vocab = MolVAE.load(out, device="cpu").vocab.tokens
     assert MolVAE.load(second, device="cpu").vocab.tokens == first_vocab
+    assert MolVAE.load(second, device="cpu").default_temperature == 0.3
     res = run("train", data, "--out", second, "--resume", "--epochs", 2, "-q")
     assert res.exit_code == 0, res.output
     history = (second / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2"]
     assert MolVAE.load(second, device="cpu").vocab.tokens == first_vocab
+    assert MolVAE.load(second / "last.ckpt", device="cpu").default_temperature == 0.3

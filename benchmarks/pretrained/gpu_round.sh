@@ -16,7 +16,11 @@
 #   EPOCHS=N bash benchmarks/pretrained/gpu_round.sh 8   # later calls: 8 more minutes each; EPOCHS (epochs
 #                                                       # in all, from the first call's throughput) re-plans the cosine
 # Back here: cat files_at/candidate.ckpt.part-* > runs/gpu-candidate.ckpt (check candidate.sha256), then
-#   python benchmarks/pretrained/card.py --model runs/gpu-candidate.ckpt
+#   python benchmarks/pretrained/temperature.py --model runs/gpu-candidate.ckpt   # choose its sampling temperature T
+#   python benchmarks/pretrained/card.py --model runs/gpu-candidate.ckpt --temperature T --card-out runs/card_gpu.md
+# and, if it measures better than the shipped model, ship it with its temperature:
+#   mkdir -p runs/gpu-back && cp runs/gpu-candidate.ckpt runs/gpu-back/best.ckpt
+#   python benchmarks/pretrained/build.py package --run runs/gpu-back --temperature T && python benchmarks/pretrained/card.py
 # Tested on the CPU with a small subset: N=3000 OUT=/tmp/out bash benchmarks/pretrained/gpu_round.sh 1
 #
 # Argument: minutes of training in this call (default 8); the run stops itself with a checkpoint,

@@ -252,8 +252,9 @@ class MolVAE:
         """Sample ``n`` molecules from the prior at the requested properties.
 
         ``temperature`` defaults to the model's :attr:`default_temperature`. Returns ``n``
-        canonical SMILES in sampling order, ``None`` where a sample is not a valid molecule. Use :meth:`generate` for properties, novelty and de-duplication. Large requests
-        are checked by ``n_jobs`` worker processes (default: all cores) while sampling goes on.
+        canonical SMILES in sampling order, ``None`` where a sample is not a valid molecule. Use
+        :meth:`generate` for properties, novelty and de-duplication. Large requests are checked
+        by ``n_jobs`` worker processes (default: all cores) while sampling goes on.
 
         >>> model.sample(2, condition={"logp": 3.0}, seed=1)  # doctest: +SKIP
         ['Cc1ccc(NC(=O)c2ccco2)cc1C', 'CCN(CC)C(=O)c1ccc(Cl)cc1']

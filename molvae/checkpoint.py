@@ -202,9 +202,9 @@ class ModelRecord:
     ) -> ModelRecord:
         """The record of a model in memory (weights copied to the CPU)."""
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        record = cls(model.cfg, state, vocab, scaler, dict(train_config), data_hash, train_hashes)
-        record.temperature = temperature
-        return record
+        return cls(
+            model.cfg, state, vocab, scaler, dict(train_config), data_hash, train_hashes, temperature=temperature
+        )
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {

@@ -241,6 +241,10 @@ class MolVAE:
         req = GenerationRequest(n, max_samples=max_samples, **options)
         return generation.write_generation(self, path, req, self._chunks(req), rejects, keep_first, progress)
 
+    def sampling_temperature(self, temperature: float | None = None) -> float:
+        """The decoder temperature to sample at: ``temperature``, or :attr:`default_temperature` for None."""
+        return self.default_temperature if temperature is None else temperature
+
     def sample(
         self,
         n: int,
@@ -266,7 +270,7 @@ class MolVAE:
             self,
             lambda produced: n - produced,
             condition,
-            self.default_temperature if temperature is None else temperature,
+            self.sampling_temperature(temperature),
             self.generator(seed),
             None,
             0.0,

@@ -81,7 +81,7 @@ def evaluate(
         model = MolVAE.load(model)
     if model is not None:
         log.info("sampling %d molecules from the prior (RDKit checks in worker processes while sampling)", n)
-        temperature = model.default_temperature if temperature is None else temperature
+        temperature = model.sampling_temperature(temperature)
         samples = ["" if s is None else s for s in model.sample(n, temperature=temperature, seed=seed, n_jobs=n_jobs)]
     elif isinstance(generated, (str, Path)):
         from molvae.molfile import read_smiles

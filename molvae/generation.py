@@ -97,7 +97,7 @@ class GenerationRequest:
 
     def temperature_for(self, model: MolVAE) -> float:
         """The decoder temperature: the one asked for, else the model's default."""
-        return model.default_temperature if self.temperature is None else self.temperature
+        return model.sampling_temperature(self.temperature)
 
     def property_names(self, model: MolVAE) -> list[str]:
         """The properties computed for each molecule: those asked for, else the model's own."""

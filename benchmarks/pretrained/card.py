@@ -6,8 +6,9 @@
 
 It runs the evaluation the card quotes (30,000 prior samples at the model's default decoder
 temperature, or ``--temperature``, seed 0, against the MOSES test and scaffold-test sets; exact
-reconstruction of 10,000 test molecules; condition sweeps of 1,000 samples per requested value) and replaces what lies between the card's
-``<!-- measured:start -->`` and ``<!-- measured:end -->`` lines. Columns: the figure, the floor
+reconstruction of 10,000 test molecules; condition sweeps of 1,000 samples per requested value)
+and replaces what lies between the card's ``<!-- measured:start -->`` and ``<!-- measured:end -->``
+lines. Columns: the figure, the floor
 and goal of issue 10, and the MOSES VAE (Polykovskiy et al. 2020) where it is published.
 """
 

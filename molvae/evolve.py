@@ -33,7 +33,7 @@ import torch
 
 from molvae.edits import pad_rows, random_symbols, template
 from molvae.search_types import INFEASIBLE
-from molvae.surrogate import TanimotoKNN
+from molvae.surrogate import TanimotoGP
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.search import Search
@@ -51,6 +51,7 @@ DECAY = 0.8  # weight of past generations in an operator's success rate
 OVERSAMPLE = 3  # children decoded per child scored, when the budget counts distinct molecules
 EXPLORE = 0.2  # share of the scored children chosen at random rather than by the surrogate
 TRAIN_TOP, TRAIN_RECENT = 1000, 1000  # the surrogate learns from the best and the latest scored molecules
+NOISE = 0.1  # noise variance of the surrogate, in units of the scores' variance
 
 
 def initial_size(budget: int) -> int:
@@ -180,16 +181,18 @@ def latent_ga(search: Search) -> None:
 
 
 def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoKNN` fitted on scored
-    molecules, and a share ``EXPLORE`` at random from the rest."""
+    """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoGP` fitted on the
+    best ``TRAIN_TOP`` and the latest ``TRAIN_RECENT`` scored molecules (each once), and a share
+    ``EXPLORE`` at random from the rest."""
     if len(new) <= n:
         return new
     from molvae.chem import mol_from_smiles, morgan_fingerprint
 
     scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
     train = sorted(scored, key=lambda t: -t[0])[:TRAIN_TOP] + scored[-TRAIN_RECENT:]
+    train = list({id(fp): (v, fp) for v, fp in train}.values())  # a molecule both best and latest once
     fps = [morgan_fingerprint(mol_from_smiles(m)) for m in new]
-    pred = TanimotoKNN().fit([f for _, f in train], [v for v, _ in train]).predict(fps)
+    pred = TanimotoGP(noise=NOISE).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
     order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
     n_best = n - int(EXPLORE * n)
     rest = order[n_best:]

@@ -2,8 +2,9 @@
 
 - ``ga`` (the default): a genetic algorithm (:mod:`molvae.evolve`): the best molecules found so
   far breed children by crossover and mutation of their latent vectors and by decoder-guided
-  edits of their tokens (:mod:`molvae.edits`); with a budget of distinct molecules, a kNN
-  surrogate (:mod:`molvae.surrogate`) picks which of the decoded children get scored.
+  edits of their tokens (:mod:`molvae.edits`); with a budget of distinct molecules, a
+  Gaussian-process surrogate (:mod:`molvae.surrogate`) picks which of the decoded children get
+  scored.
 - ``cma``: CMA-ES (the ``cma`` package) over z — and, with
   ``condition="search"``, over the decoder's condition values too — scored by the real
   objective on decoded molecules, so it works for any objective, user functions included.

@@ -1,21 +1,51 @@
-"""The kNN surrogate that chooses which decoded children the ga search scores."""
+"""The surrogate that chooses which decoded children the ga search scores."""
 
 from __future__ import annotations
 
 import numpy as np
-from rdkit import Chem
+from rdkit import Chem, DataStructs
 
 from molvae.chem import morgan_fingerprint
-from molvae.surrogate import TanimotoKNN
+from molvae.surrogate import TanimotoGP, fingerprint_matrix, tanimoto_matrix
+
+SMILES = ["CCCCCCO", "CCCC(C)CCO", "c1ccccc1C", "c1ccccc1CC", "CC(=O)Nc1ccc(O)cc1", "CN1CCC(CC1)C(=O)O"]
 
 
 def _fps(smiles):
     return [morgan_fingerprint(Chem.MolFromSmiles(s)) for s in smiles]
 
 
-def test_a_molecule_is_predicted_like_its_nearest_scored_neighbours():
-    train = ["CCCCCCO", "CCCCCCCO", "c1ccccc1C", "c1ccccc1CC"]
-    knn = TanimotoKNN(k=2).fit(_fps(train), [1.0, 0.9, 0.1, 0.0])
-    pred = knn.predict(_fps(["CCCCCCCCO", "c1ccccc1CCC"]))
-    assert pred[0] > 0.8 and pred[1] < 0.2
-    assert np.isnan(TanimotoKNN().predict(_fps(["CCO"]))).all()
+def test_tanimoto_matrix_agrees_with_rdkit():
+    fps = _fps(SMILES)
+    sims = tanimoto_matrix(fingerprint_matrix(fps[:2]), fingerprint_matrix(fps))
+    for i in range(2):
+        assert np.allclose(sims[i], DataStructs.BulkTanimotoSimilarity(fps[i], fps))
+
+
+def test_the_gp_fits_its_data_and_ranks_unseen_molecules_by_their_neighbours():
+    scores = [1.0, 0.9, 0.1, 0.0, 0.5, 0.3]
+    gp = TanimotoGP(noise=1e-3).fit(_fps(SMILES), scores)
+    assert np.allclose(gp.predict(_fps(SMILES)), scores, atol=0.02)
+    pred = gp.predict(_fps(["CCCCCCCCO", "c1ccccc1CCC"]))
+    assert pred[0] > pred[1] + 0.3
+    assert np.isnan(TanimotoGP().predict(_fps(["CCO"]))).all()
+
+
+def test_the_gp_ranks_unseen_molecules_by_a_similarity_objective():
+    from scipy.stats import spearmanr
+
+    from tests.conftest import moses
+
+    mols = moses(300)
+    target = morgan_fingerprint(Chem.MolFromSmiles("Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"))
+    fps = _fps(mols)
+    scores = np.asarray(DataStructs.BulkTanimotoSimilarity(target, fps))
+    pred = TanimotoGP().fit(fps[:200], scores[:200]).predict(fps[200:])
+    assert spearmanr(pred, scores[200:])[0] > 0.6
+
+
+def test_mismatched_lengths_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="2 fingerprints for 1 scores"):
+        TanimotoGP().fit(_fps(SMILES[:2]), [1.0])

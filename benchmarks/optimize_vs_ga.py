@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see cli/main.py
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the surrogate's Cholesky: one thread per run, runs in parallel
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +26,15 @@ from molvae.properties import compute_mol
 
 
 def load_function(spec: str) -> Callable[[list[str]], Sequence[float]]:
-    """Import ``package.module:function`` (the function may be a dotted attribute path)."""
+    """Import ``package.module:function`` (the function may be a dotted attribute path).
+
+    The module is found where Python finds it, or else in the current directory (as with
+    ``python -m``), so that ``molvae optimize --objective myscore:score`` finds ``./myscore.py``.
+    """
     module_name, _, attr = spec.partition(":")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)  # last: a file here never shadows an installed package
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, or the module itself failing on import

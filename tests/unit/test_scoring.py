@@ -109,3 +109,14 @@ def test_guarded_molecules_cost_no_objective_call_and_the_limit_counts_new_molec
     # a seed that breaks a guard is still scored when asked (guard=False), and keeps its guard
     (seed,) = sc.evaluate([anhydride], guard=False)
     assert seed.scored and seed.score == len(anhydride) and seed.guard and sc.n_scored == 2
+
+
+def test_a_user_module_in_the_current_directory_is_found(tmp_path, monkeypatch):
+    from molvae.scoring import load_function
+
+    (tmp_path / "localscore_xyz.py").write_text("def score(smiles):\n    return [len(s) for s in smiles]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "localscore_xyz", raising=False)
+    assert load_function("localscore_xyz:score")(["CCO"]) == [3]
+    assert sys.path[-1] == str(tmp_path)  # after the installed packages, so it shadows none

@@ -20,7 +20,8 @@ every budget of 4,000 calls and more); budgets below that are run on their own.
     python benchmarks/optimize_vs_ga.py [--model PATH] [--budgets 1000,5000,20000] [--objectives all]
                                         [--methods ga] [--jobs 2] [--seed 0]
 
-Needs ``pip install mol-ga`` (``pip install -e .[bench]``); ``--no-mol-ga`` runs molvae alone.
+Needs ``pip install mol-ga`` (``pip install -e .[bench]``); ``--no-mol-ga`` runs molvae alone,
+``--methods none`` mol-ga alone.
 """
 
 from __future__ import annotations
@@ -167,7 +168,11 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="checkpoint or run folder (default: the shipped model)")
     ap.add_argument("--budgets", default="1000,5000,20000", help="scoring-call budgets, comma-separated")
     ap.add_argument("--objectives", default="all", help=f"comma-separated, of {', '.join(mpo_objectives.OBJECTIVES)}")
-    ap.add_argument("--methods", default="ga", help="molvae search methods to run (comma-separated: ga, cma, ...)")
+    ap.add_argument(
+        "--methods",
+        default="ga",
+        help="molvae search methods to run (comma-separated: ga, cma, ...; none: mol-ga only)",
+    )
     ap.add_argument("--no-mol-ga", action="store_true", help="run molvae only")
     ap.add_argument("--start", type=int, default=1000, help="random MOSES training molecules the GA starts from")
     ap.add_argument("--seed", type=int, default=0)
@@ -181,7 +186,10 @@ def main() -> int:
     unknown = set(names) - set(mpo_objectives.OBJECTIVES)
     if unknown:
         raise SystemExit(f"unknown objective(s) {', '.join(sorted(unknown))}")
-    kinds = [f"molvae:{m}" for m in args.methods.split(",")] + ([] if args.no_mol_ga else ["mol-ga"])
+    methods = [] if args.methods == "none" else args.methods.split(",")
+    kinds = [f"molvae:{m}" for m in methods] + ([] if args.no_mol_ga else ["mol-ga"])
+    if not kinds:
+        raise SystemExit("nothing to run: --methods none with --no-mol-ga")
     if not args.no_mol_ga:
         import mol_ga
 

@@ -36,6 +36,7 @@ from molvae.search_types import INFEASIBLE
 from molvae.surrogate import TanimotoGP
 
 if TYPE_CHECKING:  # pragma: no cover
+    from molvae.guards import Guards
     from molvae.search import Search
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,15 @@ def latent_ga(search: Search) -> None:
     oversample = OVERSAMPLE if s.budget_counts == "distinct" else 1
     offspring = OFFSPRING * oversample
 
+    def first_generation(n_keep: int):
+        def keep(new: list[str]) -> list[str]:
+            from molvae.chem import mol_from_smiles
+
+            mols = [mol_from_smiles(m) for m in new]
+            return [new[i] for i in guarded_pick(search.scorer.guards, mols, np.arange(len(new)), n_keep, n_keep, rng)]
+
+        return keep
+
     def chooser(n_keep: int):
         def keep(new: list[str]) -> list[str]:
             return choose(search, new, n_keep, rng)
@@ -130,7 +140,11 @@ def latent_ga(search: Search) -> None:
         return keep
 
     n0 = initial_size(s.budget)
-    search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
+    if oversample > 1 and search.scorer.guards.enabled:  # twice the points, to score n0 that pass the guards
+        x0 = fresh(2 * n0).reshape(groups, 2 * n0, width).transpose(1, 0, 2).reshape(-1, width)  # groups take turns
+        search.evaluate(x0, np.tile(np.arange(groups), 2 * n0), "ga", keep=first_generation(n0 * groups))
+    else:
+        search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
     while not search.spent():
         latent, edits = _Batch(), _Batch()
         bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population
@@ -183,7 +197,11 @@ def latent_ga(search: Search) -> None:
 def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> list[str]:
     """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoGP` fitted on the
     best ``TRAIN_TOP`` and the latest ``TRAIN_RECENT`` scored molecules (each once), and a share
-    ``EXPLORE`` at random from the rest."""
+    ``EXPLORE`` at random from the rest.
+
+    Molecules that break a drug-likeness guard (a free check, unlike the objective) are passed
+    over while others are left to choose, so that the budget goes to possible results; they are
+    taken only to make up ``n``."""
     if len(new) <= n:
         return new
     from molvae.chem import mol_from_smiles, morgan_fingerprint
@@ -191,10 +209,35 @@ def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> 
     scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
     train = sorted(scored, key=lambda t: -t[0])[:TRAIN_TOP] + scored[-TRAIN_RECENT:]
     train = list({id(fp): (v, fp) for v, fp in train}.values())  # a molecule both best and latest once
-    fps = [morgan_fingerprint(mol_from_smiles(m)) for m in new]
+    mols = [mol_from_smiles(m) for m in new]
+    fps = [morgan_fingerprint(m) for m in mols]
     pred = TanimotoGP(noise=NOISE).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
     order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
-    n_best = n - int(EXPLORE * n)
-    rest = order[n_best:]
-    picked = list(order[:n_best]) + list(rng.choice(rest, n - n_best, replace=False))
+    picked = guarded_pick(search.scorer.guards, mols, order, n, n - int(EXPLORE * n), rng)
     return [new[i] for i in picked]
+
+
+def guarded_pick(
+    guards: Guards, mols: list, order: np.ndarray, n: int, n_first: int, rng: np.random.Generator
+) -> list[int]:
+    """``n`` indices into ``mols``: the first ``n_first`` in ``order`` that pass the guards, then
+    the rest at random among those that pass; molecules that break a guard only to make up ``n``.
+    Checks as few molecules as it can (a guard check costs about 2 ms)."""
+    passed: list[int] = []
+    failed: list[int] = []
+
+    def take(candidates: np.ndarray, k: int) -> np.ndarray:
+        """Up to ``k`` of the candidates, in order, that pass the guards; the unchecked rest."""
+        for j, i in enumerate(candidates):
+            if k <= 0:
+                return candidates[j:]
+            if guards.enabled and guards.check(mols[i]):
+                failed.append(int(i))
+            else:
+                passed.append(int(i))
+                k -= 1
+        return candidates[:0]
+
+    rest = take(np.asarray(order), n_first)
+    rest = take(rng.permutation(rest), n - len(passed))
+    return passed + (failed + [int(i) for i in rest])[: n - len(passed)]

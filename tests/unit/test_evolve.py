@@ -57,3 +57,26 @@ def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_m
     again = Search(tiny_model, Objective.build(maximize=["qed"]), settings, False)
     again.run()
     assert list(again.scorer.cache) == list(s.scorer.cache)  # a seed makes it reproducible
+
+
+def test_choose_passes_over_children_that_break_a_guard(tiny_model):
+    from molvae.chem import mol_from_smiles
+    from molvae.evolve import choose
+    from molvae.objectives import Objective
+    from molvae.search import Search
+    from molvae.search_types import SearchSettings
+
+    s = Search(
+        tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
+    )
+    s.scorer.evaluate(["CCO", "c1ccccc1", "CC(=O)Nc1ccccc1", "OC(=O)c1ccccc1", "Cc1ccncc1"])
+    good = ["CC(=O)Nc1ccc(O)cc1", "Cc1ccccc1N", "OCc1ccccc1"]
+    bad = ["CC(=O)OC(=O)C", "CCOOCC", "CCCCCCCCCCO", "C1CCCCCCCCC1"]  # anhydride, peroxide, chain, 10-ring
+    assert all(s.scorer.guards.check(mol_from_smiles(m)) for m in bad)
+    assert not any(s.scorer.guards.check(mol_from_smiles(m)) for m in good)
+    new = bad[:2] + good[:1] + bad[2:] + good[1:]
+    rng = np.random.default_rng(0)
+    assert sorted(choose(s, new, 3, rng)) == sorted(good)
+    picked = choose(s, new, 5, rng)
+    assert len(picked) == 5 and set(good) <= set(picked)  # made up with guarded ones only when short
+    assert choose(s, bad, 2, rng) and len(choose(s, bad, 2, rng)) == 2

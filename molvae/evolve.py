@@ -19,7 +19,12 @@ decode to it. Each operator is chosen in proportion to how often its recent chil
 population (at least ``FLOOR`` each). Every child is decoded and scored like any other point
 (:meth:`molvae.search.Search.evaluate`: duplicates are free, invalid and guarded molecules rank last).
 
-The first generation is ``initial_size(budget)`` points from the prior (or around each seed).
+When the budget counts distinct molecules, more children are decoded than scored:
+:func:`choose` scores those a Gaussian-process surrogate ranks best (and some at random), passing
+over those that break a drug-likeness guard, which could never be results.
+
+The first generation is ``initial_size(budget)`` points from the prior (or around each seed);
+with guards on and distinct counting, twice as many are decoded and that many that pass are scored.
 The constants were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
 """
 

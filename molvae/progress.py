@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 LINE_PERCENT = 10.0  # a plain line at least every this many percent ...
@@ -61,8 +62,10 @@ class LineProgress:
         """Accepted for tqdm compatibility; the text appears in the next line."""
         self.desc = self.desc.split(" [")[0] + (f" [{s}]" if s else "")
 
-    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        self.set_postfix_str(", ".join(f"{k}={v}" for k, v in kwargs.items()))
+    def set_postfix(self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **kwargs: Any) -> None:
+        """tqdm's signature: ``refresh`` is an option, not a value to show."""
+        items = {**(ordered_dict or {}), **kwargs}
+        self.set_postfix_str(", ".join(f"{k}={v}" for k, v in items.items()))
 
     def close(self) -> None:
         if not self._closed:

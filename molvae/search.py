@@ -242,7 +242,7 @@ class Search:
         best = float(np.max(self.best))
         self.history.append((self.step, self.decoded, best))
         if self._bar is not None:
-            self._bar.update(len(checked))
+            self._bar.update(self.used() - self._bar.n)  # in the budget's unit, so it ends at 100 %
             if math.isfinite(best):
                 self._bar.set_postfix(best=f"{best:.4g}", refresh=False)
         elif callable(self._progress):

@@ -80,3 +80,16 @@ def test_choose_passes_over_children_that_break_a_guard(tiny_model):
     picked = choose(s, new, 5, rng)
     assert len(picked) == 5 and set(good) <= set(picked)  # made up with guarded ones only when short
     assert choose(s, bad, 2, rng) and len(choose(s, bad, 2, rng)) == 2
+
+
+def test_progress_counts_the_budget_unit_and_ends_at_the_budget(tiny_model, capsys):
+    from molvae.objectives import Objective
+    from molvae.search import Search
+    from molvae.search_types import SearchSettings
+
+    settings = SearchSettings(budget=120, budget_counts="distinct", method="ga", seed=1)
+    s = Search(tiny_model, Objective.build(maximize=["qed"]), settings, True)  # decodes far more than 120
+    s.run()
+    err = capsys.readouterr().err
+    assert s.decoded > 120 and "optimize" in err and "120/120 mol (100%)" in err and "refresh" not in err
+    assert not any(f"{n}/120" in err for n in range(121, 2000))

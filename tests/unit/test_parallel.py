@@ -42,3 +42,12 @@ def test_progress_bar_is_plain_lines_when_stderr_is_not_a_terminal(capsys):
             bar.update(1)
     err = capsys.readouterr().err
     assert "\r" not in err and "work: 100/100 mol (100%)" in err
+
+
+def test_line_progress_postfix_shows_values_not_tqdm_options():
+    out = io.StringIO()
+    bar = LineProgress(total=10, desc="optimize", unit="mol", file=out, seconds=3600)
+    bar.set_postfix(best="0.95", refresh=False)
+    bar.update(10)
+    bar.close()
+    assert "optimize [best=0.95]: 10/10 mol (100%)" in out.getvalue() and "refresh" not in out.getvalue()

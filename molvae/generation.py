@@ -8,6 +8,7 @@ through the model's public methods. The RDKit checks of a batch run in worker pr
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -306,13 +307,15 @@ def write_generation(
     output_format(path)  # fail on a bad name before any work
     names = req.property_names(model)
     summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
+    chunks = iter(chunks)
+    first = next(chunks, None)  # a bad request (unknown property, seed) fails here, before the file is touched
     bar = progress_bar(req.n, "generating", unit="mol", disable=not progress)
     with (
         MoleculeWriter(path, [*names, "novel"]) as out,
         bar,
         TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej,
     ):
-        for chunk in chunks:
+        for chunk in itertools.chain([first] if first is not None else [], chunks):
             out.write(
                 {"smiles": m.smiles, **m.properties, "novel": nov} for m, nov in zip(chunk.molecules, chunk.novel)
             )

@@ -242,9 +242,9 @@ class Search:
         best = float(np.max(self.best))
         self.history.append((self.step, self.decoded, best))
         if self._bar is not None:
-            self._bar.update(self.used() - self._bar.n)  # in the budget's unit, so it ends at 100 %
-            if math.isfinite(best):
+            if math.isfinite(best):  # before the update, so that the line it writes shows it
                 self._bar.set_postfix(best=f"{best:.4g}", refresh=False)
+            self._bar.update(self.used() - self._bar.n)  # in the budget's unit, so it ends at 100 %
         elif callable(self._progress):
             self._progress(self.decoded, best)
         return fitness

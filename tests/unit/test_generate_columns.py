@@ -44,3 +44,13 @@ def test_cli_properties_option(tiny_run, tmp_path):
         cli, ["generate", "-m", str(tiny_run), "-n", "5", "--properties", "potency", "-o", str(out)]
     )
     assert res.exit_code == 2 and "known properties" in res.output
+
+
+def test_a_bad_request_leaves_an_existing_output_file_alone(tiny_model, tmp_path):
+    from molvae.errors import UnknownPropertyError
+
+    out = tmp_path / "kept.csv"
+    out.write_text("smiles\nCCO\n")
+    with pytest.raises(UnknownPropertyError):
+        tiny_model.generate_to_file(out, 10, seed=0, n_jobs=1, condition={"no_such_property": 1.0})
+    assert out.read_text() == "smiles\nCCO\n"

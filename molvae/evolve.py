@@ -41,7 +41,7 @@ from molvae.search_types import INFEASIBLE
 from molvae.surrogate import TanimotoGP
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molvae.guards import Guards
+    from molvae.scoring import Scorer
     from molvae.search import Search
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def latent_ga(search: Search) -> None:
             from molvae.chem import mol_from_smiles
 
             mols = [mol_from_smiles(m) for m in new]
-            return [new[i] for i in guarded_pick(search.scorer.guards, mols, np.arange(len(new)), n_keep, n_keep, rng)]
+            picked = guarded_pick(search.scorer, new, mols, np.arange(len(new)), n_keep, n_keep, rng)
+            return [new[i] for i in picked]
 
         return keep
 
@@ -218,16 +219,17 @@ def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> 
     fps = [morgan_fingerprint(m) for m in mols]
     pred = TanimotoGP(noise=NOISE).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
     order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
-    picked = guarded_pick(search.scorer.guards, mols, order, n, n - int(EXPLORE * n), rng)
+    picked = guarded_pick(search.scorer, new, mols, order, n, n - int(EXPLORE * n), rng)
     return [new[i] for i in picked]
 
 
 def guarded_pick(
-    guards: Guards, mols: list, order: np.ndarray, n: int, n_first: int, rng: np.random.Generator
+    scorer: Scorer, smiles: list[str], mols: list, order: np.ndarray, n: int, n_first: int, rng: np.random.Generator
 ) -> list[int]:
-    """``n`` indices into ``mols``: the first ``n_first`` in ``order`` that pass the guards, then
-    the rest at random among those that pass; molecules that break a guard only to make up ``n``.
-    Checks as few molecules as it can (a guard check costs about 2 ms)."""
+    """``n`` indices into ``smiles`` (and their ``mols``): the first ``n_first`` in ``order`` that
+    pass the scorer's guards, then the rest at random among those that pass; molecules that break
+    a guard only to make up ``n``. Checks as few molecules as it can (a guard check costs about
+    2 ms; the scorer remembers each answer for when it evaluates the molecule)."""
     passed: list[int] = []
     failed: list[int] = []
 
@@ -236,7 +238,7 @@ def guarded_pick(
         for j, i in enumerate(candidates):
             if k <= 0:
                 return candidates[j:]
-            if guards.enabled and guards.check(mols[i]):
+            if scorer.guard_reason(smiles[i], mols[i]):
                 failed.append(int(i))
             else:
                 passed.append(int(i))

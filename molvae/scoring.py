@@ -99,6 +99,8 @@ class Scorer:
                     raise ConfigError(f"constraints.{kind}: invalid SMARTS {s!r}")
                 self._smarts.append((s, kind == "require", patt))
         self.guards = objective.constraints.guards
+        self._guards_on = self.guards.enabled
+        self._guard_reasons: dict[str, str] = {}  # checked by guard_reason, not yet evaluated
         self.cache: dict[str, Evaluation] = {}
         self.n_scored = 0  # molecules the objective was computed for
         self.n_failures = 0
@@ -136,9 +138,22 @@ class Scorer:
             out.append(self.cache[s])
         return out
 
+    def guard_reason(self, smiles: str, mol: Any) -> str:
+        """The guard that the molecule (its canonical SMILES and RDKit molecule) breaks, as
+        :meth:`molvae.guards.Guards.check` says (``""``: none, or guards off). A search may ask
+        before choosing what to evaluate; the answer is remembered, not computed again."""
+        if not self._guards_on:
+            return ""
+        why = self._guard_reasons.get(smiles)
+        if why is None:
+            why = self._guard_reasons[smiles] = self.guards.check(mol)
+        return why
+
     def _score_new(self, smiles: list[str], guard: bool = True) -> None:
         parsed = [mol_from_smiles(s) for s in smiles]
-        reasons = [self.guards.check(m) if m is not None and self.guards.enabled else "" for m in parsed]
+        reasons = [self.guard_reason(s, m) if m is not None else "" for s, m in zip(smiles, parsed)]
+        for s in smiles:  # in the cache from now on
+            self._guard_reasons.pop(s, None)
         skip = [guard and bool(r) for r in reasons]  # never a result: not worth an objective call
         for s, m, why, sk in zip(smiles, parsed, reasons, skip):
             if sk and m is not None:  # a guard reason implies a parsed molecule

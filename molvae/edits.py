@@ -9,7 +9,12 @@ or another molecule's for a crossover). Every SELFIES string is a molecule, so e
 - ``prefix``: keep the first k tokens, decode the rest (a large edit when k is small);
 - ``point``: resample one token in its context, keep the others;
 - ``insert``: a new token between two, keep the others;
-- ``delete``: drop one token (the decoder has nothing to choose).
+- ``delete``: drop one token (the decoder has nothing to choose);
+- ``grow``: one of ``SUBSTITUENTS`` (methyl, amino, hydroxyl, fluoro, chloro, at random) put
+  before a SMILES that starts at an atom carrying a hydrogen (``random_symbols(..., rooted=True)``),
+  so bonded to that atom: the small substituent a chemist adds. ``insert`` cannot make it on a
+  ring atom (in a ring's SMILES only the first atom has a free end), and the decoder, asked for a
+  first token, writes what the parent's canonical SMILES starts with, so it is not asked.
 
 >>> import numpy as np
 >>> template(["[C]", "[O]", "[N]"], "point", np.random.default_rng(0), pad=0, end=2, ids={"[C]": 5, "[O]": 6, "[N]": 7})
@@ -24,13 +29,17 @@ import numpy as np
 
 from molvae.tokens import smiles_to_symbols
 
-EDITS = ("prefix", "point", "insert", "delete")
+EDITS = ("prefix", "point", "insert", "delete", "grow")
+SUBSTITUENTS = ("[C]", "[N]", "[O]", "[F]", "[Cl]")
 
 
-def random_symbols(smiles: str, rng: np.random.Generator, max_length: int, vocabulary: Mapping[str, int]) -> list[str]:
-    """SELFIES symbols of a random SMILES of the molecule (its canonical one as a fallback).
+def random_symbols(
+    smiles: str, rng: np.random.Generator, max_length: int, vocabulary: Mapping[str, int], rooted: bool = False
+) -> list[str]:
+    """SELFIES symbols of a random SMILES of the molecule (its canonical one as a fallback); with
+    ``rooted``, one of a few that start at a random atom carrying a hydrogen.
 
-    Returns ``[]`` when neither can be written in ``vocabulary`` within ``max_length`` tokens.
+    Returns ``[]`` when none can be written in ``vocabulary`` within ``max_length`` tokens.
     """
     from rdkit import Chem
 
@@ -39,7 +48,18 @@ def random_symbols(smiles: str, rng: np.random.Generator, max_length: int, vocab
     mol = mol_from_smiles(smiles)
     if mol is None:
         return []
-    options = list(Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(rng.integers(1, 1 << 30)))) + [smiles]
+    if rooted:
+        atoms = [a.GetIdx() for a in mol.GetAtoms() if a.GetTotalNumHs() > 0]
+        if not atoms:
+            return []
+        root, options = int(rng.choice(atoms)), []
+        for _ in range(4):  # random walks from the root (reproducibly: the atoms in a random order)
+            order = [int(i) for i in rng.permutation(mol.GetNumAtoms())]
+            options.append(
+                Chem.MolToSmiles(Chem.RenumberAtoms(mol, order), rootedAtAtom=order.index(root), canonical=False)
+            )
+    else:
+        options = list(Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(rng.integers(1, 1 << 30)))) + [smiles]
     for smi in options:
         symbols = smiles_to_symbols(smi)
         if symbols and len(symbols) <= max_length and all(t in vocabulary for t in symbols):
@@ -62,6 +82,8 @@ def template(
     if edit == "insert":
         j = int(rng.integers(1, n + 1))  # after the first token, so the molecule still starts with an atom
         return tok[:j] + [pad] + tok[j:] + [end]
+    if edit == "grow":  # a substituent on the first atom, then the molecule as it was
+        return [ids[str(rng.choice(SUBSTITUENTS))]] + tok + [end]
     if edit == "delete":
         return tok[:i] + tok[i + 1 :] + [end] if n > 1 else tok + [end]
     raise ValueError(f"unknown edit {edit!r}; use one of {', '.join(EDITS)}")

@@ -12,6 +12,7 @@ made by one of these operators:
   SMILES, some of its tokens kept and the others chosen by the decoder under the parent's own
   latent vector, at ``EDIT_TEMPERATURE``: precise, small changes that the latent moves of an
   imprecise model cannot make;
+- ``grow``: a methyl, amino, hydroxyl, fluoro or chloro group on an atom that carries a hydrogen;
 - ``cross``: the first tokens of one parent, the rest decoded under the other parent's latent vector.
 
 A parent's latent vector is its encoding (the posterior mean), not the point that happened to
@@ -25,6 +26,9 @@ over those that break a drug-likeness guard, which could never be results.
 
 The first generation is ``initial_size(budget)`` points from the prior (or around each seed);
 with guards on and distinct counting, twice as many are decoded and that many that pass are scored.
+When a group's best has not risen for ``STALL`` calls, and at least as many remain, the group
+starts again from fresh points (an island restart: its results so far stay results, but no longer
+breed), so that one early local optimum does not take the rest of the budget.
 The constants were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
 """
 
@@ -50,7 +54,7 @@ POPULATION = 50  # parents kept per group
 OFFSPRING = 100  # children per group and generation
 MUTATION = 0.3  # standard deviation of the noise added to a latent child (prior units)
 INITIAL = 1000  # first-generation size, at most a quarter of the budget
-OPERATORS = ("latent", "prefix", "point", "insert", "delete", "cross")
+OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross")
 EDIT_TEMPERATURE = 1.0  # decoder temperature for the tokens an edit leaves free
 FLOOR = 0.05  # least share of the children each operator makes
 DECAY = 0.8  # weight of past generations in an operator's success rate
@@ -58,6 +62,7 @@ OVERSAMPLE = 12  # children decoded per child scored, when the budget counts dis
 EXPLORE = 0.2  # share of the scored children chosen at random rather than by the surrogate
 TRAIN_TOP, TRAIN_RECENT = 1000, 1000  # the surrogate learns from the best and the latest scored molecules
 NOISE = 0.1  # noise variance of the surrogate, in units of the scores' variance
+STALL = 4000  # calls (per group) without a better best before a group's population starts afresh
 
 
 def initial_size(budget: int) -> int:
@@ -109,6 +114,8 @@ def latent_ga(search: Search) -> None:
     max_length = model.config.max_length
     codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
     successes, tries = np.zeros(len(OPERATORS)), np.zeros(len(OPERATORS))
+    since = np.zeros(groups, dtype=int)  # a group breeds from molecules found after this step
+    island_best, gain_at = np.full(groups, -np.inf), np.zeros(groups)  # its best since, and when it rose
 
     def fresh(n: int) -> np.ndarray:  # prior draws, or points around each group's seed
         x = rng.standard_normal((groups * n, width)).astype(np.float32)
@@ -145,6 +152,10 @@ def latent_ga(search: Search) -> None:
 
         return keep
 
+    def stalled(gain_at: float) -> bool:  # no gain for STALL calls, and room for a new population to get going
+        used, stall = search.used(), STALL * groups
+        return used - gain_at > stall and search.total_budget - used > stall
+
     n0 = initial_size(s.budget)
     if oversample > 1 and search.scorer.guards.enabled:  # twice the points, to score n0 that pass the guards
         x0 = fresh(2 * n0).reshape(groups, 2 * n0, width).transpose(1, 0, 2).reshape(-1, width)  # groups take turns
@@ -157,7 +168,15 @@ def latent_ga(search: Search) -> None:
         share = operator_shares(successes, tries)
         log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
         for g in range(groups):
-            pop = sorted((r for r in search.pool.values() if r.group == g), key=lambda r: -r.score)[:size]
+            pop = sorted(
+                (r for r in search.pool.values() if r.group == g and r.step > since[g]), key=lambda r: -r.score
+            )
+            pop = pop[:size]
+            if pop and pop[0].score > island_best[g] + 1e-9:
+                island_best[g], gain_at[g] = pop[0].score, search.used()
+            elif stalled(gain_at[g]):  # restart: a fresh population (the results so far are kept)
+                log.debug("group %d restarts at %d calls (best %.3f)", g, search.used(), island_best[g])
+                since[g], island_best[g], gain_at[g], pop = search.step, -np.inf, search.used(), []
             if len(pop) < 2:  # nothing to breed yet: more fresh points
                 for x in fresh(offspring)[g * offspring : (g + 1) * offspring]:
                     latent.add(x, g, 0)
@@ -169,7 +188,8 @@ def latent_ga(search: Search) -> None:
             ranks = parent_ranks(rng, len(pop), 2 * offspring).reshape(2, offspring)
             for op, a, b in zip(rng.choice(len(OPERATORS), offspring, p=share), *ranks):
                 name = OPERATORS[op]
-                symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length, ids)
+                grow = name == "grow"  # a SMILES from an atom with a hydrogen, one token shorter than the limit
+                symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
                 if not symbols:  # a latent child (also when the parent cannot be written in tokens)
                     child = np.where(rng.random(width) < 0.5, x[a], x[b])
                     child[:d] += MUTATION * rng.standard_normal(d)

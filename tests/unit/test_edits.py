@@ -32,7 +32,7 @@ def test_each_edit_keeps_the_other_tokens_and_leaves_the_right_gap():
         assert any(delete[:-1] == tok[:k] + tok[k + 1 :] for k in range(len(tok)))
     with pytest.raises(ValueError, match="unknown edit"):
         _template("swap", 0)
-    assert set(EDITS) == {"prefix", "point", "insert", "delete"}
+    assert set(EDITS) == {"prefix", "point", "insert", "delete", "grow"}
 
 
 def test_random_symbols_write_the_same_molecule_in_many_orders():
@@ -54,3 +54,34 @@ def test_random_symbols_write_the_same_molecule_in_many_orders():
 def test_pad_rows():
     assert pad_rows([[5, 6], [7]], 0).tolist() == [[5, 6], [7, 0]]
     assert pad_rows([], 0).shape == (0, 1)
+
+
+def test_grow_puts_a_small_substituent_on_an_atom_that_carries_a_hydrogen():
+    from molvae.chem import canonical_smiles
+    from molvae.edits import SUBSTITUENTS
+
+    smi = "O=C(O)c1ccccc1"  # benzoic acid: the acid's O and five ring carbons carry hydrogens
+    class Ids(dict):  # every symbol is in the vocabulary, numbered as it is first seen
+        def __contains__(self, t):
+            return True
+
+        def __missing__(self, t):
+            self[t] = len(self) + 3
+            return self[t]
+
+    ids, rng = Ids(), np.random.default_rng(0)
+    grown = set()
+    for _ in range(200):
+        symbols = random_symbols(smi, rng, 50, ids, rooted=True)
+        assert canonical_smiles(symbols_to_smiles(symbols)) == canonical_smiles(smi)
+        row = template(symbols, "grow", rng, pad=0, end=2, ids=ids)
+        names = {i: t for t, i in ids.items()}
+        assert row[1:] == [ids[t] for t in symbols] + [2] and names[row[0]] in SUBSTITUENTS
+        grown.add(canonical_smiles(symbols_to_smiles([names[i] for i in row[:-1]])))
+    subs = {"C": "C", "N": "N", "O": "O", "F": "F", "Cl": "Cl"}
+    expected = {canonical_smiles(f"O=C(O)c1ccccc1{x}") for x in subs.values()}  # ortho
+    expected |= {canonical_smiles(f"O=C(O)c1cccc({x})c1") for x in subs.values()}  # meta
+    expected |= {canonical_smiles(f"O=C(O)c1ccc({x})cc1") for x in subs.values()}  # para
+    expected |= {canonical_smiles(f"O=C(O{x})c1ccccc1") for x in subs.values()}  # on the acid's oxygen
+    assert grown == expected  # every hydrogen-bearing atom, every substituent; never on the carbonyl carbon
+    assert random_symbols("FC(F)(F)F", rng, 50, {"[C]": 3, "[F]": 4}, rooted=True) == []  # no hydrogen anywhere

@@ -93,3 +93,22 @@ def test_progress_counts_the_budget_unit_and_ends_at_the_budget(tiny_model, caps
     err = capsys.readouterr().err
     assert s.decoded > 120 and "optimize" in err and "120/120 mol (100%)" in err and "refresh" not in err
     assert not any(f"{n}/120" in err for n in range(121, 2000))
+
+
+@pytest.mark.parametrize("stall, restarts", [(1, True), (10**6, False)])
+def test_a_group_whose_best_stops_rising_starts_a_fresh_population(tiny_model, caplog, monkeypatch, stall, restarts):
+    import logging
+
+    from molvae import evolve
+    from molvae.objectives import Objective
+    from molvae.search import Search
+    from molvae.search_types import SearchSettings
+
+    monkeypatch.setattr(evolve, "STALL", stall)
+    settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
+    flat = Objective.build(range={"logp": (-50.0, 50.0)})  # every molecule scores the best: the best never rises
+    s = Search(tiny_model, flat, settings, False)
+    with caplog.at_level(logging.DEBUG, logger="molvae.evolve"):
+        s.run()
+    assert s.used() == 300  # a restart spends the same budget
+    assert any("restarts" in r.getMessage() for r in caplog.records) == restarts

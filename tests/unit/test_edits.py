@@ -61,6 +61,7 @@ def test_grow_puts_a_small_substituent_on_an_atom_that_carries_a_hydrogen():
     from molvae.edits import SUBSTITUENTS
 
     smi = "O=C(O)c1ccccc1"  # benzoic acid: the acid's O and five ring carbons carry hydrogens
+
     class Ids(dict):  # every symbol is in the vocabulary, numbered as it is first seen
         def __contains__(self, t):
             return True

@@ -168,10 +168,8 @@ def latent_ga(search: Search) -> None:
         share = operator_shares(successes, tries)
         log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
         for g in range(groups):
-            pop = sorted(
-                (r for r in search.pool.values() if r.group == g and r.step > since[g]), key=lambda r: -r.score
-            )
-            pop = pop[:size]
+            island = (r for r in search.pool.values() if r.group == g and r.step > since[g])  # since its restart
+            pop = sorted(island, key=lambda r: -r.score)[:size]
             if pop and pop[0].score > island_best[g] + 1e-9:
                 island_best[g], gain_at[g] = pop[0].score, search.used()
             elif stalled(gain_at[g]):  # restart: a fresh population (the results so far are kept)

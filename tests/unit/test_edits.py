@@ -79,10 +79,10 @@ def test_grow_puts_a_small_substituent_on_an_atom_that_carries_a_hydrogen():
         names = {i: t for t, i in ids.items()}
         assert row[1:] == [ids[t] for t in symbols] + [2] and names[row[0]] in SUBSTITUENTS
         grown.add(canonical_smiles(symbols_to_smiles([names[i] for i in row[:-1]])))
-    subs = {"C": "C", "N": "N", "O": "O", "F": "F", "Cl": "Cl"}
-    expected = {canonical_smiles(f"O=C(O)c1ccccc1{x}") for x in subs.values()}  # ortho
-    expected |= {canonical_smiles(f"O=C(O)c1cccc({x})c1") for x in subs.values()}  # meta
-    expected |= {canonical_smiles(f"O=C(O)c1ccc({x})cc1") for x in subs.values()}  # para
-    expected |= {canonical_smiles(f"O=C(O{x})c1ccccc1") for x in subs.values()}  # on the acid's oxygen
+    subs = ("C", "N", "O", "F", "Cl")
+    expected = {canonical_smiles(f"O=C(O)c1ccccc1{x}") for x in subs}  # ortho
+    expected |= {canonical_smiles(f"O=C(O)c1cccc({x})c1") for x in subs}  # meta
+    expected |= {canonical_smiles(f"O=C(O)c1ccc({x})cc1") for x in subs}  # para
+    expected |= {canonical_smiles(f"O=C(O{x})c1ccccc1") for x in subs}  # on the acid's oxygen
     assert grown == expected  # every hydrogen-bearing atom, every substituent; never on the carbonyl carbon
     assert random_symbols("FC(F)(F)F", rng, 50, {"[C]": 3, "[F]": 4}, rooted=True) == []  # no hydrogen anywhere

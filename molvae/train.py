@@ -195,6 +195,7 @@ class Trainer(TrainerSetup):
             "val_kl": s["kl"] / n_val,
             "val_prop_mse": s["prop"] / n_val,
             "val_acc": s["correct"] / max(s["tokens"], 1),
+            "val_nll_token": s["recon"] / max(s["tokens"], 1),  # nats per token, end symbol included
         }
         # exact reconstruction: greedy decode of the posterior mean, condition fully given
         k = min(cfg.val_reconstruct, len(self.val_idx))

@@ -1,0 +1,245 @@
+"""Which model size the CPU budget should train: decoders of three sizes, from scratch, equal time.
+
+    python benchmarks/pretrained/build.py data --n 250000 --seed 1      # the training subset (once)
+    python benchmarks/pretrained/scaling.py train --size small          # 40 min, in 8-minute chunks
+    python benchmarks/pretrained/scaling.py train --size medium
+    python benchmarks/pretrained/scaling.py train --size large
+    python benchmarks/pretrained/scaling.py report                      # table, extrapolation, plot
+
+Each size trains from scratch on the same 250,000 MOSES training molecules (seed 1: rounds 1-3's
+subset and validation split), with the same settings apart from the decoder (constant learning
+rate, so that a curve can be extended; KL warm-up over the first 50,000 molecules; bf16 on CPUs
+with bf16 instructions). Training runs in chunks (``build.py train --resume``); after each chunk
+the trainer's validation row gives the validation NLL per token (nats, end symbol included) and
+the exact reconstruction of 500 validation molecules (greedy decoding of the posterior mean), and
+at the chunks named by ``--fcd-chunks`` 10,000 prior samples at temperature 1 (seed 0) are scored
+for FCD against the MOSES test set. The x axis is the training process's CPU time (user + system,
+all threads, measured with ``getrusage``), so a chunk that shared the cores counts what it got.
+Rerunning ``train`` continues a size where it stopped.
+
+``report`` fits NLL(C) = a + b * C^-1/2 (C: CPU-hours) to each size's points, prints the value it
+extrapolates to at ``--budget-hours`` (the campaign's budget), and writes ``runs/scaling/scaling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE.parent))  # _common
+
+SIZES = {  # the decoder is what changes; encoder, latent and property head stay as shipped
+    "small": {"decoder_hidden": 320, "decoder_layers": 1},  # the shipped network (0.79M parameters)
+    "medium": {"decoder_hidden": 512, "decoder_layers": 2},  # 2.96M
+    "large": {"decoder_hidden": 512, "decoder_layers": 3},  # 4.56M: the MOSES VAE's decoder
+}
+SETTINGS = {
+    "properties": ["logp", "qed", "sa", "mw", "tpsa"],
+    "max_length": 100,
+    "val_fraction": 0.0125,
+    "val_max": 5000,
+    "embed_dim": 48,
+    "encoder_hidden": 192,
+    "latent_dim": 48,
+    "property_hidden": 128,
+    "epochs": 100,  # time, not epochs, ends each chunk
+    "batch_size": 128,
+    "lr": 1e-3,
+    "lr_schedule": "constant",
+    "beta": 0.5,
+    "kl_schedule": "linear",
+    "kl_warmup_epochs": 0.2,
+    "free_bits": 0.05,
+    "property_weight": 1.0,
+    "condition_dropout": 0.3,
+    "val_reconstruct": 500,
+    "val_samples": 500,
+    "seed": 1,
+    "checkpoint_minutes": 4.0,
+}
+FIELDS = ["chunk", "train_minutes", "cpu_hours", "epoch", "val_nll_token", "val_recon", "val_kl", "exact_recon",
+          "sample_validity", "fcd_t1", "params"]  # fmt: skip
+
+
+def has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def toml_text(d: dict) -> str:
+    from molvae.tomlfile import toml_value
+
+    return "[train]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in d.items())
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def fcd_t1(ckpt: Path, n: int, jobs: int) -> float:
+    """FCD/Test of ``n`` prior samples at temperature 1 (seed 0)."""
+    from molvae import MolVAE
+    from molvae.metrics import chemnet, reference_stats
+
+    model = MolVAE.load(ckpt, device="cpu")
+    valid = [s for s in model.sample(n, temperature=1.0, seed=0, n_jobs=jobs) if s]
+    acts = chemnet.activations(valid, "cpu", False, jobs)
+    ref = reference_stats(None)
+    return chemnet.frechet_distance(*chemnet.statistics(acts), ref.fcd_mu, ref.fcd_sigma)
+
+
+def cmd_train(args) -> None:
+    import torch
+
+    from molvae import checkpoint
+
+    run = Path(args.root) / args.size
+    run.mkdir(parents=True, exist_ok=True)
+    table = run / "scaling.csv"
+    rows = read_rows(table)
+    settings = {**SETTINGS, **SIZES[args.size], "cpu_bf16": has_bf16() if args.bf16 == "auto" else args.bf16 == "on"}
+    build = [sys.executable, str(HERE / "build.py"), "train", "--n", "250000", "--seed", "1", "--run", str(run),
+             "--quiet"]  # fmt: skip
+    cfg = run / "settings.toml"
+    if not rows:
+        cfg.write_text(toml_text(settings))
+    fcd_chunks = {int(c) for c in args.fcd_chunks.split(",") if c}
+    n_chunks = round(args.minutes / args.chunk)
+    for chunk in range(len(rows) + 1, n_chunks + 1):
+        first = not (run / "last.ckpt").is_file()
+        cmd = build + (["--config", str(cfg), "--max-minutes", str(args.chunk)] if first else
+                       ["--resume", "--max-minutes", str(chunk * args.chunk)])  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.time()
+        subprocess.run(cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        last = checkpoint.load(run / "last.ckpt")
+        hist = read_rows(run / "history.csv")[-1]
+        params = sum(v.numel() for k, v in last["state_dict"].items() if isinstance(v, torch.Tensor))
+        row = {
+            "chunk": chunk,
+            "train_minutes": f"{float(last['training_state']['elapsed_seconds']) / 60:.2f}",
+            "cpu_hours": f"{(float(rows[-1]['cpu_hours']) if rows else 0.0) + cpu / 3600:.4f}",
+            "epoch": f"{float(hist['epoch']):.4f}",
+            "val_nll_token": f"{float(hist['val_nll_token']):.5f}",
+            "val_recon": f"{float(hist['val_recon']):.4f}",
+            "val_kl": f"{float(hist['val_kl']):.4f}",
+            "exact_recon": f"{float(hist['val_exact_recon']):.4f}",
+            "sample_validity": f"{float(hist['sample_validity']):.4f}",
+            "fcd_t1": f"{fcd_t1(run / 'last.ckpt', args.fcd_n, args.jobs):.4f}" if chunk in fcd_chunks else "",
+            "params": params,
+        }
+        rows.append(row)
+        with open(table, "w", newline="") as fh:
+            w = csv.DictWriter(fh, FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+        print(f"{args.size} chunk {chunk}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "chunk"),
+              f"({time.time() - t:.0f} s with measurement)", flush=True)  # fmt: skip
+
+
+def fit(c: list[float], y: list[float]):
+    """Least squares of y = a + b / sqrt(c); returns (a, b) or None with fewer than 2 points."""
+    import numpy as np
+
+    if len(c) < 2:
+        return None
+    x = 1.0 / np.sqrt(np.asarray(c))
+    b, a = np.polyfit(x, np.asarray(y), 1)
+    return float(a), float(b)
+
+
+def cmd_report(args) -> None:
+    from _common import machine
+
+    print(machine())
+    print(f"{'size':>7} {'params':>9} {'CPU-h':>6} {'min':>5} {'epoch':>6} {'NLL/tok':>8} {'exact':>6} {'FCD T1':>7}"
+          f"  NLL/tok at {args.budget_hours:g} CPU-h (fit a + b/sqrt(C))")  # fmt: skip
+    curves = {}
+    for size in SIZES:
+        rows = read_rows(Path(args.root) / size / "scaling.csv")
+        if not rows:
+            continue
+        c = [float(r["cpu_hours"]) for r in rows]
+        y = [float(r["val_nll_token"]) for r in rows]
+        skip = max(0, len(rows) - args.fit_points)  # the first points are warm-up: fit the later ones
+        ab = fit(c[skip:], y[skip:])
+        curves[size] = (rows, ab)
+        for r in rows:
+            print(f"{size:>7} {int(r['params']):>9} {float(r['cpu_hours']):>6.2f} {float(r['train_minutes']):>5.1f} "
+                  f"{float(r['epoch']):>6.3f} {float(r['val_nll_token']):>8.4f} {float(r['exact_recon']):>6.3f} "
+                  f"{r['fcd_t1'] or '':>7}")  # fmt: skip
+        if ab:
+            print(f"{size:>7} -> {ab[0] + ab[1] / args.budget_hours**0.5:.4f} at {args.budget_hours:g} CPU-h "
+                  f"(a {ab[0]:.4f}, b {ab[1]:.4f}; {len(c) - skip} points)")  # fmt: skip
+    if curves:
+        plot(curves, Path(args.root) / "scaling.png", args.budget_hours)
+
+
+def plot(curves: dict, out: Path, budget: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for size, (rows, ab) in curves.items():
+        c = np.array([float(r["cpu_hours"]) for r in rows])
+        label = f"{size} ({int(rows[0]['params']) / 1e6:.2f}M)"
+        (line,) = axes[0].plot(c, [float(r["val_nll_token"]) for r in rows], "o-", label=label)
+        if ab:
+            xs = np.geomspace(c.min(), budget, 50)
+            axes[0].plot(xs, ab[0] + ab[1] / np.sqrt(xs), "--", color=line.get_color())
+        axes[1].plot(c, [float(r["exact_recon"]) for r in rows], "o-", label=label)
+        f = [(float(r["cpu_hours"]), float(r["fcd_t1"])) for r in rows if r["fcd_t1"]]
+        if f:
+            axes[2].plot(*zip(*f), "o-", label=label)
+    for ax, title in zip(axes, ["validation NLL per token (nats)", "exact reconstruction (500 val)",
+                                "FCD/Test, 10k samples, T = 1"]):  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("training CPU-hours (all threads)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=["train", "report"])
+    ap.add_argument("--size", choices=list(SIZES), default="small")
+    ap.add_argument("--root", default="runs/scaling", help="one run folder per size under this")
+    ap.add_argument("--minutes", type=float, default=40.0, help="training minutes per size")
+    ap.add_argument("--chunk", type=float, default=8.0, help="minutes between measurements")
+    ap.add_argument("--fcd-chunks", default="2,5", help="chunks after which FCD is measured")
+    ap.add_argument("--fcd-n", type=int, default=10000)
+    ap.add_argument("--jobs", type=int, default=2, help="processes for sampling checks and ChemNet")
+    ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--budget-hours", type=float, default=15.0, help="report: extrapolate to this many CPU-hours")
+    ap.add_argument("--fit-points", type=int, default=4, help="report: fit the last this many points")
+    args = ap.parse_args()
+    {"train": cmd_train, "report": cmd_report}[args.step](args)
+
+
+if __name__ == "__main__":
+    main()

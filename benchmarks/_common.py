@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from molvae.metrics import default_reference_paths  # noqa: E402
+from molvae.evaluate.metrics import default_reference_paths  # noqa: E402
 
 
 def cpu_name() -> str:
@@ -29,7 +29,7 @@ def machine() -> str:
     import rdkit
     import torch
 
-    from molvae.parallel import available_cores
+    from molvae.runtime.parallel import available_cores
 
     model = cpu_name()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"

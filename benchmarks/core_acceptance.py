@@ -43,9 +43,9 @@ def main() -> int:
     args = ap.parse_args()
 
     from molvae import MolVAE
-    from molvae.config import TrainConfig, load_toml
-    from molvae.properties import compute
-    from molvae.train import train
+    from molvae.chem.properties import compute
+    from molvae.train.config import TrainConfig, load_toml
+    from molvae.train.loop import train
 
     out = Path(args.out)
     print(

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from _common import machine, sample_train  # noqa: E402
 
-from molvae.metrics import cache_dir, default_reference_paths, evaluate_smiles  # noqa: E402
+from molvae.evaluate.metrics import cache_dir, default_reference_paths, evaluate_smiles  # noqa: E402
 
 
 def timed(gen, reference, n_jobs, progress) -> tuple[float, dict]:

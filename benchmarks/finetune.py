@@ -41,7 +41,7 @@ def build_series(n_scan: int, seed: int) -> None:
     from rdkit import Chem
     from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
 
-    from molvae.chem import quiet_rdkit
+    from molvae.chem.molecules import quiet_rdkit
 
     core, amine = Chem.MolFromSmiles(CORE), Chem.MolFromSmarts(BASIC_AMINE)
     rng = random.Random(seed)
@@ -77,7 +77,7 @@ def build_series(n_scan: int, seed: int) -> None:
 
 
 def read_series(path: Path) -> list[str]:
-    from molvae.molfile import iter_smiles
+    from molvae.io.readers import iter_smiles
 
     return [smi for _, smi in iter_smiles(path)]
 
@@ -86,8 +86,8 @@ def score(model, train: list[str], heldout: list[str], core: str, n: int, seed: 
     """Metrics of ``n`` prior samples of ``model`` against the series."""
     import numpy as np
 
-    from molvae.metrics import evaluate_smiles
-    from molvae.scaffold import Scaffold
+    from molvae.evaluate.metrics import evaluate_smiles
+    from molvae.generate.scaffold import Scaffold
 
     samples = model.sample(n, seed=seed)
     valid = [s for s in samples if s]
@@ -109,7 +109,7 @@ def snn(generated: list[str], reference: list[str]) -> float:
     import numpy as np
     from rdkit import DataStructs
 
-    from molvae.chem import mol_from_smiles, morgan_fingerprint
+    from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
 
     ref = [morgan_fingerprint(m) for m in map(mol_from_smiles, reference) if m is not None]
     sims = [
@@ -146,9 +146,9 @@ def main() -> None:
     import shutil
 
     from molvae import MolVAE
-    from molvae.config import TrainConfig
-    from molvae.finetune import finetune_settings
-    from molvae.train import train
+    from molvae.train.config import TrainConfig
+    from molvae.train.finetune import finetune_settings
+    from molvae.train.loop import train
 
     rows = read_series(args.series)
     if len(rows) < args.train_n + 50:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from _common import machine, sample_train  # noqa: E402
 
-from molvae.metrics import default_reference_paths, evaluate_smiles, reference_stats  # noqa: E402
+from molvae.evaluate.metrics import default_reference_paths, evaluate_smiles, reference_stats  # noqa: E402
 
 # MOSES paper, Table 2, row "Train": (metric, paper value, checked)
 PAPER_TRAIN = [

@@ -32,8 +32,8 @@ TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
 def _plogp_of(smiles: str) -> float:
-    from molvae.chem import mol_from_smiles
-    from molvae.properties import penalized_logp
+    from molvae.chem.molecules import mol_from_smiles
+    from molvae.chem.properties import penalized_logp
 
     mol = mol_from_smiles(smiles)
     return penalized_logp(mol) if mol is not None else float("inf")
@@ -41,8 +41,8 @@ def _plogp_of(smiles: str) -> float:
 
 def lowest_plogp(n: int) -> list[tuple[str, float]]:
     """The ``n`` MOSES test molecules with the lowest penalised logP (computed once, then cached)."""
-    from molvae.cache import cache_dir
-    from molvae.parallel import pmap, resolve_jobs
+    from molvae.runtime.cache import cache_dir
+    from molvae.runtime.parallel import pmap, resolve_jobs
 
     digest = hashlib.sha256(TEST.read_bytes()).hexdigest()[:16]
     cache = cache_dir("optimize") / f"moses-test-plogp-{digest}.tsv"

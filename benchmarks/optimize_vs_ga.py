@@ -99,9 +99,9 @@ def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed
     import torch
 
     from molvae import MolVAE
-    from molvae.objectives import as_objective
-    from molvae.optimize import SearchSettings
-    from molvae.search import Search
+    from molvae.optimize.objectives import as_objective
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.run import SearchSettings
 
     torch.set_num_threads(1)
     model = MolVAE.load(model_path, device="cpu") if model_path else MolVAE.pretrained(device="cpu")
@@ -143,7 +143,7 @@ def metrics(calls: list[tuple[str, float]], budget: int) -> dict[str, float]:
     from rdkit import Chem, DataStructs
     from rdkit.Chem import rdFingerprintGenerator
 
-    from molvae.guards import Guards
+    from molvae.chem.guards import Guards
 
     calls = calls[:budget]
     scores = [v for _, v in calls]  # -1: a molecule molvae's guards rejected (never in a top k)
@@ -179,7 +179,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
     args = ap.parse_args()
 
-    from molvae.evolve import initial_size
+    from molvae.optimize.engines.ga import initial_size
 
     budgets = sorted(int(b) for b in args.budgets.split(","))
     names = list(mpo_objectives.OBJECTIVES) if args.objectives == "all" else args.objectives.split(",")

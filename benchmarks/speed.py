@@ -70,8 +70,8 @@ def cpu_has_bf16() -> bool:
 
 # --------------------------------------------------------------------------- training
 def make_trainer(arch: str, device: str, bf16: bool, batch_size: int | None, data: Path, out: Path):
-    from molvae.config import TrainConfig
-    from molvae.train import Trainer
+    from molvae.train.config import TrainConfig
+    from molvae.train.loop import Trainer
 
     settings = {
         **ARCHS[arch],
@@ -143,7 +143,7 @@ def timed_generate(model, out: Path, n: int, jobs: int | None, props=None):
 
 def one_core_chemistry(model, arr: np.ndarray) -> tuple[float, float]:
     """Molecules/s and CPU ms per molecule of ``sampling.check_ids`` over ``arr`` in this process."""
-    from molvae.sampling import CHUNK, check_ids
+    from molvae.chem.checks import CHUNK, check_ids
 
     tokens, names = tuple(model.vocab.tokens), tuple(model.property_names)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -290,8 +290,8 @@ def trained_default_model(args) -> tuple[Path, str]:
         return Path(args.model), f"trained model {args.model}"
     run = Path(args.work) / "default"
     if not (run / "best.ckpt").is_file():
-        from molvae.config import TrainConfig
-        from molvae.train import train
+        from molvae.train.config import TrainConfig
+        from molvae.train.loop import train
 
         print(
             f"training the default architecture for {args.train_minutes} min on {DATA.name} -> {run} "

@@ -1,7 +1,7 @@
 """How well the ga search's surrogate ranks molecules it has not seen, against a nearest-neighbour average.
 
 The ``ga`` search decodes several children per scoring call and scores those its surrogate
-(:class:`molvae.surrogate.TanimotoGP`) predicts best. This fits the surrogate on the scores of
+(:class:`molvae.optimize.surrogates.gp.TanimotoGP`) predicts best. This fits the surrogate on the scores of
 ``--train`` random MOSES training molecules for each objective of ``mpo_objectives.py`` and
 prints, on ``--test`` others: the Spearman correlation of prediction and score, and how many of
 the best 50 are among the 200 predicted best. The comparison is the similarity-weighted
@@ -52,8 +52,8 @@ def main() -> int:
     from rdkit import Chem
     from scipy.stats import spearmanr
 
-    from molvae.chem import morgan_fingerprint
-    from molvae.surrogate import TanimotoGP
+    from molvae.chem.molecules import morgan_fingerprint
+    from molvae.optimize.surrogates.gp import TanimotoGP
 
     print(machine())
     smiles = sample_train(args.train + args.test, args.seed)

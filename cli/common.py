@@ -123,7 +123,7 @@ def handle_errors(f: Callable) -> Callable:
 
 def setup_output(verbose: bool) -> None:
     """Logging to stderr (INFO, or DEBUG with -v), RDKit quiet unless -v."""
-    from molvae.chem import set_rdkit_verbose
+    from molvae.chem.molecules import set_rdkit_verbose
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

@@ -108,7 +108,7 @@ def evaluate(
       molvae evaluate out.csv --scaffold-reference data/moses/test_scaffolds.csv.gz --json metrics.json
       molvae evaluate --model runs/demo -n 30000 --report report/
     """
-    from molvae.evaluation import evaluate as run_evaluation
+    from molvae.evaluate.evaluation import evaluate as run_evaluation
     from molvae_cli.common import load_model
 
     if (generated is None) == (model_path is None):

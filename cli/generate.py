@@ -101,7 +101,7 @@ def generate(
       molvae generate -m runs/demo -n 100 --around "CCOc1ccccc1C(N)=O" --radius 0.3 -o near.sdf
       molvae generate -n 200 --unique --scaffold "c1ccc(cc1)N1CCNCC1" -o piperazines.csv
     """
-    from molvae.io import output_format
+    from molvae.io.writers import output_format
 
     output_format(output)  # fail on a bad name before any work
     if n <= 0:
@@ -113,7 +113,7 @@ def generate(
     condition = parse_conditions(conditions)
     names = None
     if columns is not None:
-        from molvae.properties import resolve
+        from molvae.chem.properties import resolve
 
         names = [] if columns.strip().lower() == "none" else resolve(columns)
     model = load_model(model_path, device)
@@ -146,7 +146,7 @@ def generate(
     require_usable(res.n_written, f"none of the {res.n_sampled} samples is a valid molecule")
     rows = [{"smiles": m.smiles, **m.properties} for m in res.first]
     if image and rows:
-        from molvae.chem import draw_grid
+        from molvae.chem.molecules import draw_grid
 
         shown = rows[:24]
         legends = [", ".join(f"{k} {r[k]:.2f}" for k in names[:3]) for r in shown]

@@ -22,7 +22,7 @@ from molvae_cli.common import (
 
 def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
     """One output row per decoded molecule: SMILES ('' if invalid), position, validity, properties."""
-    from molvae.properties import compute
+    from molvae.chem.properties import compute
 
     return [
         {"smiles": s or "", key: i, "valid": s is not None, **((compute(s, names) if s else None) or {})}
@@ -31,7 +31,7 @@ def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
 
 
 def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
-    from molvae.io import write_molecules
+    from molvae.io.writers import write_molecules
 
     if output:
         write_molecules(output, rows, columns)
@@ -69,8 +69,8 @@ def encode(model_path, smiles, input_path, smiles_column, output, device) -> Non
     """
     import numpy as np
 
-    from molvae.data import iter_smiles
-    from molvae.io import sibling, write_table
+    from molvae.data.dataset import iter_smiles
+    from molvae.io.writers import sibling, write_table
 
     if not output.endswith(".npy"):
         raise click.BadParameter("the output must be a .npy file", param_hint="-o")

@@ -40,7 +40,7 @@ def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dic
 
 def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, str]]:
     """(line number, SMILES) of each record of a seed file; a usage error when there is none."""
-    from molvae.molfile import iter_smiles
+    from molvae.io.readers import iter_smiles
 
     records = list(iter_smiles(path, smiles_column))
     if not records:
@@ -53,7 +53,7 @@ def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, 
 def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str) -> list[str]:
     """The seeds of a file the model can encode; the others go to OUTPUT.seed-rejects.csv with reasons."""
     from molvae.errors import DataError
-    from molvae.io import sibling, write_table
+    from molvae.io.writers import sibling, write_table
 
     rejects = [(line, smi, "empty SMILES") for line, smi in records if not smi.strip()]
     filled = [(line, smi) for line, smi in records if smi.strip()]
@@ -220,9 +220,9 @@ def optimize(
     """
     from pathlib import Path
 
-    from molvae.io import output_format, sibling, write_molecules, write_table
-    from molvae.objectives import Objective, as_objective, read_toml, to_toml
-    from molvae.optimize import SearchSettings, search_settings, settings_dict
+    from molvae.io.writers import output_format, sibling, write_molecules, write_table
+    from molvae.optimize.objectives import Objective, as_objective, read_toml, to_toml
+    from molvae.optimize.run import SearchSettings, search_settings, settings_dict
 
     output_format(output)  # fail on a bad name before any work
     if top < 0:
@@ -264,7 +264,7 @@ def optimize(
     if no_guards:
         from dataclasses import replace
 
-        from molvae.guards import Guards
+        from molvae.chem.guards import Guards
 
         objective = replace(objective, constraints=replace(objective.constraints, guards=Guards.off()))
 
@@ -305,7 +305,7 @@ def optimize(
         best = result.candidates[0]
         echo(f"best: {best.smiles} objective {best.score:.4g}")
     if image and rows:
-        from molvae.chem import draw_grid
+        from molvae.chem.molecules import draw_grid
 
         shown = result.candidates[:24]
         legends = [f"{c.score:.3f}" + (f", sim {c.similarity:.2f}" if c.similarity is not None else "") for c in shown]

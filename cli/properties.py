@@ -16,7 +16,7 @@ def properties() -> None:
     `optimize --maximize/--target/--range` take. A trained model is conditioned on the ones it
     was trained with (the shipped model: logp, qed, sa, mw, tpsa).
     """
-    from molvae.properties import PROPERTIES
+    from molvae.chem.properties import PROPERTIES
 
     width = max(len(n) for n in PROPERTIES)
     unit_width = max(len(p.unit) for p in PROPERTIES.values())

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from molvae.properties import PROPERTIES
+from molvae.chem.properties import PROPERTIES
 from molvae_cli.common import echo, handle_errors
 
 # option name -> (TrainConfig key, click type, help)
@@ -81,10 +81,10 @@ def train(
     Example:
       molvae train data/moses/train_20k.csv.gz --properties logp,qed,sa --out runs/demo --max-minutes 10
     """
-    from molvae.config import TrainConfig, load_toml
-    from molvae.distributed import is_main_process
-    from molvae.runs import TrainingInterrupted
-    from molvae.train import train as run_training
+    from molvae.train.config import TrainConfig, load_toml
+    from molvae.train.distributed import is_main_process
+    from molvae.train.loop import train as run_training
+    from molvae.train.runs import TrainingInterrupted
 
     say = echo if is_main_process() else (lambda msg: None)  # under torchrun, rank 0 speaks for the run
 
@@ -92,14 +92,14 @@ def train(
     if init is not None:
         settings["init"] = init
     if settings.get("init") and not resume:
-        from molvae.finetune import finetune_settings
+        from molvae.train.finetune import finetune_settings
 
         settings = finetune_settings() | settings
     settings.update({k: v for k, v in opts.items() if v is not None})
     if properties is not None:
         settings["properties"] = properties
     elif settings.get("init") and "properties" not in settings:
-        from molvae.finetune import base_properties
+        from molvae.train.finetune import base_properties
 
         settings["properties"] = base_properties(settings["init"])
     try:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from molvae.chem.properties import PROPERTIES
+from molvae.chem.properties import compute as compute_properties
 from molvae.errors import (
     CheckpointError,
     ConfigError,
@@ -21,8 +23,6 @@ from molvae.errors import (
     MolVAEError,
     UnknownPropertyError,
 )
-from molvae.properties import PROPERTIES
-from molvae.properties import compute as compute_properties
 from molvae.version import __version__
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.api import MolVAE
-    from molvae.config import TrainConfig
+    from molvae.train.config import TrainConfig
 
 
 def __getattr__(name: str) -> Any:
@@ -50,7 +50,7 @@ def __getattr__(name: str) -> Any:
 
         return MolVAE
     if name == "TrainConfig":
-        from molvae.config import TrainConfig
+        from molvae.train.config import TrainConfig
 
         return TrainConfig
     raise AttributeError(f"module 'molvae' has no attribute {name!r}")

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molvae import checkpoint, generation, scaffold
-from molvae.chem import mol_from_smiles
-from molvae.conditioning import condition_arrays
-from molvae.device import resolve_device
-from molvae.encoding import Encoded, Prepared, PreparedBatch
+from molvae.chem.molecules import mol_from_smiles
+from molvae.chem.properties import compute_mol
+from molvae.data.conditioning import condition_arrays
 from molvae.errors import BadInputError, EncodingError
-from molvae.generation import (  # noqa: F401  (Generation* are part of this module's API)
+from molvae.generate import scaffold
+from molvae.generate import stream as generation
+from molvae.chem.checks import Checked, check_symbols, tokens_to_symbols
+from molvae.generate.stream import (  # noqa: F401  (Generation* are part of this module's API)
     Condition,
     Generation,
     GenerationChunk,
@@ -33,9 +34,10 @@ from molvae.generation import (  # noqa: F401  (Generation* are part of this mod
     GenerationSummary,
     SampleOptions,
 )
-from molvae.model import make_condition
-from molvae.properties import compute_mol
-from molvae.sampling import Checked, check_symbols, tokens_to_symbols
+from molvae.nn import checkpoint
+from molvae.nn.codec import Encoded, Prepared, PreparedBatch
+from molvae.nn.model import make_condition
+from molvae.runtime.device import resolve_device
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Unpack
@@ -52,7 +54,7 @@ class MolVAE:
     """
 
     def __init__(self, record: checkpoint.ModelRecord | dict[str, Any], device: str | torch.device = "cpu"):
-        """A model from a :class:`~molvae.checkpoint.ModelRecord` (or a checkpoint payload dict)."""
+        """A model from a :class:`~molvae.nn.checkpoint.ModelRecord` (or a checkpoint payload dict)."""
         if not isinstance(record, checkpoint.ModelRecord):
             record = checkpoint.ModelRecord.from_payload(record)
         self.device = torch.device(device)
@@ -142,13 +144,13 @@ class MolVAE:
         template: torch.Tensor | None = None,
     ) -> list[Checked]:
         """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
-        :meth:`condition_tensor` and :func:`molvae.model.make_condition`) and check them with RDKit.
+        :meth:`condition_tensor` and :func:`molvae.nn.model.make_condition`) and check them with RDKit.
 
-        Returns one :class:`~molvae.sampling.Checked` per row, in order, with ``properties``
+        Returns one :class:`~molvae.chem.checks.Checked` per row, in order, with ``properties``
         (default: the model's conditioning properties; ``()`` for none, which is faster).
         ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
         ``template`` (token ids [n, T], ``<pad>`` where free) imposes tokens: see
-        :meth:`molvae.model.ConditionalVAE.generate`.
+        :meth:`molvae.nn.model.ConditionalVAE.generate`.
         """
         if z.ndim != 2 or z.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
@@ -184,11 +186,11 @@ class MolVAE:
     ) -> Iterator[GenerationChunk]:
         """:meth:`generate`, chunk by chunk: for millions of molecules in bounded memory.
 
-        Yields :class:`~molvae.generation.GenerationChunk` objects in sampling order; summed over
+        Yields :class:`~molvae.generate.stream.GenerationChunk` objects in sampling order; summed over
         the chunks, ``n_sampled == kept + invalid + duplicates + without the scaffold``. The RDKit
         work runs in worker processes while the model samples the next batch. With ``unique``,
         sampling stops after ``max_samples`` (default ``20 * n``; ``50 * n`` with a ``scaffold``).
-        ``options``: see :class:`~molvae.generation.SampleOptions`.
+        ``options``: see :class:`~molvae.generate.stream.SampleOptions`.
         """
         return self._chunks(GenerationRequest(n, max_samples=max_samples, **options))
 
@@ -207,7 +209,7 @@ class MolVAE:
         were found). ``options``
         (keywords): ``condition``, ``temperature``, ``seed``, ``unique``, ``around``, ``radius``,
         ``batch_size``, ``n_jobs``, ``scaffold``, ``scaffold_seeds``, described in
-        :class:`~molvae.generation.SampleOptions`. With ``scaffold="c1ccc(cc1)N1CCNCC1"`` (SMILES
+        :class:`~molvae.generate.stream.SampleOptions`. With ``scaffold="c1ccc(cc1)N1CCNCC1"`` (SMILES
         or SMARTS) only molecules containing that core are returned.
 
         Everything is returned in memory; :meth:`generate_to_file` and :meth:`generate_iter` stream.
@@ -295,7 +297,7 @@ class MolVAE:
 
         Feed the result to :meth:`prepared_batches` to run the encoder (or the teacher-forced decoder).
         """
-        from molvae.data import prepare_molecule
+        from molvae.data.dataset import prepare_molecule
 
         out = Prepared()
         for i, smi in enumerate(smiles):
@@ -414,16 +416,16 @@ class MolVAE:
         """Search the latent space for molecules that score well on ``objective``.
 
         ``objective``: a property name or ``module:function`` to maximise, a ``.toml`` file, a
-        dict in that schema or a :class:`molvae.objectives.Objective`. ``seeds``: start from
+        dict in that schema or a :class:`molvae.optimize.objectives.Objective`. ``seeds``: start from
         (and stay similar to) these molecules, each optimised separately. ``settings``: fields
-        of :class:`molvae.optimize.SearchSettings` (``method``, ``budget``, ``seed``, ...), and
-        ``guards=False`` to accept molecules that break the drug-likeness guards (:mod:`molvae.guards`).
-        Returns a :class:`molvae.optimize.OptimizationResult`: ranked candidates, each checked
-        and scored with RDKit. See :func:`molvae.optimize.optimize`.
+        of :class:`molvae.optimize.run.SearchSettings` (``method``, ``budget``, ``seed``, ...), and
+        ``guards=False`` to accept molecules that break the drug-likeness guards (:mod:`molvae.chem.guards`).
+        Returns a :class:`molvae.optimize.run.OptimizationResult`: ranked candidates, each checked
+        and scored with RDKit. See :func:`molvae.optimize.run.optimize`.
 
         >>> model.optimize("qed", budget=2000, seed=0).candidates[0].score  # doctest: +SKIP
         0.947...
         """
-        from molvae.optimize import optimize
+        from molvae.optimize.run import optimize
 
         return optimize(self, objective, seeds=seeds, top=top, progress=progress, **settings)

@@ -63,8 +63,8 @@ def tiny_run(tmp_path_factory, moses_file) -> Path:
     """Run folder of a tiny model trained for 2 epochs on ``moses_file``."""
     import os
 
-    from molvae.config import TrainConfig
-    from molvae.train import train
+    from molvae.train.config import TrainConfig
+    from molvae.train.loop import train
 
     os.environ["MOLVAE_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "cache")
     out = tmp_path_factory.mktemp("runs") / "tiny"

@@ -28,8 +28,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from molvae import checkpoint  # noqa: E402
-from molvae.metrics import default_reference_paths  # noqa: E402
+from molvae.evaluate.metrics import default_reference_paths  # noqa: E402
+from molvae.nn import checkpoint  # noqa: E402
 
 
 def subset_path(args) -> Path:
@@ -64,8 +64,8 @@ def trained_minutes(run: Path) -> float:
 
 
 def cmd_train(args) -> None:
-    from molvae.config import TrainConfig, load_toml
-    from molvae.train import train
+    from molvae.train.config import TrainConfig, load_toml
+    from molvae.train.loop import train
 
     data = subset_path(args)
     if not data.is_file():
@@ -89,7 +89,7 @@ def cmd_train(args) -> None:
 
 
 def _canonical_chunk(rows: list[str]) -> list[str]:
-    from molvae.chem import canonical_smiles
+    from molvae.chem.molecules import canonical_smiles
 
     return [c for c in map(canonical_smiles, rows) if c]
 

@@ -131,8 +131,8 @@ def main() -> None:
         import torch
 
         from molvae import MolVAE
-        from molvae.evaluation import evaluate
-        from molvae.metrics import default_reference_paths
+        from molvae.evaluate.evaluation import evaluate
+        from molvae.evaluate.metrics import default_reference_paths
 
         model = MolVAE.pretrained(device="cpu") if args.model == "pretrained" else MolVAE.load(args.model, device="cpu")
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,12 @@
-"""Build the MOSES test-set statistics that ship in the package (molvae/metrics/data/).
+"""Build the MOSES test-set statistics that ship in the package (molvae/evaluate/metrics/data/).
 
     python benchmarks/pretrained/reference_stats.py [--jobs N] [--device cpu]
 
-Computes :func:`molvae.metrics.reference.compute_reference_stats` of ``data/moses/test.csv.gz``
+Computes :func:`molvae.evaluate.metrics.reference.compute_reference_stats` of ``data/moses/test.csv.gz``
 (about 20 minutes on two free CPU cores; ChemNet dominates), writes them in the compact, exact
-form of :mod:`molvae.metrics.packaged` to ``molvae/metrics/data/moses_test_stats.npz``, and the
+form of :mod:`molvae.evaluate.metrics.packaged` to ``molvae/evaluate/metrics/data/moses_test_stats.npz``, and the
 first 10,000 test SMILES (the default held-out set of ``molvae evaluate --model``) to
-``molvae/metrics/data/moses_test_heldout.smi.gz``. Run it again only when the statistics' code
+``molvae/evaluate/metrics/data/moses_test_heldout.smi.gz``. Run it again only when the statistics' code
 or RDKit's output changes; tests/unit/test_packaged.py checks the shipped file against the
 molecules.
 """
@@ -33,9 +33,9 @@ def main() -> int:
     ap.add_argument("--device", default="cpu", help="torch device for ChemNet")
     args = ap.parse_args()
 
-    from molvae.metrics import packaged
-    from molvae.metrics.reference import compute_reference_stats
-    from molvae.molfile import file_hash, read_smiles
+    from molvae.evaluate.metrics import packaged
+    from molvae.evaluate.metrics.reference import compute_reference_stats
+    from molvae.io.readers import file_hash, read_smiles
 
     source = ROOT / "data" / "moses" / "test.csv.gz"
     smiles = read_smiles(source)

@@ -80,7 +80,7 @@ def has_bf16() -> bool:
 
 
 def toml_text(d: dict) -> str:
-    from molvae.tomlfile import toml_value
+    from molvae.io.tomlfile import toml_value
 
     return "[train]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in d.items())
 
@@ -95,7 +95,7 @@ def read_rows(path: Path) -> list[dict]:
 def fcd_t1(ckpt: Path, n: int, jobs: int) -> float:
     """FCD/Test of ``n`` prior samples at temperature 1 (seed 0)."""
     from molvae import MolVAE
-    from molvae.metrics import chemnet, reference_stats
+    from molvae.evaluate.metrics import chemnet, reference_stats
 
     model = MolVAE.load(ckpt, device="cpu")
     valid = [s for s in model.sample(n, temperature=1.0, seed=0, n_jobs=jobs) if s]
@@ -107,7 +107,7 @@ def fcd_t1(ckpt: Path, n: int, jobs: int) -> float:
 def cmd_train(args) -> None:
     import torch
 
-    from molvae import checkpoint
+    from molvae.nn import checkpoint
 
     run = Path(args.root) / args.size
     run.mkdir(parents=True, exist_ok=True)

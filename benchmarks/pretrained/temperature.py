@@ -3,7 +3,7 @@
     python benchmarks/pretrained/temperature.py [--model pretrained] [--n 10000] [--temperatures 1,0.5,0.2,0]
 
 For each temperature, ``n`` prior samples (seed 0, no condition) are scored against the MOSES test
-and scaffold-test sets with :func:`molvae.metrics.evaluate_smiles`, novelty against the model's
+and scaffold-test sets with :func:`molvae.evaluate.metrics.evaluate_smiles`, novelty against the model's
 training molecules; one line per temperature. The shipped model's checkpoint names the
 temperature it samples at by default (``build.py package --temperature``); the model card gives
 the sweep that chose it.
@@ -37,7 +37,7 @@ def main() -> int:
         raise SystemExit("--n must be positive and temperatures non-negative numbers")
 
     from molvae import MolVAE
-    from molvae.metrics import default_reference_paths, evaluate_smiles
+    from molvae.evaluate.metrics import default_reference_paths, evaluate_smiles
 
     model = MolVAE.pretrained(device="cpu") if args.model == "pretrained" else MolVAE.load(args.model, device="cpu")
     print(machine())

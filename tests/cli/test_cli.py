@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from molvae.chem import canonical_smiles, mol_from_smiles
-from molvae.properties import compute
+from molvae.chem.molecules import canonical_smiles, mol_from_smiles
+from molvae.chem.properties import compute
 from molvae_cli.main import cli
 from tests.conftest import ROOT, moses
 
@@ -223,7 +223,7 @@ def test_bad_files(cli_run, tmp_path):
 # and then (with STOP_WITH set) sends itself that signal: the test reacts to the run, not to a clock.
 _CHILD = """
 import os, signal, sys
-from molvae.train import Trainer
+from molvae.train.loop import Trainer
 from molvae_cli.main import main
 real_save = Trainer.save_last
 sent = []
@@ -270,7 +270,7 @@ def _child_train(tmp_path, stop_with: str | None):
 
 
 def test_killed_training_resumes_and_finishes(tmp_path):
-    from molvae import checkpoint
+    from molvae.nn import checkpoint
 
     data, out, proc = _child_train(tmp_path, None)
     killed_at = None
@@ -291,7 +291,7 @@ def test_killed_training_resumes_and_finishes(tmp_path):
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path):
-    from molvae import checkpoint
+    from molvae.nn import checkpoint
 
     data, out, proc = _child_train(tmp_path, "SIGTERM")
     stdout, stderr = proc.communicate(timeout=300)

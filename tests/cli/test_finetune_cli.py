@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from molvae import MolVAE
-from molvae.chem import canonical_smiles
+from molvae.chem.molecules import canonical_smiles
 from molvae_cli.main import cli
 from tests.conftest import moses
 
@@ -83,7 +83,7 @@ def test_charged_and_stereo_leads_work_with_the_finetuned_model(finetuned, tmp_p
 
 
 def test_init_from_a_run_folder_and_resume_of_a_finetuning_run(finetuned, tmp_path):
-    from molvae import checkpoint
+    from molvae.nn import checkpoint
 
     d, data, out, _ = finetuned
     second = tmp_path / "second"

@@ -122,7 +122,7 @@ def test_training_log_off_a_terminal_is_plain_lines(tmp_path):
 
 
 def test_properties_command_lists_names_units_and_definitions():
-    from molvae.properties import PROPERTIES
+    from molvae.chem.properties import PROPERTIES
 
     res = run("properties")
     assert res.exit_code == 0
@@ -193,7 +193,7 @@ def test_package_list_names_every_folder_that_ships_files():
 
 
 def test_generate_and_evaluate_use_the_checkpoints_temperature(tiny_run, tmp_path):
-    from molvae import checkpoint
+    from molvae.nn import checkpoint
 
     payload = checkpoint.load(tiny_run / "best.ckpt")
     payload["sampling_temperature"] = 0.0

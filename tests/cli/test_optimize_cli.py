@@ -8,8 +8,8 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from molvae.chem import canonical_smiles
-from molvae.properties import compute
+from molvae.chem.molecules import canonical_smiles
+from molvae.chem.properties import compute
 from molvae_cli.main import cli
 from tests.conftest import moses
 

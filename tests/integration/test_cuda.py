@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def _tiny_model(vocab: int = 20, props: int = 3):
-    from molvae.model import ConditionalVAE, ModelConfig
+    from molvae.nn.model import ConditionalVAE, ModelConfig
 
     cfg = ModelConfig(
         vocab_size=vocab,
@@ -100,8 +100,8 @@ def test_sampling_drops_finished_rows_and_matches_one_row_at_a_time():
 
 def test_checkpoint_written_on_cuda_loads_on_the_cpu(tmp_path, moses_file):
     from molvae import MolVAE
-    from molvae.config import TrainConfig
-    from molvae.train import train
+    from molvae.train.config import TrainConfig
+    from molvae.train.loop import train
     from tests.conftest import TINY
 
     best = train(moses_file, tmp_path / "run", TrainConfig(**{**TINY, "epochs": 1, "device": "cuda"}))

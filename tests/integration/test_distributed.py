@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 
-from molvae import checkpoint
-from molvae.config import TrainConfig
-from molvae.train import Trainer, train
+from molvae.nn import checkpoint
+from molvae.train.config import TrainConfig
+from molvae.train.loop import Trainer, train
 from tests.conftest import TINY
 
 

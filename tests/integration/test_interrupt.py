@@ -7,11 +7,11 @@ import signal
 import pytest
 import torch
 
-from molvae import checkpoint
-from molvae.config import TrainConfig, to_toml
 from molvae.errors import CheckpointError, ConfigError, DataError
-from molvae.runs import TrainingInterrupted
-from molvae.train import Trainer, train
+from molvae.nn import checkpoint
+from molvae.train.config import TrainConfig, to_toml
+from molvae.train.loop import Trainer, train
+from molvae.train.runs import TrainingInterrupted
 from tests.conftest import TINY
 
 RARE = {"checkpoint_minutes": 1e9, "first_checkpoint_minutes": 1e9, "checkpoint_steps": 0}

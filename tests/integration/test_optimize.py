@@ -9,11 +9,11 @@ import textwrap
 
 import pytest
 
-from molvae.chem import canonical_smiles, mol_from_smiles, tanimoto
+from molvae.chem.molecules import canonical_smiles, mol_from_smiles, tanimoto
+from molvae.chem.properties import PROPERTIES, compute
 from molvae.errors import ConfigError, EncodingError
-from molvae.io import write_molecules
-from molvae.optimize import SeedError
-from molvae.properties import PROPERTIES, compute
+from molvae.io.writers import write_molecules
+from molvae.optimize.run import SeedError
 from tests.conftest import moses
 
 ALL = list(PROPERTIES)

@@ -1,9 +1,9 @@
 """The model can memorise a small set: the integration test every VAE codebase should have."""
 
 from molvae import MolVAE
-from molvae.chem import canonical_smiles
-from molvae.config import TrainConfig
-from molvae.train import train
+from molvae.chem.molecules import canonical_smiles
+from molvae.train.config import TrainConfig
+from molvae.train.loop import train
 from tests.conftest import moses
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from molvae import MolVAE
 from molvae.errors import BadInputError
-from molvae.scaffold import Scaffold, ScaffoldNotFoundError
+from molvae.generate.scaffold import Scaffold, ScaffoldNotFoundError
 from molvae_cli.main import cli
 
 BENZAMIDE = "O=C(N)c1ccccc1"

@@ -4,8 +4,8 @@ import csv
 
 import numpy as np
 
-from molvae.sampling import ChemistryPool
-from molvae.tokens import Vocabulary
+from molvae.data.vocabulary import Vocabulary
+from molvae.chem.checks import ChemistryPool
 
 
 def read_csv(path):

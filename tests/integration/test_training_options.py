@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from molvae import checkpoint
-from molvae.config import TrainConfig
-from molvae.data import load_molecules
-from molvae.losses import learning_rate
-from molvae.train import Trainer, train
+from molvae.data.dataset import load_molecules
+from molvae.nn import checkpoint
+from molvae.train.config import TrainConfig
+from molvae.train.loop import Trainer, train
+from molvae.train.schedules import learning_rate
 from tests.conftest import TINY
 
 
@@ -39,7 +39,7 @@ def test_the_optimiser_follows_the_cosine_schedule(tmp_path, moses_file):
 
 
 def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, monkeypatch, caplog):
-    import molvae.train as train_module
+    import molvae.train.loop as train_module
 
     clock = {"t": 0.0}
 
@@ -58,7 +58,7 @@ def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, 
             "checkpoint_steps": 0,
         }
     )
-    with caplog.at_level(logging.INFO, logger="molvae.train"):
+    with caplog.at_level(logging.INFO, logger="molvae.train.loop"):
         train(moses_file, tmp_path / "r", cfg)
     assert "stopped after" in caplog.text
     state = checkpoint.load(tmp_path / "r" / "last.ckpt")["training_state"]
@@ -71,7 +71,7 @@ def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, 
 
 
 def test_cpu_bf16_trains_in_bfloat16_to_a_similar_loss(tmp_path, moses_file, monkeypatch):
-    from molvae.model import ConditionalVAE
+    from molvae.nn.model import ConditionalVAE
 
     seen = set()
     real_forward = ConditionalVAE.forward
@@ -96,17 +96,17 @@ def test_cpu_bf16_trains_in_bfloat16_to_a_similar_loss(tmp_path, moses_file, mon
 
 
 def test_a_damaged_preprocessing_cache_is_rebuilt_not_trusted(tmp_path, moses_file, caplog):
-    from molvae.cache import cache_dir
+    from molvae.runtime.cache import cache_dir
 
     first = load_molecules(moses_file, ["logp", "qed"], n_jobs=1)
     files = sorted(cache_dir("preprocessed").glob("*.npz"), key=lambda p: p.stat().st_mtime)
     cache = files[-1]
     cache.write_bytes(cache.read_bytes()[:200])  # a write cut short
-    with caplog.at_level(logging.WARNING, logger="molvae.data"):
+    with caplog.at_level(logging.WARNING, logger="molvae.data.dataset"):
         again = load_molecules(moses_file, ["logp", "qed"], n_jobs=1)
     assert "ignoring unreadable cache" in caplog.text
     assert again.smiles == first.smiles and np.array_equal(again.tokens, first.tokens)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="molvae.data"):
+    with caplog.at_level(logging.INFO, logger="molvae.data.dataset"):
         third = load_molecules(moses_file, ["logp", "qed"], n_jobs=1)  # the rebuilt cache is used
     assert "cache hit" in caplog.text and third.smiles == first.smiles

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from molvae import MolVAE, checkpoint
+from molvae import MolVAE
 from molvae.errors import CheckpointError
+from molvae.nn import checkpoint
 
 
 def test_round_trip_gives_the_same_model(tiny_run, tiny_model, tmp_path):

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from molvae.conditioning import ConditionRangeWarning, PropertyScaler, condition_arrays, random_mask
+from molvae.chem.properties import resolve
+from molvae.data.conditioning import ConditionRangeWarning, PropertyScaler, condition_arrays, random_mask
 from molvae.errors import UnknownPropertyError
-from molvae.model import make_condition
-from molvae.properties import resolve
+from molvae.nn.model import make_condition
 
 
 def scaler():

@@ -1,7 +1,7 @@
 import pytest
 
-from molvae.config import TrainConfig, load_toml, to_toml
 from molvae.errors import ConfigError, UnknownPropertyError
+from molvae.train.config import TrainConfig, load_toml, to_toml
 
 
 def test_toml_round_trip(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molvae.edits import EDITS, pad_rows, random_symbols, template
-from molvae.tokens import smiles_to_symbols, symbols_to_smiles
+from molvae.data.vocabulary import smiles_to_symbols, symbols_to_smiles
+from molvae.optimize.engines.edits import EDITS, pad_rows, random_symbols, template
 
 IDS = {"[C]": 5, "[O]": 6, "[N]": 7, "[=C]": 8, "[F]": 9}
 SYMBOLS = ["[C]", "[O]", "[N]", "[C]", "[F]"]
@@ -36,7 +36,7 @@ def test_each_edit_keeps_the_other_tokens_and_leaves_the_right_gap():
 
 
 def test_random_symbols_write_the_same_molecule_in_many_orders():
-    from molvae.chem import canonical_smiles
+    from molvae.chem.molecules import canonical_smiles
 
     smi = "CC(=O)Nc1ccc(O)cc1"
     vocab = {t: i for i, t in enumerate(sorted(set(smiles_to_symbols(smi) or [])), start=3)}
@@ -57,8 +57,8 @@ def test_pad_rows():
 
 
 def test_grow_puts_a_small_substituent_on_an_atom_that_carries_a_hydrogen():
-    from molvae.chem import canonical_smiles
-    from molvae.edits import SUBSTITUENTS
+    from molvae.chem.molecules import canonical_smiles
+    from molvae.optimize.engines.edits import SUBSTITUENTS
 
     smi = "O=C(O)c1ccccc1"  # benzoic acid: the acid's O and five ring carbons carry hydrogens
 

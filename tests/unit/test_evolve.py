@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molvae.evolve import INITIAL, initial_size, parent_ranks
+from molvae.optimize.engines.ga import INITIAL, initial_size, parent_ranks
 
 
 def test_parents_are_drawn_from_every_rank_the_best_most():
@@ -22,7 +22,7 @@ def test_first_generation_is_at_most_a_quarter_of_the_budget():
 
 
 def test_operator_shares_follow_success_and_never_drop_below_the_floor():
-    from molvae.evolve import FLOOR, operator_shares
+    from molvae.optimize.engines.ga import FLOOR, operator_shares
 
     share = operator_shares(np.array([9.0, 0.0, 0.0]), np.array([10.0, 10.0, 10.0]))
     assert share.sum() == pytest.approx(1.0)
@@ -31,9 +31,9 @@ def test_operator_shares_follow_success_and_never_drop_below_the_floor():
 
 
 def test_evaluate_scores_only_what_keep_chooses(tiny_model):
-    from molvae.objectives import Objective
-    from molvae.search import Search
-    from molvae.search_types import SearchSettings
+    from molvae.optimize.objectives import Objective
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.types import SearchSettings
 
     s = Search(
         tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
@@ -46,9 +46,9 @@ def test_evaluate_scores_only_what_keep_chooses(tiny_model):
 
 
 def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_model):
-    from molvae.objectives import Objective
-    from molvae.search import Search
-    from molvae.search_types import SearchSettings
+    from molvae.optimize.objectives import Objective
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.types import SearchSettings
 
     settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
     s = Search(tiny_model, Objective.build(maximize=["qed"]), settings, False)
@@ -60,11 +60,11 @@ def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_m
 
 
 def test_choose_passes_over_children_that_break_a_guard(tiny_model):
-    from molvae.chem import mol_from_smiles
-    from molvae.evolve import choose
-    from molvae.objectives import Objective
-    from molvae.search import Search
-    from molvae.search_types import SearchSettings
+    from molvae.chem.molecules import mol_from_smiles
+    from molvae.optimize.engines.ga import choose
+    from molvae.optimize.objectives import Objective
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.types import SearchSettings
 
     s = Search(
         tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
@@ -83,9 +83,9 @@ def test_choose_passes_over_children_that_break_a_guard(tiny_model):
 
 
 def test_progress_counts_the_budget_unit_and_ends_at_the_budget(tiny_model, capsys):
-    from molvae.objectives import Objective
-    from molvae.search import Search
-    from molvae.search_types import SearchSettings
+    from molvae.optimize.objectives import Objective
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.types import SearchSettings
 
     settings = SearchSettings(budget=120, budget_counts="distinct", method="ga", seed=1)
     s = Search(tiny_model, Objective.build(maximize=["qed"]), settings, True)  # decodes far more than 120
@@ -99,16 +99,16 @@ def test_progress_counts_the_budget_unit_and_ends_at_the_budget(tiny_model, caps
 def test_a_group_whose_best_stops_rising_starts_a_fresh_population(tiny_model, caplog, monkeypatch, stall, restarts):
     import logging
 
-    from molvae import evolve
-    from molvae.objectives import Objective
-    from molvae.search import Search
-    from molvae.search_types import SearchSettings
+    from molvae.optimize.objectives import Objective
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.engines import ga as evolve
+    from molvae.optimize.types import SearchSettings
 
     monkeypatch.setattr(evolve, "STALL", stall)
     settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
     flat = Objective.build(range={"logp": (-50.0, 50.0)})  # every molecule scores the best: the best never rises
     s = Search(tiny_model, flat, settings, False)
-    with caplog.at_level(logging.DEBUG, logger="molvae.evolve"):
+    with caplog.at_level(logging.DEBUG, logger="molvae.optimize.engines.ga"):
         s.run()
     assert s.used() == 300  # a restart spends the same budget
     assert any("restarts" in r.getMessage() for r in caplog.records) == restarts

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from molvae import checkpoint
+from molvae.data.vocabulary import Vocabulary
 from molvae.errors import CheckpointError
-from molvae.finetune import grown_vocabulary, load_base, remap_tokens, warm_start
-from molvae.tokens import Vocabulary
+from molvae.nn import checkpoint
+from molvae.train.finetune import grown_vocabulary, load_base, remap_tokens, warm_start
 
 
 def test_grown_vocabulary_appends_only_new_symbols_in_sorted_order():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rdkit import Chem
 
+from molvae.chem.guards import REACTIVE, Guards, as_guards, longest_carbon_chain, rule_of
 from molvae.errors import ConfigError
-from molvae.guards import REACTIVE, Guards, as_guards, longest_carbon_chain, rule_of
 
 # rule or reactive group -> (a molecule that breaks it, a similar molecule that passes every guard)
 CASES = {

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from rdkit import Chem, DataStructs
 
-from molvae.chem import morgan_fingerprint
+from molvae.chem.molecules import morgan_fingerprint
 from molvae.errors import DataError
-from molvae.metrics import (
+from molvae.evaluate.metrics import (
     METRICS,
     chemnet,
     default_reference_paths,
@@ -30,7 +30,7 @@ from molvae.metrics import (
     reference_stats,
     similarity,
 )
-from molvae.metrics._features import fingerprint_bytes
+from molvae.evaluate.metrics._features import fingerprint_bytes
 
 try:
     MOSES = default_reference_paths()

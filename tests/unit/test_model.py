@@ -1,8 +1,8 @@
 import torch
 
-from molvae.config import TrainConfig
-from molvae.model import ConditionalVAE, ModelConfig, gaussian_kl, make_condition
-from molvae.train import kl_weight
+from molvae.nn.model import ConditionalVAE, ModelConfig, gaussian_kl, make_condition
+from molvae.train.config import TrainConfig
+from molvae.train.loop import kl_weight
 
 
 def small(p=3):
@@ -132,7 +132,7 @@ def test_padded_bidirectional_encoder_equals_packing():
     the states and gradients of the packed GRU."""
     from torch.nn.utils.rnn import pack_padded_sequence
 
-    from molvae.model import padded_bidirectional_states
+    from molvae.nn.model import padded_bidirectional_states
 
     for layers in (1, 2):
         torch.manual_seed(layers)
@@ -154,7 +154,7 @@ def test_encoder_falls_back_to_the_public_path_when_the_private_gru_call_fails(m
 
     from torch.nn.utils.rnn import pack_padded_sequence
 
-    from molvae import model as model_module
+    from molvae.nn import model as model_module
 
     calls = {"n": 0}
 
@@ -169,7 +169,7 @@ def test_encoder_falls_back_to_the_public_path_when_the_private_gru_call_fails(m
     x = torch.randn(4, 6, 7)
     lengths = torch.tensor([6, 5, 3, 1])
     _, expected = gru(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
-    with caplog.at_level(logging.INFO, logger="molvae.model"):
+    with caplog.at_level(logging.INFO, logger="molvae.nn.model"):
         first = model_module.padded_bidirectional_states(gru, x, lengths)
         second = model_module.padded_bidirectional_states(gru, x, lengths)
     assert torch.allclose(first, expected, atol=1e-6) and torch.allclose(second, expected, atol=1e-6)

@@ -8,13 +8,13 @@ import logging
 import pytest
 
 from molvae.errors import FormatError
-from molvae.molfile import iter_smiles, read_smiles
+from molvae.io.readers import iter_smiles, read_smiles
 
 
 def test_latin1_csv_is_read_with_a_warning(tmp_path, caplog):
     p = tmp_path / "latin1.csv"
     p.write_bytes("smiles,name\nCCO,éthanol\nc1ccccc1,benzène\n".encode("latin-1"))
-    with caplog.at_level(logging.WARNING, logger="molvae.molfile"):
+    with caplog.at_level(logging.WARNING, logger="molvae.io.readers"):
         assert list(iter_smiles(p)) == [(2, "CCO"), (3, "c1ccccc1")]
     assert "Latin-1" in caplog.text
 
@@ -47,7 +47,7 @@ def test_no_silent_first_column_fallback(tmp_path):
 
 def test_reference_statistics_use_the_same_reader(tmp_path):
     """metrics.reference once fell back to column 0 (here: the names) without saying so."""
-    from molvae.metrics.reference import _as_list
+    from molvae.evaluate.metrics.reference import _as_list
 
     p = tmp_path / "ref.csv"
     p.write_text("name,smiles\nethanol,CCO\n")

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
+from molvae.chem.properties import compute
 from molvae.errors import BadInputError, ConfigError, UnknownPropertyError
-from molvae.objectives import Constraints, Objective, Term, as_objective, to_toml
-from molvae.properties import compute
-from molvae.scoring import Scorer
+from molvae.optimize.objectives import Constraints, Objective, Term, as_objective, to_toml
+from molvae.optimize.scoring import Scorer
 
 EXAMPLE = "COc1cc2c(cc1OC)CC([NH3+])C2"  # penalised logP -2.505 in the JT-VAE/GCPN benchmarks
 

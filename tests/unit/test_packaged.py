@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from molvae.metrics import evaluate_smiles, packaged, reference
+from molvae.evaluate.metrics import evaluate_smiles, packaged, reference
 from tests.conftest import MOSES_TEST, moses
 
 
@@ -49,7 +49,7 @@ def test_an_interrupted_reference_build_keeps_its_rdkit_part(monkeypatch):
 
 
 def test_shipped_moses_statistics_are_compact_and_match_the_molecules():
-    from molvae.metrics import _features
+    from molvae.evaluate.metrics import _features
 
     assert packaged.MOSES_TEST_STATS.stat().st_size < 7 * 2**20
     stats = reference.reference_stats(None)

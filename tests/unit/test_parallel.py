@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from molvae.parallel import pmap, resolve_jobs
-from molvae.progress import LineProgress, progress_bar
+from molvae.runtime.parallel import pmap, resolve_jobs
+from molvae.runtime.progress import LineProgress, progress_bar
 
 
 def _square(x: int) -> int:

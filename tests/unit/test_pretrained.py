@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from molvae import MolVAE
-from molvae.checkpoint import PRETRAINED_NAME, pretrained_path
-from molvae.chem import canonical_smiles, mol_from_smiles
+from molvae.chem.molecules import canonical_smiles, mol_from_smiles
 from molvae.errors import CheckpointError
+from molvae.nn.checkpoint import PRETRAINED_NAME, pretrained_path
 from molvae_cli.main import cli
 
 REQUIRED = {"logp", "qed", "sa", "mw", "tpsa"}
@@ -57,7 +57,7 @@ def test_generate_uses_the_shipped_model_by_default(tmp_path):
 
 
 def test_condition_control_moves_the_measured_property_the_requested_way(shipped):
-    from molvae.diagnostics import condition_control
+    from molvae.evaluate.diagnostics import condition_control
 
     c = condition_control(shipped, n_per_value=60, n_values=3, seed=0, properties=["logp"])["logp"]
     low, mid, high = c["measured_mean"]
@@ -66,7 +66,7 @@ def test_condition_control_moves_the_measured_property_the_requested_way(shipped
 
 
 def test_samples_around_a_seed_are_closer_to_it_than_prior_samples(shipped):
-    from molvae.chem import tanimoto
+    from molvae.chem.molecules import tanimoto
 
     seed = "COc1ccc(CCNC(=O)c2ccc(Cl)cc2)cc1"  # inside the training ranges of mw, tpsa, ...
     near = [m.smiles for m in shipped.generate(60, around=seed, radius=0.3, seed=1).molecules]

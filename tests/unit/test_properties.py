@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from molvae.properties import PROPERTIES, compute
+from molvae.chem.properties import PROPERTIES, compute
 
 
 def test_registry_has_the_documented_properties():
@@ -27,7 +27,7 @@ def test_qed_is_rdkit_qed_exactly():
     from rdkit import Chem
     from rdkit.Chem import QED
 
-    from molvae.properties import compute_mol
+    from molvae.chem.properties import compute_mol
     from tests.conftest import moses
 
     smiles = moses(300) + ["[2H]C([2H])([2H])c1ccccc1O", "[H]OC(=O)c1ccccc1", "C[N+](C)(C)[O-]", "[H][H]"]

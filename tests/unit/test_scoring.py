@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from molvae.errors import ConfigError
-from molvae.objectives import Objective
-from molvae.scoring import Scorer
+from molvae.optimize.objectives import Objective
+from molvae.optimize.scoring import Scorer
 
 
 def test_constraints_are_reported_as_violations():
@@ -112,7 +112,7 @@ def test_guarded_molecules_cost_no_objective_call_and_the_limit_counts_new_molec
 
 
 def test_a_user_module_in_the_current_directory_is_found(tmp_path, monkeypatch):
-    from molvae.scoring import load_function
+    from molvae.optimize.scoring import load_function
 
     (tmp_path / "localscore_xyz.py").write_text("def score(smiles):\n    return [len(s) for s in smiles]\n")
     monkeypatch.chdir(tmp_path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from rdkit import Chem, DataStructs
 
-from molvae.chem import morgan_fingerprint
-from molvae.surrogate import TanimotoGP, fingerprint_matrix, tanimoto_matrix
+from molvae.chem.molecules import morgan_fingerprint
+from molvae.optimize.surrogates.gp import TanimotoGP, fingerprint_matrix, tanimoto_matrix
 
 SMILES = ["CCCCCCO", "CCCC(C)CCO", "c1ccccc1C", "c1ccccc1CC", "CC(=O)Nc1ccc(O)cc1", "CN1CCC(CC1)C(=O)O"]
 

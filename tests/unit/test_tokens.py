@@ -1,8 +1,8 @@
 import pytest
 
-from molvae.chem import canonical_smiles
+from molvae.chem.molecules import canonical_smiles
+from molvae.data.vocabulary import Vocabulary, smiles_to_symbols, symbols_to_smiles
 from molvae.errors import EncodingError
-from molvae.tokens import Vocabulary, smiles_to_symbols, symbols_to_smiles
 from tests.conftest import moses
 
 

@@ -1,0 +1,174 @@
+"""Diagnostics of a trained model: reconstruction, latent usage, property head, condition control.
+
+>>> from molvae import MolVAE                                    # doctest: +SKIP
+>>> from molvae.evaluate.diagnostics import diagnose
+>>> d = diagnose(MolVAE.load("runs/demo"), heldout_smiles)       # doctest: +SKIP
+>>> d["reconstruction"]["exact"], d["latent"]["active_units"]    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from molvae.nn.model import ConditionalVAE, gaussian_kl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.api import MolVAE
+
+log = logging.getLogger(__name__)
+
+# Tolerances of the condition-control benchmark (issue: logp ±0.5, qed ±0.05, sa ±0.3, mw ±15, tpsa ±10).
+TOLERANCES = {
+    "logp": 0.5,
+    "qed": 0.05,
+    "sa": 0.3,
+    "mw": 15.0,
+    "tpsa": 10.0,
+    "hbd": 0.5,
+    "hba": 0.5,
+    "rotb": 0.5,
+    "plogp": 0.5,
+    "heavy_atoms": 0.5,
+}
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_u]) > 0.01
+
+
+@torch.no_grad()
+def reconstruction(model: MolVAE, smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
+    """Exact reconstruction (greedy decode of the posterior mean, own properties as condition)
+    and teacher-forced token accuracy, plus the posterior statistics used by :func:`latent_usage`.
+    """
+    from molvae.chem.molecules import canonical_smiles
+
+    smiles = list(smiles)
+    prepared = model.prepare(smiles)
+    correct = total = 0
+    exact = 0
+    mus, logvars = [], []
+    for b in model.prepared_batches(prepared, batch_size):
+        tok, cond = b.tokens, b.condition
+        mu, logvar = model.model.encode(tok, b.lengths, cond)
+        mus.append(mu.float().cpu())
+        logvars.append(logvar.float().cpu())
+        start = torch.full((tok.size(0), 1), ConditionalVAE.START, dtype=torch.long, device=model.device)
+        logits, _ = model.model.decoder(torch.cat([start, tok[:, :-1]], 1), mu, cond)
+        mask = tok != ConditionalVAE.PAD
+        correct += int(((logits.argmax(-1) == tok) & mask).sum())
+        total += int(mask.sum())
+        decoded = model.decode_latents(mu, cond, properties=(), n_jobs=1)
+        for c, i in zip(decoded, prepared.indices[b.start : b.start + batch_size]):
+            exact += int(c.smiles is not None and c.smiles == canonical_smiles(smiles[i]))
+    n = len(prepared)
+    mu = torch.cat(mus) if mus else torch.zeros(0, model.latent_dim)
+    logvar = torch.cat(logvars) if logvars else torch.zeros(0, model.latent_dim)
+    return {
+        "n": n,
+        "n_rejected": len(prepared.rejects),
+        "exact": exact / n if n else None,
+        "token_accuracy": correct / total if total else None,
+        "_mu": mu,
+        "_logvar": logvar,
+        "_props": np.asarray(prepared.properties, dtype=np.float64).reshape(n, len(model.property_names)),
+    }
+
+
+def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
+    """KL per latent dimension, active units, and a collapse verdict."""
+    if mu.size(0) < 2:
+        return {"kl_per_dim": [], "kl_total": None, "active_units": None, "collapsed": None}
+    kl = gaussian_kl(mu, logvar).tolist()
+    au = mu.var(0) > ACTIVE_UNIT_THRESHOLD
+    n_active = int(au.sum())
+    collapsed = n_active == 0 or sum(kl) < 0.1
+    if collapsed:
+        log.warning("posterior collapse: %d active latent units, total KL %.3f nats", n_active, sum(kl))
+    return {
+        "kl_per_dim": kl,
+        "kl_total": float(sum(kl)),
+        "active_units": n_active,
+        "latent_dim": int(mu.size(1)),
+        "collapsed": bool(collapsed),
+    }
+
+
+@torch.no_grad()
+def property_head_error(model: MolVAE, mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
+    """Mean absolute error of the property head (from the posterior mean) in each property's units."""
+    if len(props) == 0:
+        return {}
+    pred = model.model.property_head(mu.to(model.device)).float().cpu().numpy()
+    pred = model.scaler.inverse(pred)
+    return {name: float(np.mean(np.abs(pred[:, i] - props[:, i]))) for i, name in enumerate(model.property_names)}
+
+
+def condition_control(
+    model: MolVAE,
+    n_per_value: int = 200,
+    n_values: int = 9,
+    seed: int = 0,
+    properties: Sequence[str] | None = None,
+    temperature: float | None = None,
+) -> dict[str, Any]:
+    """For each conditioning property: requested values spread over its 5th–95th training
+    percentiles, ``n_per_value`` samples each (other properties free, decoder ``temperature``,
+    default the model's); measured MAE, share within tolerance, and per-value mean/std of the
+    measured property (for sweep plots).
+    """
+    out: dict[str, Any] = {}
+    for name in properties or model.property_names:
+        i = model.property_names.index(name)
+        lo, hi = model.scaler.p5[i], model.scaler.p95[i]
+        tol = TOLERANCES.get(name, 0.5)
+        requested, means, stds, errors, hits = [], [], [], [], []
+        n_valid = n_total = 0
+        for k, value in enumerate(np.linspace(lo, hi, n_values)):
+            gen = model.generate(n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature)
+            got = np.array([m.properties[name] for m in gen.molecules], dtype=np.float64)
+            got = got[np.isfinite(got)]
+            n_valid += len(got)
+            n_total += n_per_value
+            requested.append(float(value))
+            means.append(float(got.mean()) if len(got) else float("nan"))
+            stds.append(float(got.std()) if len(got) else float("nan"))
+            errors.extend(np.abs(got - value).tolist())
+            hits.extend((np.abs(got - value) <= tol).tolist())
+        out[name] = {
+            "tolerance": tol,
+            "mae": float(np.mean(errors)) if errors else None,
+            "within_tolerance": float(np.mean(hits)) if hits else None,
+            "validity": n_valid / n_total if n_total else None,
+            "requested": requested,
+            "measured_mean": means,
+            "measured_std": stds,
+        }
+    return out
+
+
+def diagnose(
+    model: MolVAE,
+    heldout_smiles: Sequence[str],
+    control_n: int = 200,
+    seed: int = 0,
+    control: bool = True,
+    temperature: float | None = None,
+) -> dict[str, Any]:
+    """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys);
+    the condition sweeps sample at ``temperature`` (default: the model's)."""
+    rec = reconstruction(model, heldout_smiles)
+    result: dict[str, Any] = {
+        "reconstruction": {k: v for k, v in rec.items() if not k.startswith("_")},
+        "latent": latent_usage(rec["_mu"], rec["_logvar"]),
+        "property_head_mae": property_head_error(model, rec["_mu"], rec["_props"]),
+        "_mu": rec["_mu"].numpy(),
+        "_props": rec["_props"],
+    }
+    if control:
+        result["condition_control"] = condition_control(
+            model, n_per_value=control_n, seed=seed, temperature=temperature
+        )
+    return result

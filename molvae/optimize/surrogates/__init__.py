@@ -1,0 +1,1 @@
+"""Cheap stand-ins for the objective: a Gaussian process on fingerprints, and the property head."""

@@ -1,0 +1,153 @@
+"""The types of latent-space optimisation: search settings, candidates, results, seed errors.
+
+A leaf module (it imports no other part of the search), so that :mod:`molvae.optimize.run` (the
+entry point) and :mod:`molvae.optimize.oracle` (the engines) can both use these types without importing
+each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from molvae.chem.properties import PROPERTIES
+from molvae.errors import BadInputError, ConfigError, EncodingError
+from molvae.optimize.objectives import Objective
+
+INFEASIBLE = 1e9  # search fitness (minimised): a broken constraint ranks below every feasible molecule
+WORST = 1e12  # search fitness of invalid decodes and of molecules a user function failed on
+
+METHODS = ("cma", "gradient", "gradient+cma", "ga")
+BUDGET_COUNTS = ("decoded", "distinct")
+CONDITIONS = ("auto", "search", "none")
+
+
+class SeedError(EncodingError, BadInputError):
+    """A seed molecule the model cannot encode (the message names the reason, e.g. missing tokens)."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How to search. ``budget`` counts decoded molecules, or with ``budget_counts="distinct"`` the
+    distinct valid molecules found (per seed when starting from seeds); it is met exactly.
+    """
+
+    method: str = "ga"  # ga (a genetic algorithm on latent vectors) | cma | gradient | gradient+cma
+    budget: int = 4000
+    budget_counts: str = "decoded"  # decoded | distinct (each scored once unless a guard rejects it; <= 50x decodes)
+    restarts: int | None = None  # starting points (gradient) / CMA-ES runs; default 32 from the prior, 2 per seed
+    steps: int = 60  # gradient steps
+    lr: float = 0.1  # gradient step size (Adam)
+    prior_weight: float = 0.05  # weight of ||z||^2 / 2 in the gradient loss
+    radius: float = 0.3  # spread of starting points around a seed, and CMA-ES step size there
+    sigma: float = 0.5  # CMA-ES step size when refining a good point (from the prior: 1, its own scale)
+    popsize: int | None = None  # CMA-ES population (default: cma's 4 + 3 ln n)
+    gradient_share: float = 0.25  # share of the budget for the gradient phase of gradient+cma
+    samples_per_z: int = 2  # decodes per latent point: one greedy, the rest at ``temperature``
+    temperature: float = 0.7
+    condition: str = "auto"  # auto | search (CMA-ES also searches the condition) | none
+    batch_size: int = 512
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        for f in ("budget", "steps", "samples_per_z", "batch_size"):
+            if not isinstance(getattr(self, f), int) or isinstance(getattr(self, f), bool):
+                raise ConfigError(f"{f} must be an integer, got {getattr(self, f)!r}")
+        for f in ("lr", "prior_weight", "radius", "sigma", "gradient_share", "temperature"):
+            if isinstance(getattr(self, f), bool) or not isinstance(getattr(self, f), (int, float)):
+                raise ConfigError(f"{f} must be a number, got {getattr(self, f)!r}")
+        checks = [
+            (self.method in METHODS, f"unknown method {self.method!r}; use {', '.join(METHODS)}"),
+            (
+                self.budget_counts in BUDGET_COUNTS,
+                f"unknown budget_counts {self.budget_counts!r}; use {' or '.join(BUDGET_COUNTS)}",
+            ),
+            (self.condition in CONDITIONS, f"unknown condition mode {self.condition!r}; use {', '.join(CONDITIONS)}"),
+            (self.budget >= 1, f"budget must be positive, got {self.budget}"),
+            (self.restarts is None or self.restarts >= 1, "restarts must be positive"),
+            (self.steps >= 1, "steps must be positive"),
+            (self.samples_per_z >= 1, "samples_per_z must be at least 1"),
+            (self.temperature >= 0, "temperature must be non-negative"),
+            (self.radius > 0 and self.sigma > 0, "radius and sigma must be positive"),
+            (0 < self.gradient_share < 1, "gradient_share must be between 0 and 1"),
+            (self.popsize is None or self.popsize >= 2, "popsize must be at least 2"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)
+
+
+@dataclass
+class Candidate:
+    """A molecule the search found: its objective score, every property, where it came from."""
+
+    smiles: str
+    score: float
+    values: dict[str, float]  # the objective's terms
+    properties: dict[str, float] = field(default_factory=dict)  # every registered property
+    similarity: float | None = None  # to its seed
+    seed: str | None = None
+    novel: bool = True
+    step: int = 0  # search round in which it was first decoded
+    method: str = ""
+
+
+@dataclass
+class OptimizationResult:
+    """Ranked, deduplicated candidates (best first; grouped by seed when starting from seeds).
+
+    Only molecules that meet every constraint are candidates. The counts account for the rest.
+    """
+
+    candidates: list[Candidate]
+    objective: Objective
+    settings: SearchSettings
+    seeds: list[str]
+    seed_scores: list[float]  # the objective of each seed itself
+    n_decoded: int = 0
+    n_invalid: int = 0  # decodes RDKit rejected
+    n_unique: int = 0  # distinct valid molecules (per seed)
+    n_infeasible: int = 0  # distinct valid molecules that broke a constraint
+    n_failures: int = 0  # molecules a user function raised on or returned no number for
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    history: list[tuple[int, int, float]] = field(default_factory=list)  # (step, decoded, best so far)
+    seconds: float = 0.0
+    n_scored: int = 0  # molecules the objective was computed for (its calls; seeds not counted)
+    n_guarded: int = 0  # of n_infeasible: distinct valid molecules that broke a drug-likeness guard
+    guarded: dict[str, int] = field(default_factory=dict)  # guard rule -> molecules that broke it
+
+    def best(self, seed: str | int | None = None) -> Candidate | None:
+        """The best candidate (of one seed, given as its index or SMILES); None when none was found."""
+        if seed is None:
+            pool = self.candidates
+        else:
+            key = self.seeds[seed] if isinstance(seed, int) else seed
+            pool = [c for c in self.candidates if c.seed == key]
+        return max(pool, key=lambda c: c.score, default=None)
+
+    @property
+    def columns(self) -> list[str]:
+        """Column order of :meth:`rows` (after ``smiles``)."""
+        extra = [t.function for t in self.objective.terms if t.function]
+        cols = ["objective", *extra, *PROPERTIES]
+        if self.seeds:
+            cols += ["similarity", "seed"]
+        return cols + ["novel", "step", "method"]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per candidate, for :func:`molvae.io.writers.write_molecules`."""
+        out = []
+        for c in self.candidates:
+            r = {
+                "smiles": c.smiles,
+                "objective": c.score,
+                **{k: v for k, v in c.values.items() if ":" in k},
+                **c.properties,
+                "novel": c.novel,
+                "step": c.step,
+                "method": c.method,
+            }
+            if self.seeds:
+                r.update(similarity=c.similarity, seed=c.seed)
+            out.append(r)
+        return out

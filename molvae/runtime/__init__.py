@@ -1,0 +1,1 @@
+"""Where work runs: worker processes and threads, torch devices, progress bars, on-disk caches."""

@@ -1,0 +1,1 @@
+"""Training: the configuration, the run's setup, the loop with its schedules, run folders, fine-tuning, multi-process training."""

@@ -99,9 +99,9 @@ def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed
     import torch
 
     from molvae import MolVAE
+    from molvae.optimize.config import search_settings
     from molvae.optimize.objectives import as_objective
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.run import SearchSettings
+    from molvae.optimize.run import run_search
 
     torch.set_num_threads(1)
     model = MolVAE.load(model_path, device="cpu") if model_path else MolVAE.pretrained(device="cpu")
@@ -110,9 +110,8 @@ def run_molvae(name: str, budget: int, model_path: str | None, method: str, seed
     module.score = rec  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
     # what model.optimize does, keeping the search to read the order in which molecules were found
-    settings = SearchSettings(budget=budget, budget_counts="distinct", method=method, seed=seed)
-    search = Search(model, as_objective("_recorded_objective:score"), settings, False)
-    search.run()
+    settings = search_settings(dict(budget=budget, budget_counts="distinct", method=method, seed=seed))
+    search = run_search(model.codec, as_objective("_recorded_objective:score"), settings)
     calls = [(s, ev.score if ev.scored else -1.0) for s, ev in search.scorer.cache.items()]
     if search.scorer.n_failures or len(rec.calls) != search.scorer.n_scored or len(calls) != budget:
         raise RuntimeError(

@@ -115,11 +115,11 @@ def training_rate(trainer, seconds: float) -> tuple[float, int]:
 def sampling_rate(model, batch: int, dtype: torch.dtype, seconds: float) -> tuple[float, float]:
     """Model-only sampling: molecules per second and mean SELFIES length."""
     g = torch.Generator(device=model.device).manual_seed(0)
-    cond = model.condition_tensor(None, batch, warn=False)
+    cond = model.codec.condition_tensor(None, batch, warn=False)
 
     def once() -> torch.Tensor:
         z = torch.randn((batch, model.latent_dim), generator=g, device=model.device)
-        return model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed, dtype=dtype)
+        return model.codec.model.generate(z, cond, generator=g, first_allowed=model.codec.first_allowed, dtype=dtype)
 
     once()
     sync(model.device)
@@ -145,7 +145,7 @@ def one_core_chemistry(model, arr: np.ndarray) -> tuple[float, float]:
     """Molecules/s and CPU ms per molecule of ``sampling.check_ids`` over ``arr`` in this process."""
     from molvae.chem.checks import CHUNK, check_ids
 
-    tokens, names = tuple(model.vocab.tokens), tuple(model.property_names)
+    tokens, names = tuple(model.codec.vocab.tokens), tuple(model.property_names)
     t0, c0 = time.perf_counter(), time.process_time()
     for s in range(0, len(arr), CHUNK):
         check_ids((arr[s : s + CHUNK], tokens, names))
@@ -160,12 +160,15 @@ def generate_speedup(model, n: int, jobs: int | None, out: Path, report, repeats
     the median ratio is the figure; every pair is printed.
     """
     g = torch.Generator(device=model.device).manual_seed(1)
-    cond = model.condition_tensor(None, 4096, warn=False)
+    cond = model.codec.condition_tensor(None, 4096, warn=False)
     ids = []
     for _ in range(max(1, min(n, 8192) // 4096)):  # the chemistry of up to 8,192 molecules, timed on one core
         z = torch.randn((4096, model.latent_dim), generator=g, device=model.device)
         ids.append(
-            model.model.generate(z, cond, generator=g, first_allowed=model.first_allowed).to(torch.uint8).cpu().numpy()
+            model.codec.model.generate(z, cond, generator=g, first_allowed=model.codec.first_allowed)
+            .to(torch.uint8)
+            .cpu()
+            .numpy()
         )
     arr = np.concatenate(ids)
     names = "/".join(model.property_names)
@@ -404,7 +407,7 @@ def main() -> int:
                         unit="mol/s",
                         note=f"{which}, batch {batch}, mean {mean_len:.1f} SELFIES tokens",
                     )
-                model.sample_dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+                model.codec.sample_dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
                 n = args.e2e_n or (
                     (50000 if args.quick else 200000) if dev.type == "cuda" else (4000 if args.quick else 20000)
                 )

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from molvae.errors import BadInputError, MolVAEError
+from molvae.errors import BadInputError, MissingFileError, MolVAEError
 
 
 def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
@@ -84,7 +84,6 @@ def smiles_column_option(f: Callable) -> Callable:
 def load_model(path: str | None, device: str = "auto"):
     """The model at ``path``, or the shipped pretrained model when ``path`` is None."""
     from molvae import MolVAE
-    from molvae.errors import MissingFileError
 
     if path is None or path == "pretrained":
         return MolVAE.pretrained(device=device)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from molvae_cli.common import TEMPERATURE, echo, handle_errors, smiles_column_option
+from molvae.evaluate.evaluation import evaluate as run_evaluation
+from molvae_cli.common import TEMPERATURE, echo, handle_errors, load_model, smiles_column_option
 
 #: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
 _DISTANCE_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
@@ -108,8 +109,6 @@ def evaluate(
       molvae evaluate out.csv --scaffold-reference data/moses/test_scaffolds.csv.gz --json metrics.json
       molvae evaluate --model runs/demo -n 30000 --report report/
     """
-    from molvae.evaluate.evaluation import evaluate as run_evaluation
-    from molvae_cli.common import load_model
 
     if (generated is None) == (model_path is None):
         raise click.UsageError("give a file of molecules or --model (one of the two)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from molvae.io.writers import output_format
 from molvae_cli.common import (
     TEMPERATURE,
     condition_option,
@@ -101,7 +102,6 @@ def generate(
       molvae generate -m runs/demo -n 100 --around "CCOc1ccccc1C(N)=O" --radius 0.3 -o near.sdf
       molvae generate -n 200 --unique --scaffold "c1ccc(cc1)N1CCNCC1" -o piperazines.csv
     """
-    from molvae.io.writers import output_format
 
     output_format(output)  # fail on a bad name before any work
     if n <= 0:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
+import numpy as np
 
+from molvae.io.writers import sibling, write_molecules, write_table
 from molvae_cli.common import (
     TEMPERATURE,
     condition_option,
@@ -31,8 +33,6 @@ def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
 
 
 def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
-    from molvae.io.writers import write_molecules
-
     if output:
         write_molecules(output, rows, columns)
         return
@@ -67,10 +67,8 @@ def encode(model_path, smiles, input_path, smiles_column, output, device) -> Non
       molvae encode -m runs/demo "CCOc1ccccc1C(N)=O" "c1ccccc1O" -o z.npy
       molvae encode -m runs/demo -i mols.smi -o z.npy
     """
-    import numpy as np
 
     from molvae.data.dataset import iter_smiles
-    from molvae.io.writers import sibling, write_table
 
     if not output.endswith(".npy"):
         raise click.BadParameter("the output must be a .npy file", param_hint="-o")
@@ -124,7 +122,6 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
     Example:
       molvae decode -m runs/demo z.npy -o decoded.csv
     """
-    import numpy as np
 
     try:
         z = np.load(latents, allow_pickle=False)

@@ -11,6 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import click  # noqa: E402
 
 from molvae import __version__  # noqa: E402
+from molvae_cli import evaluate, generate, latent, optimize, properties, train  # noqa: E402
 from molvae_cli.common import setup_output  # noqa: E402
 
 
@@ -26,20 +27,17 @@ def cli(verbose: bool) -> None:
     setup_output(verbose)
 
 
-def _register() -> None:
-    from molvae_cli import evaluate, generate, latent, optimize, properties, train
-
-    cli.add_command(train.train)
-    cli.add_command(generate.generate)
-    cli.add_command(latent.encode)
-    cli.add_command(latent.decode)
-    cli.add_command(latent.interpolate)
-    cli.add_command(evaluate.evaluate)
-    cli.add_command(optimize.optimize)
-    cli.add_command(properties.properties)
-
-
-_register()
+for command in (
+    train.train,
+    generate.generate,
+    latent.encode,
+    latent.decode,
+    latent.interpolate,
+    evaluate.evaluate,
+    optimize.optimize,
+    properties.properties,
+):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
+from molvae.errors import DataError
+from molvae.io.readers import iter_smiles
+from molvae.io.writers import output_format, sibling, write_molecules, write_table
+from molvae.optimize import engines
 from molvae_cli.common import (
     TEMPERATURE,
     device_option,
@@ -14,6 +20,26 @@ from molvae_cli.common import (
     require_usable,
     smiles_column_option,
 )
+
+
+class MethodChoice(click.Choice):
+    """The registered search methods, read when the command runs (so that methods registered
+    after import are offered too)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return engines.names()
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice sets it in __init__
+        pass
+
+
+def _method_help() -> str:
+    return "; ".join(f"{s.name}: {s.summary}" for s in engines.ENGINES.values()) + "."
 
 
 def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dict:
@@ -40,7 +66,6 @@ def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dic
 
 def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, str]]:
     """(line number, SMILES) of each record of a seed file; a usage error when there is none."""
-    from molvae.io.readers import iter_smiles
 
     records = list(iter_smiles(path, smiles_column))
     if not records:
@@ -52,8 +77,6 @@ def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, 
 
 def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str) -> list[str]:
     """The seeds of a file the model can encode; the others go to OUTPUT.seed-rejects.csv with reasons."""
-    from molvae.errors import DataError
-    from molvae.io.writers import sibling, write_table
 
     rejects = [(line, smi, "empty SMILES") for line, smi in records if not smi.strip()]
     filled = [(line, smi) for line, smi in records if smi.strip()]
@@ -70,14 +93,7 @@ def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str)
 
 
 _SEARCH = [  # option, SearchSettings field, type, help
-    (
-        "--method",
-        "method",
-        click.Choice(["ga", "cma", "gradient", "gradient+cma"]),
-        "ga: a genetic algorithm on molecules and their latent vectors, with decoder-guided edits (default); "
-        "cma: CMA-ES; both score decoded molecules with RDKit; gradient: ascent on the property head; "
-        "gradient+cma: one then the other.",
-    ),
+    ("--method", "method", MethodChoice(), _method_help()),
     (
         "--budget",
         "budget",
@@ -92,8 +108,8 @@ _SEARCH = [  # option, SearchSettings field, type, help
         "What --budget counts: decoded molecules (default), or distinct valid molecules, each scored once "
         "(unless a guard rejects it first): the calls an expensive objective costs at most.",
     ),
-    ("--restarts", "restarts", int, "Starting points / CMA-ES runs (per seed with --from)."),
-    ("--steps", "steps", int, "Gradient-ascent steps."),
+    ("--restarts", "restarts", int, "cma, gradient: starting points / CMA-ES runs (per seed with --from)."),
+    ("--steps", "steps", int, "gradient: gradient-ascent steps."),
     ("--samples-per-z", "samples_per_z", int, "Decodes per latent point: one greedy, the rest sampled."),
     ("--temperature", "temperature", TEMPERATURE, "Temperature of the sampled decodes (0 = greedy)."),
     ("--radius", "radius", float, "How far from a seed the search starts (latent units)."),
@@ -101,7 +117,8 @@ _SEARCH = [  # option, SearchSettings field, type, help
         "--condition-mode",
         "condition",
         click.Choice(["auto", "search", "none"]),
-        "Decoder condition: favourable values of the objective's properties (auto), searched by CMA-ES too, or none.",
+        "Decoder condition: favourable values of the objective's properties (auto), searched by CMA-ES too, or none. "
+        "Other settings of a method (e.g. the ga's stall or population) go in the [search] table of --config.",
     ),
     ("--seed", "seed", int, "Random seed. [default: 0]"),
 ]
@@ -218,62 +235,38 @@ def optimize(
       molvae optimize -m runs/demo --objective mytools.dock:score --range mw=250:450 --forbid "[N+](=O)[O-]" -o dock.csv
       molvae optimize -m runs/demo --config objective.toml -o out.csv
     """
-    from pathlib import Path
-
-    from molvae.io.writers import output_format, sibling, write_molecules, write_table
-    from molvae.optimize.objectives import Objective, as_objective, read_toml, to_toml
-    from molvae.optimize.run import SearchSettings, search_settings, settings_dict
+    from molvae.optimize.config import read_request, settings_dict
+    from molvae.optimize.objectives import to_toml
 
     output_format(output)  # fail on a bad name before any work
     if top < 0:
         raise click.BadParameter(f"must be 0 or more, got {top}", param_hint="--top")
-    base, given = None, {}
-    if config_path:
-        base = as_objective(Path(config_path))
-        given = search_settings(read_toml(config_path).get("search", {}), f"{config_path}: search")
-    given.update({k: v for k, v in search.items() if v is not None})
-    settings = SearchSettings(**given)  # validated before the model loads
-    file_seeds = _read_seeds(starts_file, smiles_column) if starts_file else []
-    seeds = list(starts) + [smi for _, smi in file_seeds]
-    constraints = None
-    if any(v not in (None, ()) for v in (similarity, require, forbid, max_heavy_atoms)):
-        old = base.constraints if base else None
-        constraints = {
-            "similarity": similarity if similarity is not None else (old.similarity if old else None),
-            "require": tuple(old.require if old else ()) + tuple(require),
-            "forbid": tuple(old.forbid if old else ()) + tuple(forbid),
-            "max_heavy_atoms": max_heavy_atoms
-            if max_heavy_atoms is not None
-            else (old.max_heavy_atoms if old else None),
-        }
-    if not (maximize or minimize or targets or ranges or functions) and base is None:
+    if not (maximize or minimize or targets or ranges or functions or config_path):
         raise click.UsageError(
             "nothing to optimise: give --maximize, --minimize, --target, --range, --objective or --config"
         )
-    objective = Objective.build(
+    file_seeds = _read_seeds(starts_file, smiles_column) if starts_file else []
+    objective, settings = read_request(  # validated before the model loads
+        config_path,
         maximize=[*maximize, *functions],
         minimize=minimize,
         target=_pairs(targets, "--target"),
         range=_pairs(ranges, "--range", split_range=True),
         weights=_pairs(weights, "--weight"),
-        combine=combine or "sum",
-        constraints=constraints,
-        seeds=seeds,
-        base=base,
+        combine=combine,
+        similarity=similarity,
+        require=require,
+        forbid=forbid,
+        max_heavy_atoms=max_heavy_atoms,
+        seeds=[*starts, *(smi for _, smi in file_seeds)],
+        guards=False if no_guards else None,
+        search={k: v for k, v in search.items() if v is not None},
     )
-    if no_guards:
-        from dataclasses import replace
-
-        from molvae.chem.guards import Guards
-
-        objective = replace(objective, constraints=replace(objective.constraints, guards=Guards.off()))
 
     model = load_model(model_path, device)
     if file_seeds:
-        from dataclasses import replace
-
         usable = _usable_seeds(model, file_seeds, starts_file, output)
-        objective = replace(objective, seeds=(*starts, *usable))
+        objective = dataclasses.replace(objective, seeds=(*starts, *usable))
     result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings)
 
     rows = result.rows()

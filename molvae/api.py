@@ -19,13 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molvae.chem.molecules import mol_from_smiles
-from molvae.chem.properties import compute_mol
-from molvae.data.conditioning import condition_arrays
-from molvae.errors import BadInputError, EncodingError
+from molvae.errors import BadInputError
 from molvae.generate import scaffold
 from molvae.generate import stream as generation
-from molvae.chem.checks import Checked, check_symbols, tokens_to_symbols
 from molvae.generate.stream import (  # noqa: F401  (Generation* are part of this module's API)
     Condition,
     Generation,
@@ -35,8 +31,7 @@ from molvae.generate.stream import (  # noqa: F401  (Generation* are part of thi
     SampleOptions,
 )
 from molvae.nn import checkpoint
-from molvae.nn.codec import Encoded, Prepared, PreparedBatch
-from molvae.nn.model import make_condition
+from molvae.nn.codec import Encoded, LatentCodec
 from molvae.runtime.device import resolve_device
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,24 +52,31 @@ class MolVAE:
         """A model from a :class:`~molvae.nn.checkpoint.ModelRecord` (or a checkpoint payload dict)."""
         if not isinstance(record, checkpoint.ModelRecord):
             record = checkpoint.ModelRecord.from_payload(record)
-        self.device = torch.device(device)
+        #: the network, vocabulary, scaler and device: what generation and search work through
+        self.codec = LatentCodec(record, device)
         self.source = "(in memory)"  # where the model was loaded from, for reports
-        self.config = record.model_config
-        self.vocab = record.vocab
-        self.scaler = record.scaler
-        self.property_names: list[str] = record.property_names
         self.train_config: dict[str, Any] = record.train_config
         self.data_hash: str = record.data_hash
         self.versions: dict[str, str] = record.versions
-        #: decoder temperature of sampling when none is given (the checkpoint's; 1 for most models)
-        self.default_temperature: float = record.temperature
-        #: sorted 64-bit hashes of the training molecules' canonical SMILES (see :meth:`is_novel`)
-        self.train_hashes = record.train_hashes
-        self.model = record.build_model(self.device)
-        #: which tokens may start a molecule (atoms): the decoder's mask for its first step
-        self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
-        #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
-        self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+
+    @property
+    def device(self) -> torch.device:
+        return self.codec.device
+
+    @property
+    def property_names(self) -> list[str]:
+        """The properties the model is conditioned on, in its order."""
+        return self.codec.property_names
+
+    @property
+    def default_temperature(self) -> float:
+        """Decoder temperature of sampling when none is given (the checkpoint's; 1 for most models)."""
+        return self.codec.default_temperature
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """The SELFIES tokens the model reads and writes."""
+        return list(self.codec.vocab.tokens)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -101,84 +103,17 @@ class MolVAE:
 
     @property
     def latent_dim(self) -> int:
-        return self.config.latent_dim
+        return self.codec.latent_dim
 
     def __repr__(self) -> str:
         return (
             f"MolVAE(properties={self.property_names}, latent_dim={self.latent_dim}, "
-            f"vocab={len(self.vocab)}, max_length={self.config.max_length}, device={self.device})"
+            f"vocab={len(self.codec.vocab)}, max_length={self.codec.max_length}, device={self.device})"
         )
-
-    # ------------------------------------------------------------------ helpers
-    def generator(self, seed: int | None = None) -> torch.Generator:
-        """A random generator on the model's device, seeded with ``seed`` (fresh entropy when None).
-
-        Pass it to :meth:`decode_latents` to make a sequence of decodes reproducible.
-        """
-        g = torch.Generator(device=self.device)
-        if seed is None:
-            g.seed()
-        else:
-            g.manual_seed(int(seed))
-        return g
-
-    def condition_tensor(self, condition: Condition | None, n: int, warn: bool = True) -> torch.Tensor:
-        """The decoder's condition input for ``n`` rows requesting ``condition`` (others left free).
-
-        Shape [n, 2 * P]: standardised values, then the mask of given properties.
-        """
-        v, m = condition_arrays(self.scaler, condition, n, warn=warn)
-        return make_condition(v, m).to(self.device)
-
-    @torch.no_grad()
-    def decode_latents(
-        self,
-        z: torch.Tensor,
-        condition: torch.Tensor,
-        *,
-        temperature: float = 0.0,
-        generator: torch.Generator | None = None,
-        batch_size: int = 2048,
-        properties: Sequence[str] | None = None,
-        n_jobs: int | None = None,
-        template: torch.Tensor | None = None,
-    ) -> list[Checked]:
-        """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
-        :meth:`condition_tensor` and :func:`molvae.nn.model.make_condition`) and check them with RDKit.
-
-        Returns one :class:`~molvae.chem.checks.Checked` per row, in order, with ``properties``
-        (default: the model's conditioning properties; ``()`` for none, which is faster).
-        ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
-        ``template`` (token ids [n, T], ``<pad>`` where free) imposes tokens: see
-        :meth:`molvae.nn.model.ConditionalVAE.generate`.
-        """
-        if z.ndim != 2 or z.size(1) != self.latent_dim:
-            raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
-        if condition.shape != (z.size(0), 2 * len(self.property_names)):
-            raise BadInputError(
-                f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], got {tuple(condition.shape)}"
-            )
-        if template is not None and (template.ndim != 2 or template.size(0) != z.size(0)):
-            raise BadInputError(f"template must have shape [{z.size(0)}, T], got {tuple(template.shape)}")
-        z, condition = z.to(self.device), condition.to(self.device)
-        symbols: list[list[str]] = []
-        for i in range(0, z.size(0), batch_size):
-            ids = self.model.generate(
-                z[i : i + batch_size],
-                condition[i : i + batch_size],
-                temperature=temperature,
-                generator=generator,
-                first_allowed=self.first_allowed,
-                dtype=self.sample_dtype,
-                template=None if template is None else template[i : i + batch_size],
-            )
-            symbols.extend(tokens_to_symbols(self.vocab, ids))
-        names = self.property_names if properties is None else list(properties)
-        return check_symbols(symbols, names, n_jobs=n_jobs)
 
     def is_novel(self, smiles: Sequence[str]) -> list[bool]:
         """Whether each canonical SMILES is absent from the model's training data."""
-        return checkpoint.contains_hashes(self.train_hashes, list(smiles)).__invert__().tolist()
+        return self.codec.is_novel(smiles)
 
     # ------------------------------------------------------------------ sampling
     def generate_iter(
@@ -196,8 +131,8 @@ class MolVAE:
 
     def _chunks(self, req: GenerationRequest) -> Iterator[GenerationChunk]:
         if req.scaffold is not None:
-            return scaffold.scaffold_chunks(self, req)
-        return generation.generate_chunks(self, req)
+            return scaffold.scaffold_chunks(self.codec, req)
+        return generation.generate_chunks(self.codec, req)
 
     def generate(
         self, n: int, *, max_rounds: int = 20, max_samples: int | None = None, **options: Unpack[SampleOptions]
@@ -241,11 +176,7 @@ class MolVAE:
         ``keep_first`` molecules (for pictures). ``progress`` shows a bar on a terminal.
         """
         req = GenerationRequest(n, max_samples=max_samples, **options)
-        return generation.write_generation(self, path, req, self._chunks(req), rejects, keep_first, progress)
-
-    def sampling_temperature(self, temperature: float | None = None) -> float:
-        """The decoder temperature to sample at: ``temperature``, or :attr:`default_temperature` for None."""
-        return self.default_temperature if temperature is None else temperature
+        return generation.write_generation(self.codec, path, req, self._chunks(req), rejects, keep_first, progress)
 
     def sample(
         self,
@@ -268,79 +199,30 @@ class MolVAE:
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
         out: list[str | None] = []
-        for part in generation.stream_checked(
-            self,
-            lambda produced: n - produced,
-            condition,
-            self.sampling_temperature(temperature),
-            self.generator(seed),
-            None,
-            0.0,
-            (),
-            n_jobs,
-            None,
-            n,
-        ):
+        codec = self.codec
+        stream = generation.StreamSpec(
+            wanted=lambda produced: n - produced,
+            condition=condition,
+            temperature=codec.sampling_temperature(temperature),
+            generator=codec.generator(seed),
+            n_jobs=n_jobs,
+            expected=n,
+        )
+        for part in generation.stream_checked(codec, stream):
             out.extend(part.smiles)
         return out
 
     # ------------------------------------------------------------------ encoding
     def properties_of(self, smiles: str) -> dict[str, float]:
         """The model's conditioning properties of a molecule, computed with RDKit."""
-        mol = mol_from_smiles(smiles)
-        if mol is None:
-            raise EncodingError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
-        return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
+        return self.codec.properties_of(smiles)
 
-    def prepare(self, smiles: Sequence[str]) -> Prepared:
-        """Token rows and property values of the molecules the model can encode, and reasons for the rest.
-
-        Feed the result to :meth:`prepared_batches` to run the encoder (or the teacher-forced decoder).
-        """
-        from molvae.data.dataset import prepare_molecule
-
-        out = Prepared()
-        for i, smi in enumerate(smiles):
-            prepared, reason = prepare_molecule(smi, self.config.max_length, self.property_names)
-            if prepared is None:
-                out.rejects.append((i, smi, reason))
-                continue
-            _, symbols, values = prepared
-            lacking = self.vocab.missing(symbols)
-            if lacking:
-                out.rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
-                continue
-            out.rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
-            out.properties.append(values)
-            out.indices.append(i)
-        return out
-
-    def prepared_batches(self, prepared: Prepared, batch_size: int = 1024) -> Iterator[PreparedBatch]:
-        """Batches of prepared molecules on the model's device, each conditioned on its own properties."""
-        rows, props = prepared.rows, prepared.properties
-        for s in range(0, len(rows), batch_size):
-            part = rows[s : s + batch_size]
-            tok = torch.zeros((len(part), max(len(r) for r in part)), dtype=torch.long)
-            for j, r in enumerate(part):
-                tok[j, : len(r)] = torch.tensor(r)
-            lengths = torch.tensor([len(r) for r in part])
-            p = torch.from_numpy(self.scaler.transform(np.asarray(props[s : s + batch_size])))
-            cond = make_condition(p, torch.ones_like(p)).to(self.device)
-            yield PreparedBatch(s, tok.to(self.device), lengths, cond)
-
-    @torch.no_grad()
     def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
         """Posterior means of every encodable molecule; the others come back as rejects with reasons.
 
         The encoder is given each molecule's own properties (computed with RDKit) as the condition.
         """
-        prepared = self.prepare(list(smiles))
-        zs = []
-        for b in self.prepared_batches(prepared, batch_size):
-            mu, _ = self.model.encode(b.tokens, b.lengths, b.condition)
-            zs.append(mu.float().cpu().numpy())
-        z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim), dtype=np.float32)
-        return Encoded(z=z, indices=prepared.indices, rejects=prepared.rejects)
+        return self.codec.encode_batch(smiles, batch_size)
 
     def encode(self, smiles: str | Sequence[str]) -> np.ndarray:
         """Latent vectors (posterior means), shape [n, latent_dim].
@@ -348,12 +230,7 @@ class MolVAE:
         Raises :class:`~molvae.errors.EncodingError` naming the first molecule that cannot be
         encoded and why (invalid SMILES, tokens the vocabulary lacks, too long).
         """
-        items = [smiles] if isinstance(smiles, str) else list(smiles)
-        enc = self.encode_batch(items)
-        if enc.rejects:
-            i, smi, reason = enc.rejects[0]
-            raise EncodingError(f"cannot encode {smi}: {reason}")
-        return enc.z
+        return self.codec.encode([smiles] if isinstance(smiles, str) else list(smiles))
 
     @torch.no_grad()
     def decode(
@@ -374,13 +251,13 @@ class MolVAE:
         if zt.ndim != 2 or zt.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(zt.shape)}")
         if condition is None or isinstance(condition, Mapping):
-            cond = self.condition_tensor(condition, zt.size(0), warn=warn)
+            cond = self.codec.condition_tensor(condition, zt.size(0), warn=warn)
         else:
             conds = list(condition)
             if len(conds) != zt.size(0):
                 raise BadInputError(f"{len(conds)} conditions for {zt.size(0)} latent vectors")
-            cond = torch.cat([self.condition_tensor(c, 1, warn=warn) for c in conds])
-        checked = self.decode_latents(zt, cond, temperature=temperature, generator=self.generator(seed))
+            cond = torch.cat([self.codec.condition_tensor(c, 1, warn=warn) for c in conds])
+        checked = self.codec.decode_latents(zt, cond, temperature=temperature, generator=self.codec.generator(seed))
         return [c.smiles for c in checked]
 
     def reconstruct(self, smiles: str | Sequence[str]) -> list[str | None]:
@@ -428,4 +305,4 @@ class MolVAE:
         """
         from molvae.optimize.run import optimize
 
-        return optimize(self, objective, seeds=seeds, top=top, progress=progress, **settings)
+        return optimize(self.codec, objective, seeds=seeds, top=top, progress=progress, **settings)

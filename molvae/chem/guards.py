@@ -55,9 +55,6 @@ REACTIVE: dict[str, str] = {
     "diazonium (N#N)": "[#7]#[#7]",
 }
 
-RULES = ("alerts", "sa", "ring_size", "chain", "reactive")
-
-
 @functools.lru_cache(maxsize=1)
 def _reactive_patterns() -> tuple[tuple[str, Chem.Mol], ...]:
     out = []

@@ -7,6 +7,7 @@ nothing here raises on chemistry the toolkit rejects.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 from collections.abc import Iterator, Sequence
 
@@ -114,8 +115,6 @@ def draw_grid(
         raise ValueError("no valid molecule to draw")
     png = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row, subImgSize=size, legends=labels, returnPNG=True)
     if not isinstance(png, (bytes, bytearray)):  # older RDKit returns an IPython/PIL object
-        import io
-
         buf = io.BytesIO()
         png.save(buf, format="PNG")
         png = buf.getvalue()

@@ -24,7 +24,9 @@ import numpy as np
 from molvae.data.vocabulary import Vocabulary, smiles_to_symbols
 from molvae.errors import DataError, MissingFileError
 from molvae.io.readers import file_format, file_hash, iter_smiles
+from molvae.io.writers import write_table
 from molvae.runtime.cache import cache_dir
+from molvae.runtime.parallel import pmap
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +212,6 @@ def load_molecules(
 
 def _run_pool(records: list, n_jobs: int | None, progress: bool) -> list:
     """:func:`_process_chunk` over chunks of records in worker processes (in this one when few)."""
-    from molvae.runtime.parallel import pmap
 
     jobs = 1 if len(records) < SERIAL_BELOW else n_jobs
     parts = pmap(
@@ -269,7 +270,6 @@ def _read_cache(cache_file: Path, names: list[str]) -> MoleculeData:
 
 def write_rejects(path: str | os.PathLike, rejects: Sequence[Reject]) -> None:
     """Write rejects as CSV with columns ``line,smiles,reason``."""
-    from molvae.io.writers import write_table
 
     write_table(path, ["line", "smiles", "reason"], [(r.line, r.smiles, r.reason) for r in rejects])
 

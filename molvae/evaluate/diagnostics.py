@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from molvae.generate.stream import GenerationRequest, collect, generate_chunks
 from molvae.nn.model import ConditionalVAE, gaussian_kl
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molvae.api import MolVAE
+    from molvae.nn.codec import LatentCodec
 
 log = logging.getLogger(__name__)
 
@@ -39,33 +40,33 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Cov_x(E_q[z_u]) > 0.01
 
 
 @torch.no_grad()
-def reconstruction(model: MolVAE, smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
+def reconstruction(codec: LatentCodec, smiles: Sequence[str], batch_size: int = 512) -> dict[str, Any]:
     """Exact reconstruction (greedy decode of the posterior mean, own properties as condition)
     and teacher-forced token accuracy, plus the posterior statistics used by :func:`latent_usage`.
     """
     from molvae.chem.molecules import canonical_smiles
 
     smiles = list(smiles)
-    prepared = model.prepare(smiles)
+    prepared = codec.prepare(smiles)
     correct = total = 0
     exact = 0
     mus, logvars = [], []
-    for b in model.prepared_batches(prepared, batch_size):
+    for b in codec.prepared_batches(prepared, batch_size):
         tok, cond = b.tokens, b.condition
-        mu, logvar = model.model.encode(tok, b.lengths, cond)
+        mu, logvar = codec.model.encode(tok, b.lengths, cond)
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
-        start = torch.full((tok.size(0), 1), ConditionalVAE.START, dtype=torch.long, device=model.device)
-        logits, _ = model.model.decoder(torch.cat([start, tok[:, :-1]], 1), mu, cond)
+        start = torch.full((tok.size(0), 1), ConditionalVAE.START, dtype=torch.long, device=codec.device)
+        logits, _ = codec.model.decoder(torch.cat([start, tok[:, :-1]], 1), mu, cond)
         mask = tok != ConditionalVAE.PAD
         correct += int(((logits.argmax(-1) == tok) & mask).sum())
         total += int(mask.sum())
-        decoded = model.decode_latents(mu, cond, properties=(), n_jobs=1)
+        decoded = codec.decode_latents(mu, cond, properties=(), n_jobs=1)
         for c, i in zip(decoded, prepared.indices[b.start : b.start + batch_size]):
             exact += int(c.smiles is not None and c.smiles == canonical_smiles(smiles[i]))
     n = len(prepared)
-    mu = torch.cat(mus) if mus else torch.zeros(0, model.latent_dim)
-    logvar = torch.cat(logvars) if logvars else torch.zeros(0, model.latent_dim)
+    mu = torch.cat(mus) if mus else torch.zeros(0, codec.latent_dim)
+    logvar = torch.cat(logvars) if logvars else torch.zeros(0, codec.latent_dim)
     return {
         "n": n,
         "n_rejected": len(prepared.rejects),
@@ -73,7 +74,7 @@ def reconstruction(model: MolVAE, smiles: Sequence[str], batch_size: int = 512) 
         "token_accuracy": correct / total if total else None,
         "_mu": mu,
         "_logvar": logvar,
-        "_props": np.asarray(prepared.properties, dtype=np.float64).reshape(n, len(model.property_names)),
+        "_props": np.asarray(prepared.properties, dtype=np.float64).reshape(n, len(codec.property_names)),
     }
 
 
@@ -97,17 +98,17 @@ def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def property_head_error(model: MolVAE, mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
+def property_head_error(codec: LatentCodec, mu: torch.Tensor, props: np.ndarray) -> dict[str, float]:
     """Mean absolute error of the property head (from the posterior mean) in each property's units."""
     if len(props) == 0:
         return {}
-    pred = model.model.property_head(mu.to(model.device)).float().cpu().numpy()
-    pred = model.scaler.inverse(pred)
-    return {name: float(np.mean(np.abs(pred[:, i] - props[:, i]))) for i, name in enumerate(model.property_names)}
+    pred = codec.model.property_head(mu.to(codec.device)).float().cpu().numpy()
+    pred = codec.scaler.inverse(pred)
+    return {name: float(np.mean(np.abs(pred[:, i] - props[:, i]))) for i, name in enumerate(codec.property_names)}
 
 
 def condition_control(
-    model: MolVAE,
+    codec: LatentCodec,
     n_per_value: int = 200,
     n_values: int = 9,
     seed: int = 0,
@@ -120,14 +121,15 @@ def condition_control(
     measured property (for sweep plots).
     """
     out: dict[str, Any] = {}
-    for name in properties or model.property_names:
-        i = model.property_names.index(name)
-        lo, hi = model.scaler.p5[i], model.scaler.p95[i]
+    for name in properties or codec.property_names:
+        i = codec.property_names.index(name)
+        lo, hi = codec.scaler.p5[i], codec.scaler.p95[i]
         tol = TOLERANCES.get(name, 0.5)
         requested, means, stds, errors, hits = [], [], [], [], []
         n_valid = n_total = 0
         for k, value in enumerate(np.linspace(lo, hi, n_values)):
-            gen = model.generate(n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature)
+            req = GenerationRequest(n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature)
+            gen = collect(generate_chunks(codec, req))
             got = np.array([m.properties[name] for m in gen.molecules], dtype=np.float64)
             got = got[np.isfinite(got)]
             n_valid += len(got)
@@ -150,7 +152,7 @@ def condition_control(
 
 
 def diagnose(
-    model: MolVAE,
+    codec: LatentCodec,
     heldout_smiles: Sequence[str],
     control_n: int = 200,
     seed: int = 0,
@@ -159,16 +161,16 @@ def diagnose(
 ) -> dict[str, Any]:
     """All diagnostics of a model on held-out molecules (JSON-serialisable except ``_`` keys);
     the condition sweeps sample at ``temperature`` (default: the model's)."""
-    rec = reconstruction(model, heldout_smiles)
+    rec = reconstruction(codec, heldout_smiles)
     result: dict[str, Any] = {
         "reconstruction": {k: v for k, v in rec.items() if not k.startswith("_")},
         "latent": latent_usage(rec["_mu"], rec["_logvar"]),
-        "property_head_mae": property_head_error(model, rec["_mu"], rec["_props"]),
+        "property_head_mae": property_head_error(codec, rec["_mu"], rec["_props"]),
         "_mu": rec["_mu"].numpy(),
         "_props": rec["_props"],
     }
     if control:
         result["condition_control"] = condition_control(
-            model, n_per_value=control_n, seed=seed, temperature=temperature
+            codec, n_per_value=control_n, seed=seed, temperature=temperature
         )
     return result

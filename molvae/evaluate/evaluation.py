@@ -18,6 +18,15 @@ from typing import Any
 import numpy as np
 
 from molvae.errors import BadInputError
+from molvae.evaluate.metrics.packaged import MOSES_HELDOUT
+from molvae.evaluate.report import (
+    plot_condition_sweeps,
+    plot_kl_per_dim,
+    plot_latent_map,
+    plot_property_histograms,
+    write_report,
+)
+from molvae.io.readers import iter_smiles, read_smiles
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +35,6 @@ MOSES_PROPERTY_KEYS = {"logp": "logP", "sa": "SA", "qed": "QED", "mw": "weight"}
 
 
 def _heldout(path: str | Path, n: int, smiles_column: str | None = None) -> list[str]:
-    from molvae.io.readers import iter_smiles
-
     out: list[str] = []
     for _, smi in iter_smiles(path, smiles_column):
         if len(out) >= n:
@@ -69,7 +76,6 @@ def evaluate(
     written as JSON to ``json_path`` when given.
     """
     from molvae.evaluate.metrics import evaluate_smiles
-    from molvae.evaluate.metrics.packaged import MOSES_HELDOUT
 
     if (generated is None) == (model is None):
         raise BadInputError("evaluate needs either generated molecules or a model (one of the two)")
@@ -81,11 +87,9 @@ def evaluate(
         model = MolVAE.load(model)
     if model is not None:
         log.info("sampling %d molecules from the prior (RDKit checks in worker processes while sampling)", n)
-        temperature = model.sampling_temperature(temperature)
+        temperature = model.codec.sampling_temperature(temperature)
         samples = ["" if s is None else s for s in model.sample(n, temperature=temperature, seed=seed, n_jobs=n_jobs)]
     elif isinstance(generated, (str, Path)):
-        from molvae.io.readers import read_smiles
-
         samples = read_smiles(generated, smiles_column, allow_empty=True)  # an empty file is 0 molecules
     else:
         samples = ["" if s is None else str(s) for s in generated or ()]
@@ -111,7 +115,7 @@ def evaluate(
 
         held = _heldout(heldout or reference or MOSES_HELDOUT, heldout_n, smiles_column if heldout else None)
         log.info("diagnostics on %d held-out molecules", len(held))
-        diagnostics = diagnose(model, held, control_n=control_n, seed=seed, temperature=temperature)
+        diagnostics = diagnose(model.codec, held, control_n=control_n, seed=seed, temperature=temperature)
     report = None
     if report_dir is not None:
         report = _report(report_dir, metrics, diagnostics, samples, reference, model)
@@ -138,13 +142,6 @@ def _report(out_dir, metrics, diagnostics, samples, reference, model) -> Path:
     from molvae.chem.molecules import draw_grid, mol_from_smiles
     from molvae.chem.properties import compute_mol
     from molvae.evaluate.metrics import reference_stats
-    from molvae.evaluate.report import (
-        plot_condition_sweeps,
-        plot_kl_per_dim,
-        plot_latent_map,
-        plot_property_histograms,
-        write_report,
-    )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from molvae.generate.stream import GenerationChunk, GenerationRequest
 if TYPE_CHECKING:
     from rdkit import Chem
 
-    from molvae.api import MolVAE
+    from molvae.nn.codec import LatentCodec
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Scaffold:
         return f"Scaffold({self.text!r})"
 
 
-def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[GenerationChunk]:
+def scaffold_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[GenerationChunk]:
     """The molecules of a request with a ``scaffold``, batch by batch, every sample accounted for.
 
     Samples ``z = pool member + radius * N(0, I)`` where the pool holds the latent vectors of
@@ -81,20 +81,20 @@ def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
     assert req.scaffold is not None
     core = Scaffold(req.scaffold)
     n, limit = req.n, req.limit
-    g = model.generator(req.seed)
+    g = codec.generator(req.seed)
     condition = req.condition
     if req.around is not None and condition is None:
-        condition = model.properties_of(req.around)
+        condition = codec.properties_of(req.around)
     candidates = (
         ([core.smiles] if core.smiles else []) + ([req.around] if req.around else []) + list(req.scaffold_seeds)
     )
     with_core = [smi for smi in candidates if core.matches(smi)]
     if len(with_core) < len(candidates):
         log.info("ignored %d seed molecule(s) without the scaffold", len(candidates) - len(with_core))
-    pool = torch.zeros((0, model.latent_dim), device=model.device)
+    pool = torch.zeros((0, codec.latent_dim), device=codec.device)
     if with_core:
-        enc = model.encode_batch(with_core)
-        pool = torch.from_numpy(enc.z).to(model.device)
+        enc = codec.encode_batch(with_core)
+        pool = torch.from_numpy(enc.z).to(codec.device)
         for _, rejected, reason in enc.rejects:
             log.info("cannot start from %s: %s", rejected, reason)
     radius, kept, sampled, without = req.radius, 0, 0, 0
@@ -103,12 +103,12 @@ def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
     while kept < n and sampled < limit:
         m = min(batch, limit - sampled)
         n_prior = m if len(pool) == 0 else int(round(m * PRIOR_SHARE))
-        z = torch.randn((m, model.latent_dim), generator=g, device=model.device)
+        z = torch.randn((m, codec.latent_dim), generator=g, device=codec.device)
         if m > n_prior:
-            pick = torch.randint(0, len(pool), (m - n_prior,), generator=g, device=model.device)
+            pick = torch.randint(0, len(pool), (m - n_prior,), generator=g, device=codec.device)
             z[n_prior:] = pool[pick] + radius * z[n_prior:]
-        cond = model.condition_tensor(condition, m, warn=sampled == 0)
-        checked = model.decode_latents(z, cond, temperature=req.temperature_for(model), generator=g, n_jobs=req.n_jobs)
+        cond = codec.condition_tensor(condition, m, warn=sampled == 0)
+        checked = codec.decode_latents(z, cond, temperature=req.temperature_for(codec), generator=g, n_jobs=req.n_jobs)
         chunk = GenerationChunk()
         hits = 0
         for i, c in enumerate(checked):
@@ -134,8 +134,8 @@ def scaffold_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
             radius = min(radius * 1.25, 2.0) if share > 0.5 else max(radius * 0.75, 0.05) if share < 0.1 else radius
         if chunk.molecules:  # new members sit at their posterior means: where they decode best
             fresh = [c.smiles for c in chunk.molecules if c.smiles is not None]
-            chunk.novel = model.is_novel(fresh)
-            pool = torch.cat([pool, torch.from_numpy(model.encode_batch(fresh).z).to(model.device)])
+            chunk.novel = codec.is_novel(fresh)
+            pool = torch.cat([pool, torch.from_numpy(codec.encode_batch(fresh).z).to(codec.device)])
         yield chunk
     if kept == 0:
         raise ScaffoldNotFoundError(

@@ -1,8 +1,8 @@
-"""Sampling many molecules from a :class:`~molvae.api.MolVAE`: streamed, de-duplicated, accounted for.
+"""Sampling many molecules from a model: streamed, de-duplicated, accounted for.
 
 :meth:`MolVAE.generate`, :meth:`~MolVAE.generate_iter`, :meth:`~MolVAE.generate_to_file` and
 :meth:`~MolVAE.sample` take the same options (:class:`SampleOptions`); this module does the work
-through the model's public methods. The RDKit checks of a batch run in worker processes
+through the model's :class:`~molvae.nn.codec.LatentCodec`. The RDKit checks of a batch run in worker processes
 (:class:`~molvae.chem.checks.ChemistryPool`) while the model samples the next one.
 """
 
@@ -13,18 +13,18 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 import numpy as np
 import torch
 
-from molvae.errors import BadInputError
 from molvae.chem.checks import CHUNK, POOL_ABOVE, Checked, CheckedChunk, ChemistryPool
+from molvae.errors import BadInputError
+from molvae.io.writers import MoleculeWriter, TableWriter, output_format, sibling
 from molvae.nn import checkpoint
+from molvae.nn.codec import LatentCodec
 from molvae.runtime.parallel import resolve_jobs, torch_threads
-
-if TYPE_CHECKING:  # pragma: no cover
-    from molvae.api import MolVAE
+from molvae.runtime.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +96,13 @@ class GenerationRequest:
                 raise BadInputError("choosing the property columns is not supported with a scaffold")
             object.__setattr__(self, "properties", tuple(resolve(self.properties)))
 
-    def temperature_for(self, model: MolVAE) -> float:
+    def temperature_for(self, codec: LatentCodec) -> float:
         """The decoder temperature: the one asked for, else the model's default."""
-        return model.sampling_temperature(self.temperature)
+        return codec.sampling_temperature(self.temperature)
 
-    def property_names(self, model: MolVAE) -> list[str]:
+    def property_names(self, codec: LatentCodec) -> list[str]:
         """The properties computed for each molecule: those asked for, else the model's own."""
-        return model.property_names if self.properties is None else list(self.properties)
+        return codec.property_names if self.properties is None else list(self.properties)
 
     @property
     def limit(self) -> int:
@@ -162,67 +162,75 @@ class GenerationSummary:
     first_novel: list[bool] = field(default_factory=list)
 
 
-def stream_checked(
-    model: MolVAE,
-    budget: Callable[[int], int],
-    condition: Condition | None,
-    temperature: float,
-    g: torch.Generator,
-    center: torch.Tensor | None,
-    radius: float,
-    names: tuple[str, ...] | list[str],
-    n_jobs: int | None,
-    batch_size: int | None,
-    expected: int,
-) -> Iterator[CheckedChunk]:
+@dataclass(frozen=True)
+class StreamSpec:
+    """What :func:`stream_checked` samples: z = ``center`` + ``radius`` * N(0, I) (or N(0, I)),
+    decoded under ``condition`` at ``temperature`` with ``generator``, checked with the
+    ``properties`` computed, ``wanted(produced)`` more molecules at a time; ``expected`` is the
+    number the caller expects in all (it decides whether worker processes pay off)."""
+
+    wanted: Callable[[int], int]
+    temperature: float
+    generator: torch.Generator
+    condition: Condition | None = None
+    center: torch.Tensor | None = None
+    radius: float = 0.0
+    properties: Sequence[str] = ()
+    n_jobs: int | None = None
+    batch_size: int | None = None
+    expected: int = 0
+
+
+def stream_checked(codec: LatentCodec, spec: StreamSpec) -> Iterator[CheckedChunk]:
     """Checked samples in sampling order, chunk by chunk, the chemistry overlapped with sampling.
 
-    ``budget(produced)`` says how many more molecules to sample now (0: stop). A batch is
+    ``spec.wanted(produced)`` says how many more molecules to sample now (0: stop). A batch is
     sampled on the model only when the :class:`~molvae.chem.checks.ChemistryPool` has room, so
     memory stays bounded. Without an explicit ``n_jobs``, fewer than ``POOL_ABOVE`` ``expected``
     molecules are checked in this process (a pool would cost more than it saves).
     """
-    bs = batch_size or (32768 if model.device.type == "cuda" else 4096)
-    jobs = resolve_jobs(n_jobs) if n_jobs is not None or expected >= POOL_ABOVE else 1
-    id_dtype = torch.uint8 if len(model.vocab) < 256 else torch.int16
+    bs = spec.batch_size or (32768 if codec.device.type == "cuda" else 4096)
+    jobs = resolve_jobs(spec.n_jobs) if spec.n_jobs is not None or spec.expected >= POOL_ABOVE else 1
+    id_dtype = torch.uint8 if len(codec.vocab) < 256 else torch.int16
+    g, center = spec.generator, spec.center
     # With worker processes on every core, the CPU sampler gets one thread: OpenMP threads that
     # wait at every decoder step for a core a worker holds make sampling many times slower.
-    threads = 1 if jobs > 1 and model.device.type == "cpu" else torch.get_num_threads()
+    threads = 1 if jobs > 1 and codec.device.type == "cpu" else torch.get_num_threads()
 
     def batches() -> Iterator[np.ndarray]:
         produced, size = 0, min(bs, CHUNK)  # small first batches: the workers start at once
-        while (m := min(size, budget(produced))) > 0:
+        while (m := min(size, spec.wanted(produced))) > 0:
             with torch_threads(threads):
-                noise = torch.randn((m, model.latent_dim), generator=g, device=model.device)
-                z = center + radius * noise if center is not None else noise
-                cond = model.condition_tensor(condition, m, warn=produced == 0)
-                ids = model.model.generate(
+                noise = torch.randn((m, codec.latent_dim), generator=g, device=codec.device)
+                z = center + spec.radius * noise if center is not None else noise
+                cond = codec.condition_tensor(spec.condition, m, warn=produced == 0)
+                ids = codec.model.generate(
                     z,
                     cond,
-                    temperature=temperature,
+                    temperature=spec.temperature,
                     generator=g,
-                    first_allowed=model.first_allowed,
-                    dtype=model.sample_dtype,
+                    first_allowed=codec.first_allowed,
+                    dtype=codec.sample_dtype,
                 )
             produced, size = produced + m, min(bs, 2 * size)
             arr = ids.to(id_dtype).cpu().numpy()
             for s in range(0, m, CHUNK):
                 yield arr[s : s + CHUNK]
 
-    with ChemistryPool(model.vocab, names, jobs) as pool:
+    with ChemistryPool(codec.vocab, spec.properties, jobs) as pool:
         yield from pool.imap(batches())
 
 
-def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[GenerationChunk]:
+def generate_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[GenerationChunk]:
     """The molecules of ``req`` chunk by chunk, in sampling order (see :meth:`MolVAE.generate_iter`).
 
     A request with a ``scaffold`` is served by :func:`molvae.generate.scaffold.scaffold_chunks` instead.
     """
-    g = model.generator(req.seed)
+    g = codec.generator(req.seed)
     center, condition = None, req.condition
     if req.around is not None:
-        center = torch.from_numpy(model.encode([req.around])).to(model.device)
-        condition = model.properties_of(req.around) if condition is None else condition
+        center = torch.from_numpy(codec.encode([req.around])).to(codec.device)
+        condition = codec.properties_of(req.around) if condition is None else condition
     n, limit, unique = req.n, req.limit, req.unique
     kept = sampled = 0
 
@@ -231,21 +239,21 @@ def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
             return n - produced
         return 0 if kept >= n else min(limit - produced, int((n - kept) * 1.25) + 16)
 
-    names = req.property_names(model)
+    names = req.property_names(codec)
     seen: set[int] = set()
-    parts = stream_checked(
-        model,
-        budget,
-        condition,
-        req.temperature_for(model),
-        g,
-        center,
-        req.radius,
-        names,
-        req.n_jobs,
-        req.batch_size,
-        n,
+    spec = StreamSpec(
+        wanted=budget,
+        temperature=req.temperature_for(codec),
+        generator=g,
+        condition=condition,
+        center=center,
+        radius=req.radius,
+        properties=names,
+        n_jobs=req.n_jobs,
+        batch_size=req.batch_size,
+        expected=n,
     )
+    parts = stream_checked(codec, spec)
     for part in parts:
         chunk = GenerationChunk()
         checked = part.checked(names)
@@ -268,7 +276,7 @@ def generate_chunks(model: MolVAE, req: GenerationRequest) -> Iterator[Generatio
             chunk.molecules.append(c)
             kept_hashes.append(h)
             kept += 1
-        known = checkpoint.in_table(model.train_hashes, np.asarray(kept_hashes, dtype=np.int64))
+        known = checkpoint.in_table(codec.train_hashes, np.asarray(kept_hashes, dtype=np.int64))
         chunk.novel = (~known).tolist()
         if chunk.n_sampled:
             yield chunk
@@ -292,7 +300,7 @@ def collect(chunks: Iterator[GenerationChunk]) -> Generation:
 
 
 def write_generation(
-    model: MolVAE,
+    codec: LatentCodec,
     path: str | Path,
     req: GenerationRequest,
     chunks: Iterator[GenerationChunk],
@@ -301,11 +309,9 @@ def write_generation(
     progress: bool = False,
 ) -> GenerationSummary:
     """The ``chunks`` of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`)."""
-    from molvae.io.writers import MoleculeWriter, TableWriter, output_format, sibling
-    from molvae.runtime.progress import progress_bar
 
     output_format(path)  # fail on a bad name before any work
-    names = req.property_names(model)
+    names = req.property_names(codec)
     summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
     chunks = iter(chunks)
     first = next(chunks, None)  # a bad request (unknown property, seed) fails here, before the file is touched

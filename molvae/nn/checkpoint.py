@@ -26,6 +26,7 @@ from molvae.data.conditioning import PropertyScaler
 from molvae.data.vocabulary import Vocabulary
 from molvae.errors import CheckpointError
 from molvae.nn.model import ConditionalVAE, ModelConfig
+from molvae.version import __version__
 
 FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1
@@ -49,8 +50,6 @@ def pretrained_path(name: str = PRETRAINED_NAME) -> Path:
 def package_versions() -> dict[str, str]:
     import rdkit
     import selfies
-
-    from molvae.version import __version__
 
     return {
         "molvae": __version__,

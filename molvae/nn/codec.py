@@ -1,12 +1,24 @@
-"""What :class:`~molvae.api.MolVAE` returns when it reads molecules: prepared token rows and
-latent vectors, with the reasons for every molecule it could not use."""
+"""The latent codec: a trained network with its vocabulary, property scaler and device, which
+turns molecules into latent vectors and latent vectors into checked molecules; and what it
+returns when it reads molecules (prepared token rows, latent vectors, the reasons for every
+molecule it could not use)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from molvae.chem.checks import Checked, check_symbols, tokens_to_symbols
+from molvae.chem.molecules import mol_from_smiles
+from molvae.chem.properties import compute_mol
+from molvae.data.conditioning import condition_arrays
+from molvae.data.dataset import prepare_molecule
+from molvae.errors import BadInputError, EncodingError
+from molvae.nn.checkpoint import ModelRecord, contains_hashes
+from molvae.nn.model import make_condition
 
 
 @dataclass
@@ -20,7 +32,7 @@ class Encoded:
 
 @dataclass
 class Prepared:
-    """Molecules made ready for the encoder by :meth:`MolVAE.prepare`.
+    """Molecules made ready for the encoder by :meth:`LatentCodec.prepare`.
 
     ``rows[k]`` (token ids ending with ``<end>``) and ``properties[k]`` (in the model's property
     order, real units) belong to input position ``indices[k]``; ``rejects`` holds
@@ -38,9 +50,187 @@ class Prepared:
 
 @dataclass
 class PreparedBatch:
-    """One batch of :meth:`MolVAE.prepared_batches`: rows ``start`` to ``start + len`` of a :class:`Prepared`."""
+    """One batch of :meth:`LatentCodec.prepared_batches`: rows ``start`` to ``start + len`` of a :class:`Prepared`."""
 
     start: int
     tokens: torch.Tensor  # [b, T] token ids ending with <end>, padded with 0, on the model's device
     lengths: torch.Tensor  # [b] on the CPU
     condition: torch.Tensor  # [b, 2 * P] the molecules' own properties, all given
+
+
+class LatentCodec:
+    """The trained network with what it needs to read and write molecules: vocabulary, property
+    scaler and device. Generation, scaffold sampling, the latent search and the diagnostics work
+    through this class; :class:`~molvae.api.MolVAE` owns one and adds the user's methods.
+
+    >>> codec = MolVAE.pretrained().codec                             # doctest: +SKIP
+    >>> z = codec.encode_batch(["CCOc1ccccc1C(N)=O"]).z                 # doctest: +SKIP
+    >>> cond = codec.condition_tensor({"qed": 0.8}, len(z))             # doctest: +SKIP
+    >>> [c.smiles for c in codec.decode_latents(torch.from_numpy(z), cond)]  # doctest: +SKIP
+    """
+
+    def __init__(self, record: ModelRecord, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.config = record.model_config
+        self.vocab = record.vocab
+        self.scaler = record.scaler
+        self.property_names: list[str] = record.property_names
+        #: decoder temperature of sampling when none is given (the checkpoint's; 1 for most models)
+        self.default_temperature: float = record.temperature
+        #: sorted 64-bit hashes of the training molecules' canonical SMILES (see :meth:`is_novel`)
+        self.train_hashes = record.train_hashes
+        self.model = record.build_model(self.device)
+        #: which tokens may start a molecule (atoms): the decoder's mask for its first step
+        self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
+        #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
+        self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def max_length(self) -> int:
+        """The most SELFIES tokens a molecule may have (the decoder's length)."""
+        return self.config.max_length
+
+    def generator(self, seed: int | None = None) -> torch.Generator:
+        """A random generator on the model's device, seeded with ``seed`` (fresh entropy when None).
+
+        Pass it to :meth:`decode_latents` to make a sequence of decodes reproducible.
+        """
+        g = torch.Generator(device=self.device)
+        if seed is None:
+            g.seed()
+        else:
+            g.manual_seed(int(seed))
+        return g
+
+    def sampling_temperature(self, temperature: float | None = None) -> float:
+        """The decoder temperature to sample at: ``temperature``, or :attr:`default_temperature` for None."""
+        return self.default_temperature if temperature is None else temperature
+
+    def condition_tensor(self, condition: Mapping[str, float] | None, n: int, warn: bool = True) -> torch.Tensor:
+        """The decoder's condition input for ``n`` rows requesting ``condition`` (others left free).
+
+        Shape [n, 2 * P]: standardised values, then the mask of given properties.
+        """
+        v, m = condition_arrays(self.scaler, condition, n, warn=warn)
+        return make_condition(v, m).to(self.device)
+
+    @torch.no_grad()
+    def decode_latents(
+        self,
+        z: torch.Tensor,
+        condition: torch.Tensor,
+        *,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        batch_size: int = 2048,
+        properties: Sequence[str] | None = None,
+        n_jobs: int | None = None,
+        template: torch.Tensor | None = None,
+    ) -> list[Checked]:
+        """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
+        :meth:`condition_tensor` and :func:`molvae.nn.model.make_condition`) and check them with RDKit.
+
+        Returns one :class:`~molvae.chem.checks.Checked` per row, in order, with ``properties``
+        (default: the model's conditioning properties; ``()`` for none, which is faster).
+        ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
+        ``template`` (token ids [n, T], ``<pad>`` where free) imposes tokens: see
+        :meth:`molvae.nn.model.ConditionalVAE.generate`.
+        """
+        if z.ndim != 2 or z.size(1) != self.latent_dim:
+            raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
+        if condition.shape != (z.size(0), 2 * len(self.property_names)):
+            raise BadInputError(
+                f"condition must have shape [{z.size(0)}, {2 * len(self.property_names)}], got {tuple(condition.shape)}"
+            )
+        if template is not None and (template.ndim != 2 or template.size(0) != z.size(0)):
+            raise BadInputError(f"template must have shape [{z.size(0)}, T], got {tuple(template.shape)}")
+        z, condition = z.to(self.device), condition.to(self.device)
+        symbols: list[list[str]] = []
+        for i in range(0, z.size(0), batch_size):
+            ids = self.model.generate(
+                z[i : i + batch_size],
+                condition[i : i + batch_size],
+                temperature=temperature,
+                generator=generator,
+                first_allowed=self.first_allowed,
+                dtype=self.sample_dtype,
+                template=None if template is None else template[i : i + batch_size],
+            )
+            symbols.extend(tokens_to_symbols(self.vocab, ids))
+        names = self.property_names if properties is None else list(properties)
+        return check_symbols(symbols, names, n_jobs=n_jobs)
+
+    def is_novel(self, smiles: Sequence[str]) -> list[bool]:
+        """Whether each canonical SMILES is absent from the model's training data."""
+        return contains_hashes(self.train_hashes, list(smiles)).__invert__().tolist()
+
+    def properties_of(self, smiles: str) -> dict[str, float]:
+        """The model's conditioning properties of a molecule, computed with RDKit."""
+        mol = mol_from_smiles(smiles)
+        if mol is None:
+            raise EncodingError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
+        return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
+
+    def prepare(self, smiles: Sequence[str]) -> Prepared:
+        """Token rows and property values of the molecules the model can encode, and reasons for the rest.
+
+        Feed the result to :meth:`prepared_batches` to run the encoder (or the teacher-forced decoder).
+        """
+        out = Prepared()
+        for i, smi in enumerate(smiles):
+            prepared, reason = prepare_molecule(smi, self.config.max_length, self.property_names)
+            if prepared is None:
+                out.rejects.append((i, smi, reason))
+                continue
+            _, symbols, values = prepared
+            lacking = self.vocab.missing(symbols)
+            if lacking:
+                out.rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
+                continue
+            out.rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
+            out.properties.append(values)
+            out.indices.append(i)
+        return out
+
+    def prepared_batches(self, prepared: Prepared, batch_size: int = 1024) -> Iterator[PreparedBatch]:
+        """Batches of prepared molecules on the model's device, each conditioned on its own properties."""
+        rows, props = prepared.rows, prepared.properties
+        for s in range(0, len(rows), batch_size):
+            part = rows[s : s + batch_size]
+            tok = torch.zeros((len(part), max(len(r) for r in part)), dtype=torch.long)
+            for j, r in enumerate(part):
+                tok[j, : len(r)] = torch.tensor(r)
+            lengths = torch.tensor([len(r) for r in part])
+            p = torch.from_numpy(self.scaler.transform(np.asarray(props[s : s + batch_size])))
+            cond = make_condition(p, torch.ones_like(p)).to(self.device)
+            yield PreparedBatch(s, tok.to(self.device), lengths, cond)
+
+    @torch.no_grad()
+    def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
+        """Posterior means of every encodable molecule; the others come back as rejects with reasons.
+
+        The encoder is given each molecule's own properties (computed with RDKit) as the condition.
+        """
+        prepared = self.prepare(list(smiles))
+        zs = []
+        for b in self.prepared_batches(prepared, batch_size):
+            mu, _ = self.model.encode(b.tokens, b.lengths, b.condition)
+            zs.append(mu.float().cpu().numpy())
+        z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim), dtype=np.float32)
+        return Encoded(z=z, indices=prepared.indices, rejects=prepared.rejects)
+
+    def encode(self, smiles: Sequence[str]) -> np.ndarray:
+        """Latent vectors (posterior means), shape [n, latent_dim].
+
+        Raises :class:`~molvae.errors.EncodingError` naming the first molecule that cannot be
+        encoded and why (invalid SMILES, tokens the vocabulary lacks, too long).
+        """
+        enc = self.encode_batch(list(smiles))
+        if enc.rejects:
+            i, smi, reason = enc.rejects[0]
+            raise EncodingError(f"cannot encode {smi}: {reason}")
+        return enc.z

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
+from molvae.errors import BadInputError
+
 log = logging.getLogger(__name__)
 
 
@@ -335,8 +337,6 @@ class ConditionalVAE(nn.Module):
         dropout is never applied here.
         """
         if not temperature >= 0 or temperature == float("inf"):  # NaN fails the first test
-            from molvae.errors import BadInputError
-
             raise BadInputError(f"temperature must be 0 (greedy) or a positive finite number, got {temperature}")
         max_length = max_length or self.cfg.max_length
         b, dev = z.size(0), z.device

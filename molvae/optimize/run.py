@@ -1,34 +1,17 @@
-"""Property-guided search in the latent space: a latent genetic algorithm, CMA-ES, gradient ascent.
+"""Property-guided search in the latent space: :func:`optimize`, the entry point.
 
-- ``ga`` (the default): a genetic algorithm (:mod:`molvae.optimize.engines.ga`): the best molecules found so
-  far breed children by crossover and mutation of their latent vectors and by decoder-guided
-  edits of their tokens (:mod:`molvae.optimize.engines.edits`); with a budget of distinct molecules, a
-  Gaussian-process surrogate (:mod:`molvae.optimize.surrogates.gp`) picks which of the decoded children get
-  scored.
-- ``cma``: CMA-ES (the ``cma`` package) over z — and, with
-  ``condition="search"``, over the decoder's condition values too — scored by the real
-  objective on decoded molecules, so it works for any objective, user functions included.
-  Several runs go in lock step (one decoding batch per generation) and restart when they stop.
-- ``gradient``: many starting points z (from the prior, or around each seed) climb the
-  model's property head by Adam, with a prior penalty (and a trust region around a seed).
-  Only for properties the head predicts (and plogp ≈ logP − SA from them).
-- ``gradient+cma``: gradient ascent, then CMA-ES runs that refine the best points found (a
-  quarter of them) or explore from the prior (the rest).
+The methods are in :mod:`molvae.optimize.engines` (``ga``, the default; ``cma``; ``gradient``;
+``gradient+cma``; any other registered there). Every latent point is decoded several times
+(greedily, then sampled at ``temperature``) under a condition vector: favourable values of the
+objective's properties the model is conditioned on (``condition="auto"``), the seed's own
+properties when starting from a seed, or values the search chooses. Every decoded molecule is
+checked and scored with RDKit (the property head is never the final word), deduplicated and
+ranked by the :class:`~molvae.optimize.oracle.Oracle`.
 
 The genetic algorithm is the default because it reached better scores per objective call than
 CMA-ES on the multi-property objectives of ``benchmarks/optimize_vs_ga.py`` (the README gives
 the figures). CMA-ES remains best for penalised logP with guards off (it reaches the long
 alkyl chains); the gradient's in-distribution optima stop earlier.
-
-Every latent point is decoded several times (greedily, then sampled at ``temperature``) under
-a condition vector: favourable values of the objective's properties the model is conditioned
-on (``condition="auto"``), the seed's own properties when starting from a seed, or values the
-search chooses. Every decoded molecule is checked and scored with RDKit (the head is never the
-final word), deduplicated and ranked.
-
-This module holds the settings, the results and :func:`optimize`; the engines are in
-:mod:`molvae.optimize.oracle`, the objective in :mod:`molvae.optimize.objectives` and scoring in
-:mod:`molvae.optimize.scoring`.
 
 >>> result = model.optimize("qed", budget=2000, seed=0)      # doctest: +SKIP
 >>> result.candidates[0].smiles, result.candidates[0].score  # doctest: +SKIP
@@ -36,40 +19,23 @@ This module holds the settings, the results and :func:`optimize`; the engines ar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
+from molvae.chem.guards import as_guards
 from molvae.errors import ConfigError
-from molvae.io.tomlfile import check_keys
+from molvae.nn.codec import LatentCodec
+from molvae.optimize import engines
+from molvae.optimize.config import search_table, with_changes
 from molvae.optimize.objectives import Objective, as_objective
-from molvae.optimize.types import (  # re-exported: the optimisation API is importable from here
-    CONDITIONS,
-    METHODS,
-    Candidate,
-    OptimizationResult,
-    SearchSettings,
-    SeedError,
-)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from molvae.api import MolVAE
-
-__all__ = [
-    "CONDITIONS",
-    "METHODS",
-    "Candidate",
-    "OptimizationResult",
-    "SearchSettings",
-    "SeedError",
-    "optimize",
-    "search_settings",
-    "settings_dict",
-]
+from molvae.optimize.oracle import Oracle
+from molvae.optimize.types import OptimizationResult, SearchSettings
 
 
 def optimize(
-    model: MolVAE,
+    codec: LatentCodec,
     objective: Objective | Mapping[str, Any] | str,
     seeds: Sequence[str] | None = None,
     top: int | None = 100,
@@ -78,55 +44,55 @@ def optimize(
     guards: Any = None,
     **kwargs: Any,
 ) -> OptimizationResult:
-    """Search the latent space of ``model`` for molecules that score well on ``objective``.
+    """Search the latent space of ``codec`` for molecules that score well on ``objective``.
 
     Args:
-        objective: an :class:`~molvae.optimize.objectives.Objective`, a dict in its TOML schema, a
-            ``.toml`` path, or one property name / ``module:function`` to maximise.
+        objective: an :class:`~molvae.optimize.objectives.Objective`, a dict in its TOML schema,
+            a ``.toml`` path, or one property name / ``module:function`` to maximise. The
+            ``[search]`` table of a file or dict gives settings (``settings`` and ``kwargs`` win).
         seeds: start from these molecules (each optimised separately; similarity is to the
             seed a candidate came from). Default: the objective's seeds, else the prior.
         top: keep this many candidates (per seed); ``None`` keeps all.
         progress: show a progress bar with the best score so far (or call ``progress(decoded, best)``).
-        settings / kwargs: :class:`SearchSettings` (``method``, ``budget``, ``seed``, ...).
+        settings / kwargs: :class:`SearchSettings`, or its fields and the method's own flat
+            (``method``, ``budget``, ``seed``, ``stall``, ...; see :mod:`molvae.optimize.config`).
         guards: the drug-likeness guards results must pass (:mod:`molvae.chem.guards`): ``None``
             keeps the objective's (on by default), ``False`` switches them off, ``True`` or a
             dict of :class:`~molvae.chem.guards.Guards` fields sets them.
 
     Raises :class:`~molvae.errors.ConfigError` for a bad objective or setting and
-    :class:`SeedError` for a seed the model cannot encode.
+    :class:`~molvae.optimize.types.SeedError` for a seed the model cannot encode.
     """
-    settings = settings or SearchSettings()
-    if kwargs:
-        search_settings(kwargs, "settings")  # unknown names and bad values are a ConfigError
-        settings = replace(settings, **kwargs)
+    if settings is None:
+        settings = with_changes(None, {**search_table(objective), **kwargs}, "settings")
+    else:
+        settings = with_changes(settings, kwargs, "settings")
     if top is not None and top < 1:
         raise ConfigError(f"top must be positive (or None for all), got {top}")
     obj = as_objective(objective, seeds or ())
     if guards is not None:
-        from molvae.chem.guards import as_guards
-
         obj = replace(obj, constraints=replace(obj.constraints, guards=as_guards(guards)))
-    from molvae.optimize.oracle import Search
-
-    search = Search(model, obj, settings, progress)
-    search.run()
-    return search.result(top)
+    return run_search(codec, obj, settings, progress).result(top)
 
 
-def search_settings(d: Mapping[str, Any], where: str = "search") -> dict[str, Any]:
-    """Validated ``[search]`` settings from a dict (unknown keys and bad values are errors)."""
-    from dataclasses import fields
-
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where} must be a table")
-    check_keys(d, (f.name for f in fields(SearchSettings)), where)
+def run_search(
+    codec: LatentCodec,
+    objective: Objective,
+    settings: SearchSettings,
+    progress: bool | Callable[[int, float], None] = False,
+) -> Oracle:
+    """Run the engine of ``settings.method`` until the budget is spent; the oracle holds what it
+    found (:meth:`~molvae.optimize.oracle.Oracle.result` ranks it; its scorer's cache lists every
+    molecule scored, in order)."""
+    spec = engines.spec(settings.method)
+    engine = engines.load(settings.method)
+    if hasattr(engine, "check"):
+        engine.check(codec, objective)
+    oracle = Oracle(codec, objective, settings, progress, search_condition=spec.search_condition)
+    t0 = time.time()
     try:
-        SearchSettings(**d)
-    except (ConfigError, TypeError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return dict(d)
-
-
-def settings_dict(s: SearchSettings) -> dict[str, Any]:
-    """The settings as a plain dict (written next to results)."""
-    return asdict(s)
+        engine.run(oracle, settings.engine)
+    finally:
+        oracle.close()
+    oracle.seconds = time.time() - t0
+    return oracle

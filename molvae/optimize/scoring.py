@@ -12,11 +12,14 @@ molecules, and a molecule a user function fails on gets the worst score and is c
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint, quiet_rdkit
@@ -25,18 +28,38 @@ from molvae.errors import ConfigError
 from molvae.optimize.objectives import Objective
 
 
+def _import_here_or_installed(module_name: str) -> ModuleType:
+    """``importlib.import_module``, falling back on the current directory for the top-level
+    package only when Python finds it nowhere else (an installed package is never shadowed)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        if exc.name != top:
+            raise  # the module exists, something it imports does not
+        found = importlib.machinery.PathFinder.find_spec(top, [os.getcwd()])
+        if found is None or found.loader is None:
+            raise
+        module = importlib.util.module_from_spec(found)
+        sys.modules[top] = module
+        try:
+            found.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[top]
+            raise
+        return importlib.import_module(module_name)
+
+
 def load_function(spec: str) -> Callable[[list[str]], Sequence[float]]:
     """Import ``package.module:function`` (the function may be a dotted attribute path).
 
     The module is found where Python finds it, or else in the current directory (as with
-    ``python -m``), so that ``molvae optimize --objective myscore:score`` finds ``./myscore.py``.
+    ``python -m``), so that ``molvae optimize --objective myscore:score`` finds ``./myscore.py``;
+    ``sys.path`` is left as it is.
     """
     module_name, _, attr = spec.partition(":")
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.append(cwd)  # last: a file here never shadows an installed package
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = _import_here_or_installed(module_name)
     except Exception as exc:  # ImportError, or the module itself failing on import
         raise ConfigError(f"objective {spec}: cannot import {module_name!r} ({type(exc).__name__}: {exc})") from None
     for part in attr.split("."):

@@ -12,12 +12,12 @@ from typing import Any
 
 from molvae.chem.properties import PROPERTIES
 from molvae.errors import BadInputError, ConfigError, EncodingError
+from molvae.optimize import engines
 from molvae.optimize.objectives import Objective
 
 INFEASIBLE = 1e9  # search fitness (minimised): a broken constraint ranks below every feasible molecule
 WORST = 1e12  # search fitness of invalid decodes and of molecules a user function failed on
 
-METHODS = ("cma", "gradient", "gradient+cma", "ga")
 BUDGET_COUNTS = ("decoded", "distinct")
 CONDITIONS = ("auto", "search", "none")
 
@@ -28,53 +28,62 @@ class SeedError(EncodingError, BadInputError):
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How to search. ``budget`` counts decoded molecules, or with ``budget_counts="distinct"`` the
-    distinct valid molecules found (per seed when starting from seeds); it is met exactly.
+    """How to search, whatever the method. ``budget`` counts decoded molecules, or with
+    ``budget_counts="distinct"`` the distinct valid molecules found (per seed when starting from
+    seeds); it is met exactly. ``engine`` holds the method's own settings (the ``Settings`` of its
+    module in :mod:`molvae.optimize.engines`; None: its defaults). A flat dict of both kinds of
+    field is read by :func:`molvae.optimize.config.search_settings`.
     """
 
-    method: str = "ga"  # ga (a genetic algorithm on latent vectors) | cma | gradient | gradient+cma
+    method: str = "ga"  # a name in molvae.optimize.engines.ENGINES
     budget: int = 4000
     budget_counts: str = "decoded"  # decoded | distinct (each scored once unless a guard rejects it; <= 50x decodes)
-    restarts: int | None = None  # starting points (gradient) / CMA-ES runs; default 32 from the prior, 2 per seed
-    steps: int = 60  # gradient steps
-    lr: float = 0.1  # gradient step size (Adam)
-    prior_weight: float = 0.05  # weight of ||z||^2 / 2 in the gradient loss
-    radius: float = 0.3  # spread of starting points around a seed, and CMA-ES step size there
-    sigma: float = 0.5  # CMA-ES step size when refining a good point (from the prior: 1, its own scale)
-    popsize: int | None = None  # CMA-ES population (default: cma's 4 + 3 ln n)
-    gradient_share: float = 0.25  # share of the budget for the gradient phase of gradient+cma
     samples_per_z: int = 2  # decodes per latent point: one greedy, the rest at ``temperature``
     temperature: float = 0.7
-    condition: str = "auto"  # auto | search (CMA-ES also searches the condition) | none
+    radius: float = 0.3  # spread of starting points around a seed (latent units)
+    condition: str = "auto"  # auto | search (engines that can also search the condition) | none
     batch_size: int = 512
     seed: int | None = 0
+    engine: Any = None  # the method's own settings
 
     def __post_init__(self) -> None:
-        for f in ("budget", "steps", "samples_per_z", "batch_size"):
+        for f in ("budget", "samples_per_z", "batch_size"):
             if not isinstance(getattr(self, f), int) or isinstance(getattr(self, f), bool):
                 raise ConfigError(f"{f} must be an integer, got {getattr(self, f)!r}")
-        for f in ("lr", "prior_weight", "radius", "sigma", "gradient_share", "temperature"):
+        for f in ("radius", "temperature"):
             if isinstance(getattr(self, f), bool) or not isinstance(getattr(self, f), (int, float)):
                 raise ConfigError(f"{f} must be a number, got {getattr(self, f)!r}")
+        own = engines.settings_class(self.method)  # unknown methods are a ConfigError
+        if self.engine is None:
+            object.__setattr__(self, "engine", own())
+        elif not isinstance(self.engine, own):
+            raise ConfigError(f"method {self.method} takes {own.__module__}.Settings, got {type(self.engine).__name__}")
         checks = [
-            (self.method in METHODS, f"unknown method {self.method!r}; use {', '.join(METHODS)}"),
             (
                 self.budget_counts in BUDGET_COUNTS,
                 f"unknown budget_counts {self.budget_counts!r}; use {' or '.join(BUDGET_COUNTS)}",
             ),
             (self.condition in CONDITIONS, f"unknown condition mode {self.condition!r}; use {', '.join(CONDITIONS)}"),
             (self.budget >= 1, f"budget must be positive, got {self.budget}"),
-            (self.restarts is None or self.restarts >= 1, "restarts must be positive"),
-            (self.steps >= 1, "steps must be positive"),
             (self.samples_per_z >= 1, "samples_per_z must be at least 1"),
             (self.temperature >= 0, "temperature must be non-negative"),
-            (self.radius > 0 and self.sigma > 0, "radius and sigma must be positive"),
-            (0 < self.gradient_share < 1, "gradient_share must be between 0 and 1"),
-            (self.popsize is None or self.popsize >= 2, "popsize must be at least 2"),
+            (self.radius > 0, "radius must be positive"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
+
+
+def check_numbers(settings: Any, integers: tuple[str, ...] = (), numbers: tuple[str, ...] = ()) -> None:
+    """A :class:`ConfigError` unless the named fields of ``settings`` are integers / numbers (None allowed)."""
+    for f in integers:
+        v = getattr(settings, f)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise ConfigError(f"{f} must be an integer, got {v!r}")
+    for f in numbers:
+        v = getattr(settings, f)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ConfigError(f"{f} must be a number, got {v!r}")
 
 
 @dataclass

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
+from molvae.runtime.progress import progress_bar
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -76,7 +78,6 @@ def pmap(
     ``serial_below`` items, or one job, run in this process (RDKit logs silenced too). The
     progress bar (:func:`molvae.runtime.progress.progress_bar`) counts ``size(x)`` per item (default 1).
     """
-    from molvae.runtime.progress import progress_bar
 
     n_jobs = resolve_jobs(n_jobs)
     total = len(items) if size is None else sum(size(x) for x in items)

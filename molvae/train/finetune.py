@@ -44,7 +44,6 @@ CONDITION_INPUTS = (
 )
 # Weights with one row per vocabulary token.
 TOKEN_ROWS = ("embedding.weight", "encoder.embedding.weight", "decoder.embedding.weight")
-OUTPUT_ROWS = ("decoder.out.weight", "decoder.out.bias")
 PROPERTY_ROWS = ("property_head.net.4.weight", "property_head.net.4.bias")
 
 

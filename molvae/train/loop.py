@@ -23,11 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from molvae.chem.checks import check_symbols, tokens_to_symbols
 from molvae.data.conditioning import random_mask
 from molvae.data.dataset import bucketed_batches
-from molvae.chem.checks import check_symbols, tokens_to_symbols
 from molvae.io.plotting import plot_curves
 from molvae.nn.model import ConditionalVAE, gaussian_kl, make_condition
+from molvae.runtime.progress import progress_bar
 from molvae.train.config import TrainConfig
 from molvae.train.runs import HISTORY_FIELDS, StopSignals, TrainingInterrupted, write_history
 from molvae.train.schedules import LOSS_TERMS, LossSums, kl_weight, learning_rate
@@ -309,7 +310,6 @@ class Trainer(TrainerSetup):
 
     def _epochs(self, signals: StopSignals) -> bool:
         """The epoch loop; True when it stopped early (out of time, or a stop signal)."""
-        from molvae.runtime.progress import progress_bar
 
         cfg = self.cfg
         world = self.dist.world_size

@@ -142,7 +142,7 @@ class StopSignals:
 HISTORY_FIELDS = [
     "epoch", "step", "minutes", "beta",
     "train_loss", "train_recon", "train_kl", "train_prop", "train_acc",
-    "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_exact_recon",
+    "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_nll_token", "val_exact_recon",
     "sample_validity", "sample_uniqueness",
 ]  # fmt: skip
 

@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from molvae.train.config import TrainConfig
 from molvae.train import distributed
+from molvae.train.config import TrainConfig
 
 LOSS_TERMS = ("loss", "recon", "kl", "prop", "correct", "tokens")  # summed per molecule / token
 

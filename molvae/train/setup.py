@@ -22,9 +22,9 @@ from molvae.errors import CheckpointError, DataError
 from molvae.nn.checkpoint import ModelRecord, smiles_hashes
 from molvae.nn.model import ConditionalVAE
 from molvae.runtime.device import resolve_device
+from molvae.train import distributed
 from molvae.train.config import TrainConfig
 from molvae.train.finetune import WarmStart, architecture_settings, remap_tokens, warm_start
-from molvae.train import distributed
 from molvae.train.runs import RunFolder, resume_settings
 from molvae.train.schedules import LossSums
 
@@ -113,7 +113,6 @@ class TrainerSetup:
                     cfg.batch_size,
                     math.ceil(cfg.batch_size / self.dist.world_size),
                 )
-        self.data_summary = data.summary()
         if len(data.smiles) < 2:
             raise DataError("need at least 2 usable molecules to train")
         self.data_hash = data.source_hash

@@ -44,8 +44,8 @@ def test_init_pretrained_grows_the_vocabulary_and_keeps_the_base_properties(fine
     model = MolVAE.load(out, device="cpu")
     base = MolVAE.pretrained(device="cpu")
     assert model.property_names == base.property_names
-    assert model.vocab.tokens[: len(base.vocab)] == base.vocab.tokens
-    assert {"[N+1]", "[O-1]", "[C@@H1]"} <= set(model.vocab.tokens)
+    assert model.codec.vocab.tokens[: len(base.codec.vocab)] == base.codec.vocab.tokens
+    assert {"[N+1]", "[O-1]", "[C@@H1]"} <= set(model.codec.vocab.tokens)
 
 
 def test_charged_and_stereo_leads_work_with_the_finetuned_model(finetuned, tmp_path):
@@ -93,12 +93,12 @@ def test_init_from_a_run_folder_and_resume_of_a_finetuning_run(finetuned, tmp_pa
     res = run("train", data, "--init", tmp_path / "base.ckpt", "--out", second, "--epochs", 1, "--batch-size", 32, "-q")
     assert res.exit_code == 0, res.output
     assert "vocabulary grown" not in res.output  # the first fine-tuning already holds every symbol
-    first_vocab = MolVAE.load(out, device="cpu").vocab.tokens
-    assert MolVAE.load(second, device="cpu").vocab.tokens == first_vocab
+    first_vocab = MolVAE.load(out, device="cpu").codec.vocab.tokens
+    assert MolVAE.load(second, device="cpu").codec.vocab.tokens == first_vocab
     assert MolVAE.load(second, device="cpu").default_temperature == 0.3
     res = run("train", data, "--out", second, "--resume", "--epochs", 2, "-q")
     assert res.exit_code == 0, res.output
     history = (second / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2"]
-    assert MolVAE.load(second, device="cpu").vocab.tokens == first_vocab
+    assert MolVAE.load(second, device="cpu").codec.vocab.tokens == first_vocab
     assert MolVAE.load(second / "last.ckpt", device="cpu").default_temperature == 0.3

@@ -13,7 +13,7 @@ from molvae.chem.molecules import canonical_smiles, mol_from_smiles, tanimoto
 from molvae.chem.properties import PROPERTIES, compute
 from molvae.errors import ConfigError, EncodingError
 from molvae.io.writers import write_molecules
-from molvae.optimize.run import SeedError
+from molvae.optimize.types import SeedError
 from tests.conftest import moses
 
 ALL = list(PROPERTIES)

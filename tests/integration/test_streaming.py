@@ -4,8 +4,8 @@ import csv
 
 import numpy as np
 
-from molvae.data.vocabulary import Vocabulary
 from molvae.chem.checks import ChemistryPool
+from molvae.data.vocabulary import Vocabulary
 
 
 def read_csv(path):

@@ -21,23 +21,23 @@ def test_decode_names_the_expected_shape(tiny_model):
 def test_decode_latents_checks_shapes_and_is_reproducible_with_a_generator(tiny_model):
     d, p = tiny_model.latent_dim, len(tiny_model.property_names)
     z = torch.randn(6, d, generator=torch.Generator().manual_seed(0))
-    cond = tiny_model.condition_tensor({"logp": 2.0}, 6)
+    cond = tiny_model.codec.condition_tensor({"logp": 2.0}, 6)
     assert cond.shape == (6, 2 * p)
     with pytest.raises(BadInputError, match="condition must have shape"):
-        tiny_model.decode_latents(z, cond[:5])
-    a = tiny_model.decode_latents(z, cond, temperature=1.0, generator=tiny_model.generator(3))
-    b = tiny_model.decode_latents(z, cond, temperature=1.0, generator=tiny_model.generator(3))
+        tiny_model.codec.decode_latents(z, cond[:5])
+    a = tiny_model.codec.decode_latents(z, cond, temperature=1.0, generator=tiny_model.codec.generator(3))
+    b = tiny_model.codec.decode_latents(z, cond, temperature=1.0, generator=tiny_model.codec.generator(3))
     assert [c.smiles for c in a] == [c.smiles for c in b]
-    greedy = tiny_model.decode_latents(z, cond, properties=())
+    greedy = tiny_model.codec.decode_latents(z, cond, properties=())
     assert [c.smiles for c in greedy] == tiny_model.decode(z.numpy(), {"logp": 2.0})
     assert all(c.properties == {} for c in greedy)
 
 
 def test_prepare_keeps_positions_and_reasons(tiny_model):
-    prepared = tiny_model.prepare(["CCO", "not a molecule", "c1ccccc1O"])
+    prepared = tiny_model.codec.prepare(["CCO", "not a molecule", "c1ccccc1O"])
     assert prepared.indices == [0, 2] and len(prepared) == 2
     assert [r[0] for r in prepared.rejects] == [1]
-    batches = list(tiny_model.prepared_batches(prepared, batch_size=1))
+    batches = list(tiny_model.codec.prepared_batches(prepared, batch_size=1))
     assert [b.start for b in batches] == [0, 1]
     assert all(b.condition.shape == (1, 2 * len(tiny_model.property_names)) for b in batches)
     z = tiny_model.encode_batch(["CCO", "not a molecule", "c1ccccc1O"]).z

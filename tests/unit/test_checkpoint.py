@@ -27,7 +27,7 @@ def test_round_trip_gives_the_same_model(tiny_run, tiny_model, tmp_path):
     assert "max_length" not in payload  # the model config holds it; no second copy to drift apart
     assert payload["format_version"] == checkpoint.FORMAT_VERSION
     record = checkpoint.ModelRecord.from_payload(payload)
-    assert record.model_config.max_length == tiny_model.config.max_length
+    assert record.model_config.max_length == tiny_model.codec.max_length
     record.write(tmp_path / "copy.ckpt")
     copy = MolVAE.load(tmp_path / "copy.ckpt", device="cpu")
     smiles = ["CCOc1ccccc1C(N)=O", "Cc1ccc(S(N)(=O)=O)cc1"]

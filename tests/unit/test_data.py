@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-from molvae.data.dataset import bucketed_batches, iter_smiles, load_molecules, split_indices
 from molvae.data import dataset as data_mod
+from molvae.data.dataset import bucketed_batches, iter_smiles, load_molecules, split_indices
 from molvae.errors import DataError, FormatError, MissingFileError
 from tests.conftest import moses
 

@@ -1,11 +1,16 @@
-"""The latent genetic algorithm's parent choice and first-generation size."""
+"""The ga engine: parent choice, first-generation size, operator shares, the surrogate's choice, restarts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from molvae.optimize.engines.ga import INITIAL, initial_size, parent_ranks
+from molvae.optimize.engines import ga
+from molvae.optimize.engines.ga import initial_size, parent_ranks
+from molvae.optimize.objectives import Objective
+from molvae.optimize.oracle import Oracle
+from molvae.optimize.run import run_search
+from molvae.optimize.types import SearchSettings
 
 
 def test_parents_are_drawn_from_every_rank_the_best_most():
@@ -18,56 +23,43 @@ def test_parents_are_drawn_from_every_rank_the_best_most():
 
 def test_first_generation_is_at_most_a_quarter_of_the_budget():
     assert initial_size(100) == 25 and initial_size(20) == 16
-    assert initial_size(4000) == initial_size(20000) == INITIAL
+    assert initial_size(4000) == initial_size(20000) == ga.Settings().initial
 
 
 def test_operator_shares_follow_success_and_never_drop_below_the_floor():
-    from molvae.optimize.engines.ga import FLOOR, operator_shares
+    from molvae.optimize.engines.ga import operator_shares
 
     share = operator_shares(np.array([9.0, 0.0, 0.0]), np.array([10.0, 10.0, 10.0]))
     assert share.sum() == pytest.approx(1.0)
-    assert share[0] > share[1] == share[2] >= FLOOR
+    assert share[0] > share[1] == share[2] >= ga.Settings().floor
     assert operator_shares(np.zeros(4), np.zeros(4)) == pytest.approx(np.full(4, 0.25))
 
 
 def test_evaluate_scores_only_what_keep_chooses(tiny_model):
-    from molvae.optimize.objectives import Objective
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.types import SearchSettings
-
-    s = Search(
-        tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
+    s = Oracle(
+        tiny_model.codec, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct")
     )
     x = np.random.default_rng(0).standard_normal((40, tiny_model.latent_dim)).astype(np.float32)
     offered: list[list[str]] = []
-    s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])
+    ev = s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])
     assert len(offered[0]) > 3 and s.used() == 3 and len(s.pool) + len(s.infeasible) == 3
-    assert set(s.scorer.cache) == set(offered[0][:3]) and s.new_points.sum() >= 1
+    assert set(s.scorer.cache) == set(offered[0][:3]) and ev.new.sum() >= 1 and len(ev.fitness) == 40
 
 
 def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_model):
-    from molvae.optimize.objectives import Objective
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.types import SearchSettings
-
     settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
-    s = Search(tiny_model, Objective.build(maximize=["qed"]), settings, False)
-    s.run()
+    s = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings)
     assert s.used() == 300 and s.step > 3  # several generations of children after the first
-    again = Search(tiny_model, Objective.build(maximize=["qed"]), settings, False)
-    again.run()
+    again = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings)
     assert list(again.scorer.cache) == list(s.scorer.cache)  # a seed makes it reproducible
 
 
 def test_choose_passes_over_children_that_break_a_guard(tiny_model):
     from molvae.chem.molecules import mol_from_smiles
     from molvae.optimize.engines.ga import choose
-    from molvae.optimize.objectives import Objective
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.types import SearchSettings
 
-    s = Search(
-        tiny_model, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct"), False
+    s = Oracle(
+        tiny_model.codec, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct")
     )
     s.scorer.evaluate(["CCO", "c1ccccc1", "CC(=O)Nc1ccccc1", "OC(=O)c1ccccc1", "Cc1ccncc1"])
     good = ["CC(=O)Nc1ccc(O)cc1", "Cc1ccccc1N", "OCc1ccccc1"]
@@ -83,32 +75,22 @@ def test_choose_passes_over_children_that_break_a_guard(tiny_model):
 
 
 def test_progress_counts_the_budget_unit_and_ends_at_the_budget(tiny_model, capsys):
-    from molvae.optimize.objectives import Objective
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.types import SearchSettings
-
     settings = SearchSettings(budget=120, budget_counts="distinct", method="ga", seed=1)
-    s = Search(tiny_model, Objective.build(maximize=["qed"]), settings, True)  # decodes far more than 120
-    s.run()
+    s = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings, True)  # decodes far more than 120
     err = capsys.readouterr().err
     assert s.decoded > 120 and "optimize" in err and "120/120 mol (100%)" in err and "refresh" not in err
     assert not any(f"{n}/120" in err for n in range(121, 2000))
 
 
 @pytest.mark.parametrize("stall, restarts", [(1, True), (10**6, False)])
-def test_a_group_whose_best_stops_rising_starts_a_fresh_population(tiny_model, caplog, monkeypatch, stall, restarts):
+def test_a_group_whose_best_stops_rising_starts_a_fresh_population(tiny_model, caplog, stall, restarts):
     import logging
 
-    from molvae.optimize.objectives import Objective
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.engines import ga as evolve
-    from molvae.optimize.types import SearchSettings
-
-    monkeypatch.setattr(evolve, "STALL", stall)
-    settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
+    settings = SearchSettings(
+        budget=300, budget_counts="distinct", method="ga", seed=1, engine=ga.Settings(stall=stall)
+    )
     flat = Objective.build(range={"logp": (-50.0, 50.0)})  # every molecule scores the best: the best never rises
-    s = Search(tiny_model, flat, settings, False)
     with caplog.at_level(logging.DEBUG, logger="molvae.optimize.engines.ga"):
-        s.run()
+        s = run_search(tiny_model.codec, flat, settings)
     assert s.used() == 300  # a restart spends the same budget
     assert any("restarts" in r.getMessage() for r in caplog.records) == restarts

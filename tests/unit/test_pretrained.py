@@ -31,7 +31,7 @@ def test_shipped_model_is_package_data_within_the_size_limit():
 
 def test_shipped_model_knows_the_documented_properties_and_moses_novelty(shipped):
     assert REQUIRED <= set(shipped.property_names)
-    assert len(shipped.train_hashes) > 1_500_000  # novelty against the whole MOSES training set
+    assert len(shipped.codec.train_hashes) > 1_500_000  # novelty against the whole MOSES training set
     first_train_row = canonical_smiles("CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1")
     assert shipped.is_novel([first_train_row, "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCO"]) == [False, True]
 
@@ -59,7 +59,7 @@ def test_generate_uses_the_shipped_model_by_default(tmp_path):
 def test_condition_control_moves_the_measured_property_the_requested_way(shipped):
     from molvae.evaluate.diagnostics import condition_control
 
-    c = condition_control(shipped, n_per_value=60, n_values=3, seed=0, properties=["logp"])["logp"]
+    c = condition_control(shipped.codec, n_per_value=60, n_values=3, seed=0, properties=["logp"])["logp"]
     low, mid, high = c["measured_mean"]
     assert low < mid < high
     assert high - low > 0.5 * (c["requested"][-1] - c["requested"][0])  # most of the requested span

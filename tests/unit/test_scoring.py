@@ -118,5 +118,13 @@ def test_a_user_module_in_the_current_directory_is_found(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     monkeypatch.delitem(sys.modules, "localscore_xyz", raising=False)
+    before = list(sys.path)
     assert load_function("localscore_xyz:score")(["CCO"]) == [3]
-    assert sys.path[-1] == str(tmp_path)  # after the installed packages, so it shadows none
+    assert sys.path == before  # found without touching sys.path
+    # an installed module of the same name wins over a file here
+    (tmp_path / "json.py").write_text("def dumps(x):\n    return 'shadowed'\n")
+    assert load_function("json:dumps")([1]) == "[1]"
+    # a module here that imports something missing says what is missing
+    (tmp_path / "brokenscore_xyz.py").write_text("import no_such_module_xyz\n")
+    with pytest.raises(ConfigError, match="no_such_module_xyz"):
+        load_function("brokenscore_xyz:score")

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from molvae.runtime.parallel import init_worker, pmap, torch_threads
+
 PAD_LEN = 350
 N_SYMBOLS = 35
 CHUNK = 2048  # molecules one-hot encoded at a time
@@ -60,8 +62,6 @@ def _init_worker() -> None:
     """ChemNet pool initialiser: one torch thread per process, RDKit quiet."""
     import torch
 
-    from molvae.runtime.parallel import init_worker
-
     torch.set_num_threads(1)
     init_worker()
 
@@ -95,8 +95,6 @@ def activations(
     large inputs are split over ``n_jobs`` processes with one torch thread each.
     """
     import torch
-
-    from molvae.runtime.parallel import pmap, torch_threads
 
     if len(smiles) == 0:
         return np.zeros((0, 512), dtype=np.float32)

@@ -33,7 +33,9 @@ import rdkit
 
 from molvae.errors import DataError
 from molvae.evaluate.metrics import _features, chemnet
-from molvae.io.readers import read_smiles
+from molvae.evaluate.metrics.packaged import MOSES_TEST_STATS, compact_fields
+from molvae.io.readers import file_hash, read_smiles
+from molvae.runtime.cache import cache_dir as molvae_cache_dir
 from molvae.runtime.parallel import pmap, resolve_jobs
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,6 @@ def default_reference_paths() -> MosesPaths:
 
 def cache_dir() -> Path:
     """Folder of cached reference statistics: ``$MOLVAE_CACHE_DIR/reference`` or ``~/.cache/molvae/reference``."""
-    from molvae.runtime.cache import cache_dir as molvae_cache_dir
 
     return molvae_cache_dir("reference")
 
@@ -238,7 +239,6 @@ def compute_reference_stats(
 
 def from_compact(a) -> tuple[ReferenceStats, dict[str, Any]]:
     """:class:`ReferenceStats` and their ``meta`` from compact arrays (:mod:`molvae.evaluate.metrics.packaged`)."""
-    from molvae.evaluate.metrics.packaged import compact_fields
 
     fields, meta = compact_fields(a)
     return ReferenceStats(**fields), meta
@@ -246,8 +246,6 @@ def from_compact(a) -> tuple[ReferenceStats, dict[str, Any]]:
 
 @functools.lru_cache(maxsize=1)
 def _shipped() -> tuple[ReferenceStats, dict[str, Any]]:
-    from molvae.evaluate.metrics.packaged import MOSES_TEST_STATS
-
     if not MOSES_TEST_STATS.is_file():
         raise DataError(f"the packaged MOSES test statistics are missing ({MOSES_TEST_STATS}); reinstall molvae")
     with np.load(MOSES_TEST_STATS, allow_pickle=False) as a:
@@ -261,8 +259,6 @@ def moses_test_stats() -> ReferenceStats:
 
 def is_moses_test(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds exactly the bytes the shipped statistics were computed from."""
-    from molvae.evaluate.metrics.packaged import MOSES_TEST_STATS
-    from molvae.io.readers import file_hash
 
     if not MOSES_TEST_STATS.is_file() or os.path.getsize(path) > (64 << 20):
         return False

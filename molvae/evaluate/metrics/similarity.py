@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from molvae.runtime.parallel import pmap
+
 QUERY_CHUNK = 4096
 REFERENCE_CHUNK = 8192
 
@@ -72,7 +74,6 @@ def max_similarity(
     is needed, which avoids a float division over every pair. The query rows are shared out
     over ``n_jobs`` processes (one torch thread each). Returns float64, shape ``(n_query,)``.
     """
-    from molvae.runtime.parallel import pmap
 
     query = np.ascontiguousarray(query, dtype=np.uint8)
     reference = np.ascontiguousarray(reference, dtype=np.uint8)
@@ -133,7 +134,6 @@ def mean_similarity_powers(
     over a list holding each molecule ``weights[j]`` times. Rows are shared out over ``n_jobs``
     processes. Returns ``{p: float64 (n,)}``.
     """
-    from molvae.runtime.parallel import pmap
 
     fps = np.ascontiguousarray(fps, dtype=np.uint8)
     n = len(fps)

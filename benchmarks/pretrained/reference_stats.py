@@ -7,7 +7,7 @@ Computes :func:`molvae.evaluate.metrics.reference.compute_reference_stats` of ``
 form of :mod:`molvae.evaluate.metrics.packaged` to ``molvae/evaluate/metrics/data/moses_test_stats.npz``, and the
 first 10,000 test SMILES (the default held-out set of ``molvae evaluate --model``) to
 ``molvae/evaluate/metrics/data/moses_test_heldout.smi.gz``. Run it again only when the statistics' code
-or RDKit's output changes; tests/unit/test_packaged.py checks the shipped file against the
+or RDKit's output changes; tests/evaluate/metrics/test_packaged.py checks the shipped file against the
 molecules.
 """
 

@@ -269,6 +269,7 @@ def _child_train(tmp_path, stop_with: str | None):
     return data, out, proc
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_and_finishes(tmp_path):
     from molvae.nn import checkpoint
 
@@ -290,6 +291,7 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     assert (out / "best.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path):
     from molvae.nn import checkpoint
 

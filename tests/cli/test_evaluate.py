@@ -23,6 +23,7 @@ def small_reference(tmp_path_factory):
     return p
 
 
+@pytest.mark.slow
 def test_evaluate_a_file_of_molecules(tmp_path, small_reference):
     gen = tmp_path / "gen.csv"
     smiles = moses(300, skip=5000) + ["not_a_smiles", "C1CC"]
@@ -53,6 +54,7 @@ def test_evaluate_empty_and_invalid_files_report_not_crash(tmp_path, small_refer
     assert m["valid"] == 0 and m["SNN/Test"] is None
 
 
+@pytest.mark.slow
 def test_evaluate_model_with_report(tiny_run, tmp_path, small_reference):
     res = run(
         "evaluate",

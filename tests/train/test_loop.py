@@ -38,6 +38,7 @@ def test_the_optimiser_follows_the_cosine_schedule(tmp_path, moses_file):
         trainer.close()
 
 
+@pytest.mark.slow
 def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, monkeypatch, caplog):
     import molvae.train.loop as train_module
 

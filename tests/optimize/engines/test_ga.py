@@ -46,6 +46,7 @@ def test_evaluate_scores_only_what_keep_chooses(tiny_model):
     assert set(s.scorer.cache) == set(offered[0][:3]) and ev.new.sum() >= 1 and len(ev.fitness) == 40
 
 
+@pytest.mark.slow
 def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_model):
     settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)
     s = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings)

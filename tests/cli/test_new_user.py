@@ -1,4 +1,4 @@
-"""What a new user meets in the first hour (issue 12): real-world files, odd values, exit codes, help."""
+"""What a new user meets in the first hour: real-world files, odd values, exit codes, help, the README."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ def full_stats():
     return reference.compute_reference_stats(moses(300, skip=1000), key="small", n_jobs=1)
 
 
+@pytest.mark.slow
 def test_compact_statistics_give_identical_metrics(full_stats, tmp_path):
     packaged.save_compact(tmp_path / "s.npz", full_stats, "abc")
     with np.load(tmp_path / "s.npz", allow_pickle=False) as a:

@@ -15,6 +15,7 @@ class Killed(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_mid_epoch_matches_uninterrupted_run(tmp_path, moses_file, monkeypatch):
     cfg = TrainConfig(**{**TINY, "epochs": 3, "checkpoint_minutes": 0.0})
     train(moses_file, tmp_path / "a", cfg)

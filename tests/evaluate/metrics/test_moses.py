@@ -263,6 +263,7 @@ def test_fcd_of_a_set_with_itself_is_zero(moses_sets):
 # ------------------------------------------------------------------ small calibration
 
 
+@pytest.mark.slow
 @needs_moses
 def test_small_calibration_train_against_test(moses_sets, small_reference):
     """1,000 random train molecules against 2,000 random test molecules.

@@ -17,6 +17,7 @@ from tests.conftest import TINY
 RARE = {"checkpoint_minutes": 1e9, "first_checkpoint_minutes": 1e9, "checkpoint_steps": 0}
 
 
+@pytest.mark.slow
 def test_sigint_saves_a_checkpoint_that_resumes_exactly(tmp_path, moses_file, monkeypatch):
     cfg = TrainConfig(**{**TINY, **RARE})
     train(moses_file, tmp_path / "a", cfg)

@@ -24,6 +24,7 @@ def history(run):
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_two_processes_follow_the_single_process_trajectory_and_resume_across_world_sizes(
     tmp_path, moses_file, monkeypatch

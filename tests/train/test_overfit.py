@@ -1,5 +1,7 @@
 """The model can memorise a small set: the integration test every VAE codebase should have."""
 
+import pytest
+
 from molvae import MolVAE
 from molvae.chem.molecules import canonical_smiles
 from molvae.train.config import TrainConfig
@@ -7,6 +9,7 @@ from molvae.train.loop import train
 from tests.conftest import moses
 
 
+@pytest.mark.slow
 def test_overfits_200_molecules(tmp_path):
     smiles = moses(200, skip=1000)
     path = tmp_path / "m200.smi"

@@ -15,14 +15,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from _common import machine  # noqa: E402,F401  (the scripts import it from here)
 
 
-def add_common_args(ap: argparse.ArgumentParser, budget: int) -> None:
+def add_common_args(ap: argparse.ArgumentParser, budget: int, method: str = "cma") -> None:
     ap.add_argument(
         "--model",
         default=None,
         help="checkpoint or run folder (default: the shipped pretrained model, when there is one)",
     )
     ap.add_argument("--budget", type=int, default=budget, help="molecules decoded (per seed where there are seeds)")
-    ap.add_argument("--method", default="cma", help="cma, gradient or gradient+cma")
+    ap.add_argument("--method", default=method, help=f"ga, cma, gradient or gradient+cma (default {method})")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")

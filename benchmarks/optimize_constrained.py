@@ -109,7 +109,7 @@ def run(model, starts: list[tuple[str, float]], delta: float, args) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(ap, budget=80)
+    add_common_args(ap, budget=80, method="ga")  # molvae's default: a seeded ga breeds from the seed itself
     ap.add_argument("--n-molecules", type=int, default=800, help="how many of the lowest-plogp test molecules")
     ap.add_argument(
         "--every", type=int, default=1, help="use every k-th of those molecules (a quick run that spans the whole set)"

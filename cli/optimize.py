@@ -42,6 +42,19 @@ def _method_help() -> str:
     return "; ".join(f"{s.name}: {s.summary}" for s in engines.ENGINES.values()) + "."
 
 
+def _why_none(result) -> str:
+    """Why a search has no result, and what to change."""
+    why = "the search found no valid molecule that meets the constraints"
+    wanted = result.objective.constraints.similarity
+    if result.closest and wanted is not None:
+        why += (
+            f"; the closest to a seed had similarity {max(result.closest):.2f} (asked {wanted:g}): "
+            "lower --similarity, raise --budget"
+            + ("" if not result.objective.constraints.guards.enabled else ", or try --no-guards")
+        )
+    return why
+
+
 def _pairs(values: tuple[str, ...], flag: str, split_range: bool = False) -> dict:
     """``("logp=2.5",)`` → ``{"logp": 2.5}``; ``mw=250:400`` → ``{"mw": (250, 400)}`` with ``split_range``."""
     out: dict = {}
@@ -290,7 +303,7 @@ def optimize(
         parts.append(f"{result.n_failures} got the worst score because the objective failed on them (see {fail})")
     parts.append(f"wrote {len(rows)} to {output}")
     echo("; ".join(parts))
-    require_usable(len(rows), "the search found no valid molecule that meets the constraints")
+    require_usable(len(rows), _why_none(result))
     if result.seeds:
         found = sum(result.best(i) is not None for i in range(len(result.seeds)))
         echo(f"{found} of {len(result.seeds)} seeds have a candidate")

@@ -55,6 +55,7 @@ REACTIVE: dict[str, str] = {
     "diazonium (N#N)": "[#7]#[#7]",
 }
 
+
 @functools.lru_cache(maxsize=1)
 def _reactive_patterns() -> tuple[tuple[str, Chem.Mol], ...]:
     out = []

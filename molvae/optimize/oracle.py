@@ -109,6 +109,7 @@ class Oracle:
         self.decoded = self.invalid = self.step = 0
         self.seconds = 0.0
         self.best = np.full(self.n_groups, -np.inf)
+        self.closest = [0.0] * self.n_groups  # highest similarity to each seed of any valid molecule decoded
         self.history: list[tuple[int, int, float]] = []
         self._progress = progress
         self._bar = None
@@ -236,6 +237,8 @@ class Oracle:
             sim = None
             if self.seeds:
                 sim = DataStructs.TanimotoSimilarity(self.seed_eval[g].fingerprint, ev.fingerprint)
+                if ev.smiles != self.seeds[g]:
+                    self.closest[g] = max(self.closest[g], sim)
             if ev.failed:
                 f = WORST
             else:
@@ -327,6 +330,7 @@ class Oracle:
             n_scored=self.scorer.n_scored - self.calls0,
             n_guarded=sum(guarded.values()),
             guarded=dict(guarded),
+            closest=list(self.closest) if self.seeds else [],
         )
         if res.n_failures:
             log.warning(

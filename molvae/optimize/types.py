@@ -124,6 +124,7 @@ class OptimizationResult:
     n_scored: int = 0  # molecules the objective was computed for (its calls; seeds not counted)
     n_guarded: int = 0  # of n_infeasible: distinct valid molecules that broke a drug-likeness guard
     guarded: dict[str, int] = field(default_factory=dict)  # guard rule -> molecules that broke it
+    closest: list[float] = field(default_factory=list)  # per seed: highest similarity of any valid decode
 
     def best(self, seed: str | int | None = None) -> Candidate | None:
         """The best candidate (of one seed, given as its index or SMILES); None when none was found."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import textwrap
 
 import pytest
@@ -276,3 +277,12 @@ def test_budget_of_distinct_molecules_and_guards_switch_off(tiny_run, tmp_path):
     assert res.exit_code == 0, res.output
     assert "drug-likeness guard" not in res.stderr
     assert "guards = false" in (tmp_path / "y.optimize.toml").read_text()
+
+
+def test_no_result_says_how_close_the_search_came_and_what_to_change(tiny_run, tmp_path):
+    seed = moses(1, skip=7)[0]
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--from", seed, "--similarity", "0.999",
+              "--budget", 40, "-o", tmp_path / "x.csv", "-q")  # fmt: skip
+    assert res.exit_code == 1
+    found = re.search(r"closest to a seed had similarity (\d\.\d\d) \(asked 0.999\): lower --similarity", res.output)
+    assert found and 0 < float(found.group(1)) < 0.999, res.output

@@ -177,3 +177,23 @@ def test_seed_the_vocabulary_cannot_encode_names_the_tokens(tiny_model):
         tiny_model.optimize("qed", seeds=["C[Si](C)(C)C"], budget=10)
     with pytest.raises(EncodingError, match="RDKit could not parse it"):
         tiny_model.optimize("qed", seeds=["not-a-molecule"], budget=10)
+
+
+def test_a_seeded_search_finds_close_analogues_from_its_first_calls(tiny_model):
+    """The seed's own children (edits, grown substituents, its decodes) come first, so that a
+    tight similarity constraint is met within a small budget even by a model that decodes far
+    from the seed."""
+    seed = moses(1, skip=7)[0]
+    obj = {"objective": [{"property": "qed"}], "constraints": {"similarity": 0.5}}
+    res = tiny_model.optimize(obj, seeds=[seed], budget=200, seed=0, top=None)
+    assert len(res.candidates) >= 10
+    assert all(c.similarity >= 0.5 and c.smiles != c.seed for c in res.candidates)
+    assert min(c.step for c in res.candidates) <= 2  # found in the first generation (its latent and edit batches)
+
+
+def test_several_seeds_share_a_small_budget_fairly(tiny_model):
+    seeds = moses(6, skip=20)
+    obj = {"objective": [{"property": "qed"}], "constraints": {"similarity": 0.4}}
+    res = tiny_model.optimize(obj, seeds=seeds, budget=60, seed=0, top=None)
+    assert res.n_decoded == 6 * 60
+    assert all(res.best(i) is not None for i in range(6))  # every seed got children, the last ones too

@@ -23,8 +23,13 @@ When the budget counts distinct molecules, more children are decoded than scored
 :func:`choose` scores those a Gaussian-process surrogate ranks best (and some at random), passing
 over those that break a drug-likeness guard, which could never be results.
 
-The first generation is ``initial_size(budget)`` points from the prior (or around each seed);
-with guards on and distinct counting, twice as many are decoded and that many that pass are scored.
+The first generation is ``initial_size(budget)`` points from the prior; with guards on and
+distinct counting, twice as many are decoded and that many that pass are scored. A search from
+seeds (lead optimisation) has no such blind generation: each seed is a parent of its group from
+the start (never a result itself), so the first children are its own edits, grown substituents
+and decodes of its encoding, and analogues at a tight similarity exist from the first calls;
+its generations are sized to the budget per seed (a quarter of it, at most ``offspring``), and
+the groups take turns in each batch so that a budget that runs out mid-batch cuts each alike.
 When a group's best has not risen for ``stall`` calls, and at least as many remain, the group
 starts again from fresh points (an island restart: its results so far stay results, but no longer
 breed), so that one early local optimum does not take the rest of the budget.
@@ -34,6 +39,7 @@ The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +48,7 @@ import torch
 from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
 from molvae.errors import ConfigError
 from molvae.optimize.engines.edits import pad_rows, random_symbols, template
-from molvae.optimize.oracle import Oracle
+from molvae.optimize.oracle import Oracle, Record
 from molvae.optimize.scoring import Scorer
 from molvae.optimize.surrogates.gp import TanimotoGP
 from molvae.optimize.types import INFEASIBLE, check_numbers
@@ -122,6 +128,25 @@ class _Batch:
         if row is not None:
             self.rows.append(row)
 
+    def interleave(self) -> None:
+        """Reorder the children so that groups take turns (first child of each group, then the second, ...)."""
+        turn: dict[int, int] = {}
+        rank = []
+        for g in self.group:
+            rank.append(turn.get(g, 0))
+            turn[g] = rank[-1] + 1
+        order = sorted(range(len(self.group)), key=lambda i: (rank[i], self.group[i]))
+        self.x = [self.x[i] for i in order]
+        self.group = [self.group[i] for i in order]
+        self.op = [self.op[i] for i in order]
+        if self.rows:
+            self.rows = [self.rows[i] for i in order]
+
+
+def _rank_score(score: float) -> float:
+    """A seed's score as a parent's rank: a seed the objective failed on ranks last."""
+    return score if math.isfinite(score) else -math.inf
+
 
 def run(search: Oracle, settings: Settings) -> None:
     """Run generations until the oracle's budget is spent."""
@@ -175,8 +200,18 @@ def run(search: Oracle, settings: Settings) -> None:
         used, stall = search.used(), ga.stall * groups
         return used - gain_at > stall and search.total_budget - used > stall
 
+    if search.seeds:  # lead optimisation: the seed is a parent from the first generation on
+        kids = min(ga.offspring, max(8, s.budget // 4)) * oversample  # generations sized to the budget per seed
+        parents = [
+            Record(smi, g, _rank_score(ev.score), 1.0, 0, "seed", np.concatenate([search.seed_z[g], search.cond_v[g][search.searched]]))
+            for g, (smi, ev) in enumerate(zip(search.seeds, search.seed_eval))
+        ]  # fmt: skip
+    else:
+        kids, parents = offspring, []
     n0 = initial_size(s.budget, ga.initial)
-    if oversample > 1 and search.scorer.guards.enabled:  # twice the points, to score n0 that pass the guards
+    if search.seeds:
+        pass  # no blind first generation: the seed's own children come first
+    elif oversample > 1 and search.scorer.guards.enabled:  # twice the points, to score n0 that pass the guards
         x0 = fresh(2 * n0).reshape(groups, 2 * n0, width).transpose(1, 0, 2).reshape(-1, width)  # groups take turns
         search.evaluate(x0, np.tile(np.arange(groups), 2 * n0), "ga", keep=first_generation(n0 * groups))
     else:
@@ -187,23 +222,23 @@ def run(search: Oracle, settings: Settings) -> None:
         share = operator_shares(successes, tries, ga.floor)
         log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
         for g in range(groups):
-            island = (r for r in search.pool.values() if r.group == g and r.step > since[g])  # since its restart
-            pop = sorted(island, key=lambda r: -r.score)[:size]
+            island = [r for r in search.pool.values() if r.group == g and r.step > since[g]]  # since its restart
+            pop = sorted(island + parents[g : g + 1], key=lambda r: -r.score)[:size]
             if pop and pop[0].score > island_best[g] + 1e-9:
                 island_best[g], gain_at[g] = pop[0].score, search.used()
             elif stalled(gain_at[g]):  # restart: a fresh population (the results so far are kept)
                 log.debug("group %d restarts at %d calls (best %.3f)", g, search.used(), island_best[g])
                 since[g], island_best[g], gain_at[g], pop = search.step, -np.inf, search.used(), []
-            if len(pop) < 2:  # nothing to breed yet: more fresh points
-                for x in fresh(offspring)[g * offspring : (g + 1) * offspring]:
+            if len(pop) < 2 - bool(parents):  # nothing to breed yet: more fresh points (a seed breeds alone)
+                for x in fresh(kids)[g * kids : (g + 1) * kids]:
                     latent.add(x, g, 0)
                 continue
             if len(pop) == size:
                 bar[g] = pop[-1].score
             encode([r.smiles for r in pop])
             x = np.stack([np.concatenate([codes.get(r.smiles, r.x[:d]), r.x[d:]]) for r in pop]).astype(np.float32)
-            ranks = parent_ranks(rng, len(pop), 2 * offspring).reshape(2, offspring)
-            for op, a, b in zip(rng.choice(len(OPERATORS), offspring, p=share), *ranks):
+            ranks = parent_ranks(rng, len(pop), 2 * kids).reshape(2, kids)
+            for op, a, b in zip(rng.choice(len(OPERATORS), kids, p=share), *ranks):
                 name = OPERATORS[op]
                 grow = name == "grow"  # a SMILES from an atom with a hydrogen, one token shorter than the limit
                 symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
@@ -220,6 +255,8 @@ def run(search: Oracle, settings: Settings) -> None:
         for batch, temperature in ((latent, None), (edits, ga.edit_temperature)):
             if not batch.x or search.spent():
                 continue
+            if groups > 1 and parents:
+                batch.interleave()  # groups take turns, so that a budget that runs out mid-batch cuts each alike
             group = np.asarray(batch.group)
             result = search.evaluate(
                 np.stack(batch.x).astype(np.float32),
@@ -232,8 +269,8 @@ def run(search: Oracle, settings: Settings) -> None:
             fitness = result.fitness
             won = result.new & (fitness < INFEASIBLE) & (-fitness > bar[group])
             op = np.asarray(batch.op)
-            successes *= ga.decay ** (op.size / offspring / groups)
-            tries *= ga.decay ** (op.size / offspring / groups)
+            successes *= ga.decay ** (op.size / kids / groups)
+            tries *= ga.decay ** (op.size / kids / groups)
             np.add.at(successes, op, won.astype(float))
             np.add.at(tries, op, 1.0)
 

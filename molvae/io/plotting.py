@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,23 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> None:
         a.set_xlabel("epoch")
         a.legend(fontsize=8)
         a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_curve(curve: Sequence[Any], path: str | Path) -> None:
+    """An optimisation's progress: the best score and the mean of the ten best against objective calls."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("best", "best"), ("top10", "mean of the 10 best")):
+        pts = [(p.calls, getattr(p, key)) for p in curve if math.isfinite(getattr(p, key))]
+        if pts:
+            ax.plot(*zip(*pts), label=label)
+    ax.set_xlabel("objective calls")
+    ax.set_ylabel("objective")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

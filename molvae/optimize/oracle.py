@@ -12,6 +12,7 @@ and which points found a molecule new to the search.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from collections import Counter
@@ -30,7 +31,15 @@ from molvae.nn.model import make_condition
 from molvae.optimize.objectives import Objective
 from molvae.optimize.scoring import Scorer
 from molvae.optimize.surrogates.head import related_conditions
-from molvae.optimize.types import INFEASIBLE, WORST, Candidate, OptimizationResult, SearchSettings, SeedError
+from molvae.optimize.types import (
+    INFEASIBLE,
+    WORST,
+    Candidate,
+    CurvePoint,
+    OptimizationResult,
+    SearchSettings,
+    SeedError,
+)
 from molvae.runtime.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,6 +104,7 @@ class Oracle:
         self.seed_eval = self.scorer.evaluate(self.seeds, guard=False) if self.seeds else []
         self.total_budget = settings.budget * self.n_groups
         self.calls0, self.distinct0 = self.scorer.n_scored, len(self.scorer.cache)  # the seeds are not in the budget
+        self.objective0 = self.scorer.objective_seconds
         self.max_decoded = self.total_budget if settings.budget_counts == "decoded" else 50 * self.total_budget
         # the condition each group decodes with: standardised values and mask, [groups, P]
         self.cond_index = related_conditions(objective, codec)  # property index -> favourable std value
@@ -111,6 +121,7 @@ class Oracle:
         self.best = np.full(self.n_groups, -np.inf)
         self.closest = [0.0] * self.n_groups  # highest similarity to each seed of any valid molecule decoded
         self.history: list[tuple[int, int, float]] = []
+        self.curve: list[CurvePoint] = []
         self._progress = progress
         self._bar = None
         if progress is True:
@@ -260,6 +271,12 @@ class Oracle:
             fitness[i] = min(fitness[i], f)
         best = float(np.max(self.best))
         self.history.append((self.step, self.decoded, best))
+        top = heapq.nlargest(10, (r.score for r in self.pool.values()))
+        self.curve.append(
+            CurvePoint(
+                self.scorer.n_scored - self.calls0, self.decoded, best, sum(top) / len(top) if top else -math.inf
+            )
+        )
         if self._bar is not None:
             if math.isfinite(best):  # before the update, so that the line it writes shows it
                 self._bar.set_postfix(best=f"{best:.4g}", refresh=False)
@@ -326,6 +343,8 @@ class Oracle:
             n_failures=self.scorer.n_failures,
             failures=list(self.scorer.failures),
             history=self.history,
+            curve=self.curve,
+            objective_seconds=self.scorer.objective_seconds - self.objective0,
             seconds=self.seconds,
             n_scored=self.scorer.n_scored - self.calls0,
             n_guarded=sum(guarded.values()),

@@ -17,6 +17,7 @@ import importlib.util
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -126,6 +127,7 @@ class Scorer:
         self._guard_reasons: dict[str, str] = {}  # checked by guard_reason, not yet evaluated
         self.cache: dict[str, Evaluation] = {}
         self.n_scored = 0  # molecules the objective was computed for
+        self.objective_seconds = 0.0  # time spent computing the objective (RDKit properties and user functions)
         self.n_failures = 0
         self.failures: list[tuple[str, str]] = []  # (SMILES, reason), the first few hundred
 
@@ -186,6 +188,7 @@ class Scorer:
         keep = [i for i, sk in enumerate(skip) if not sk]
         smiles, mols, guards = [smiles[i] for i in keep], [parsed[i] for i in keep], [reasons[i] for i in keep]
         self.n_scored += len(smiles)
+        t0 = time.perf_counter()
         values: list[dict[str, float]] = [
             dict(zip(self.property_names, compute_mol(m, self.property_names))) if m is not None else {} for m in mols
         ]
@@ -196,6 +199,7 @@ class Scorer:
                 values[i][spec] = v
                 if why:
                     failures[i] = why
+        self.objective_seconds += time.perf_counter() - t0
         for i, (s, m) in enumerate(zip(smiles, mols)):
             failure = failures[i]
             if not failure:

@@ -7,11 +7,15 @@ each other.
 
 from __future__ import annotations
 
+import csv
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from molvae.chem.properties import PROPERTIES
 from molvae.errors import BadInputError, ConfigError, EncodingError
+from molvae.io.plotting import plot_curve
 from molvae.optimize import engines
 from molvae.optimize.objectives import Objective
 
@@ -101,6 +105,17 @@ class Candidate:
     method: str = ""
 
 
+@dataclass(frozen=True)
+class CurvePoint:
+    """The search's progress after one batch: objective calls and decodes so far, the best
+    score and the mean of the ten best (over all seeds; -inf before any result)."""
+
+    calls: int
+    decoded: int
+    best: float
+    top10: float
+
+
 @dataclass
 class OptimizationResult:
     """Ranked, deduplicated candidates (best first; grouped by seed when starting from seeds).
@@ -125,6 +140,23 @@ class OptimizationResult:
     n_guarded: int = 0  # of n_infeasible: distinct valid molecules that broke a drug-likeness guard
     guarded: dict[str, int] = field(default_factory=dict)  # guard rule -> molecules that broke it
     closest: list[float] = field(default_factory=list)  # per seed: highest similarity of any valid decode
+    curve: list[CurvePoint] = field(default_factory=list)  # progress after each batch
+    objective_seconds: float = 0.0  # of ``seconds``: computing the objective (the rest is the search's own)
+
+    @property
+    def search_ms_per_call(self) -> float:
+        """The search's own time (decoding, checks, choosing; the objective excluded) per objective call, in ms."""
+        return 1000.0 * max(0.0, self.seconds - self.objective_seconds) / max(1, self.n_scored)
+
+    def write_curve(self, csv_path: str | Path, png_path: str | Path | None = None) -> None:
+        """The progress curve as CSV (calls, decoded, best, top10) and, with ``png_path``, a plot."""
+        with open(csv_path, "w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["calls", "decoded", "best", "top10"])
+            for p in self.curve:
+                w.writerow([p.calls, p.decoded, *(f"{v:.6g}" if math.isfinite(v) else "" for v in (p.best, p.top10))])
+        if png_path is not None:
+            plot_curve(self.curve, png_path)
 
     def best(self, seed: str | int | None = None) -> Candidate | None:
         """The best candidate (of one seed, given as its index or SMILES); None when none was found."""

@@ -286,3 +286,19 @@ def test_no_result_says_how_close_the_search_came_and_what_to_change(tiny_run, t
     assert res.exit_code == 1
     found = re.search(r"closest to a seed had similarity (\d\.\d\d) \(asked 0.999\): lower --similarity", res.output)
     assert found and 0 < float(found.group(1)) < 0.999, res.output
+
+
+def test_optimize_writes_its_progress_curve_beside_the_output(tiny_run, tmp_path):
+    out = tmp_path / "q.csv"
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--budget", 300, "--top", 0, "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    assert "ms per call" in res.output
+    curve = read_csv(tmp_path / "q.curve.csv")
+    assert (tmp_path / "q.curve.png").stat().st_size > 1000
+    calls = [int(r["calls"]) for r in curve]
+    assert calls == sorted(calls) and int(curve[-1]["decoded"]) == 300
+    best = [float(r["best"]) for r in curve if r["best"]]
+    assert best == sorted(best)  # the best so far never falls
+    scores = sorted((float(r["objective"]) for r in read_csv(out)), reverse=True)
+    assert float(curve[-1]["best"]) == pytest.approx(scores[0], abs=1e-4)  # the table has 4 decimals
+    assert float(curve[-1]["top10"]) == pytest.approx(sum(scores[:10]) / 10, abs=1e-4)

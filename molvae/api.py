@@ -293,12 +293,15 @@ class MolVAE:
         """Search the latent space for molecules that score well on ``objective``.
 
         ``objective``: a property name or ``module:function`` to maximise, a ``.toml`` file, a
-        dict in that schema or a :class:`molvae.optimize.objectives.Objective`. ``seeds``: start from
-        (and stay similar to) these molecules, each optimised separately. ``settings``: fields
-        of :class:`molvae.optimize.run.SearchSettings` (``method``, ``budget``, ``seed``, ...), and
-        ``guards=False`` to accept molecules that break the drug-likeness guards (:mod:`molvae.chem.guards`).
-        Returns a :class:`molvae.optimize.run.OptimizationResult`: ranked candidates, each checked
-        and scored with RDKit. See :func:`molvae.optimize.run.optimize`.
+        dict in that schema or a :class:`molvae.optimize.objectives.Objective`; a file's or dict's
+        ``[search]`` table gives settings. ``seeds``: start from (and stay similar to) these
+        molecules, each optimised separately. ``settings``: fields of
+        :class:`molvae.optimize.types.SearchSettings` (``method``, ``budget``, ``seed``, ...) and
+        of the method's own settings (e.g. the ``ga``'s ``stall``; :mod:`molvae.optimize.engines`),
+        which win over the file's; ``settings=SearchSettings(...)`` passes them whole; and
+        ``guards=False`` accepts molecules that break the drug-likeness guards (:mod:`molvae.chem.guards`).
+        Returns a :class:`molvae.optimize.types.OptimizationResult`: ranked candidates, each checked
+        and scored with RDKit, the counts and the progress curve. See :func:`molvae.optimize.run.optimize`.
 
         >>> model.optimize("qed", budget=2000, seed=0).candidates[0].score  # doctest: +SKIP
         0.947...

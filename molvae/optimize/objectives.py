@@ -64,7 +64,13 @@ TYPICAL_RANGE: dict[str, tuple[float, float]] = {
 
 _TERM_KEYS = {"property", "function", "goal", "target", "low", "high", "weight", "tolerance"}
 _CONSTRAINT_KEYS = {"similarity", "require", "forbid", "max_heavy_atoms", "guards"}
-_TOP_KEYS = {"objective", "combine", "constraints", "seeds", "search"}  # [search]: molvae.optimize.run.SearchSettings
+_TOP_KEYS = {
+    "objective",
+    "combine",
+    "constraints",
+    "seeds",
+    "search",
+}  # [search]: molvae.optimize.config.search_settings
 
 
 @dataclass(frozen=True)

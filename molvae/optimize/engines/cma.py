@@ -33,10 +33,10 @@ class Settings:
 
 
 def run(oracle: Oracle, settings: Settings) -> None:
-    evolve(oracle, settings, oracle.total_budget, refine=False)
+    search(oracle, settings, oracle.total_budget, refine=False)
 
 
-def evolve(oracle: Oracle, s: Settings, budget: int, refine: bool) -> None:
+def search(oracle: Oracle, s: Settings, budget: int, refine: bool) -> None:
     """Lock-step CMA-ES runs, one batch of decodes per generation; stopped runs restart.
 
     With ``refine``, a quarter of the runs start around the best molecules found so far."""

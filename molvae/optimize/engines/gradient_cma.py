@@ -45,4 +45,4 @@ def check(codec: LatentCodec, objective: Objective) -> None:
 
 def run(oracle: Oracle, settings: Settings) -> None:
     gradient.ascend(oracle, settings.gradient(), int(oracle.total_budget * settings.gradient_share))
-    cma.evolve(oracle, settings.cma(), oracle.total_budget - oracle.used(), refine=True)
+    cma.search(oracle, settings.cma(), oracle.total_budget - oracle.used(), refine=True)

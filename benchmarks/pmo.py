@@ -19,7 +19,8 @@ benchmark for practical molecular optimization"), with the published figures bes
   through :func:`molvae.optimize.run.run_search` as ``optimize_vs_ga.py`` does), ``molvae-noguards``
   (the same with ``guards=False``, as the peers run) and ``mol-ga`` (``default_ga``,
   ``offspring_size`` 100, started from 1,000 random MOSES training molecules drawn with the
-  seed, which count as calls). molvae never sends a molecule it rejects (invalid, duplicate, or
+  seed, which count as calls; Python's hash seed is fixed, as mol-ga's order of work depends on
+  it). molvae never sends a molecule it rejects (invalid, duplicate, or
   breaking a guard) to the oracle: such molecules are not calls. Its budget counts every
   distinct valid molecule it decoded, a few guarded ones included, so a guarded run may end a
   few calls short of the budget; its last value is then carried (it loses those calls).
@@ -412,6 +413,11 @@ def task_list(spec: str) -> list[str]:
 
 
 def main() -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # mol-ga iterates over sets of SMILES (the order it scores them in, the parents it draws):
+        # with Python's hash seed fixed, a seed gives the same run every time
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default="dev", help="dev (default), held-out, all, or comma-separated task names")
     ap.add_argument("--budget", type=int, default=10_000, help="oracle calls per run (PMO: 10,000)")

@@ -68,7 +68,7 @@ def build_series(n_scan: int, seed: int) -> None:
     rng.shuffle(rows)
     SERIES.parent.mkdir(parents=True, exist_ok=True)
     with open(SERIES, "w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["SMILES"])
         w.writerows([r] for r in rows)
     charged = sum(any(a.GetFormalCharge() for a in Chem.MolFromSmiles(r).GetAtoms()) for r in rows)

@@ -1,4 +1,8 @@
-"""Writing molecules and tables: .csv, .tsv, .smi and .sdf chosen by the file name."""
+"""Writing molecules and tables: .csv, .tsv, .smi and .sdf chosen by the file name.
+
+Text files end their lines with LF (``\\n``) on every system, so that line tools (awk, grep, cut)
+see no stray carriage return; the csv module's own default would be CRLF.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ class MoleculeWriter:
         else:
             self._fh = open(self.path, "w", newline="", encoding="utf-8")
             if self.fmt in ("csv", "tsv"):
-                self._csv = csv.writer(self._fh, delimiter="," if self.fmt == "csv" else "\t")
+                self._csv = csv.writer(self._fh, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
                 self._csv.writerow(["smiles", *self.columns])
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -119,7 +123,7 @@ class TableWriter:
             if self._fh is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fh = open(self.path, "w", newline="", encoding="utf-8")
-                self._csv = csv.writer(self._fh)
+                self._csv = csv.writer(self._fh, lineterminator="\n")
                 self._csv.writerow(self.header)
             self._csv.writerow([_fmt(v) for v in r])
             self.n += 1
@@ -139,7 +143,7 @@ def write_table(path: str | os.PathLike, header: Sequence[str], rows: Sequence[S
     """Plain CSV table (used for rejects and logs)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
         for r in rows:
             w.writerow([_fmt(v) for v in r])

@@ -150,7 +150,7 @@ HISTORY_FIELDS = [
 def write_history(out: Path, history: list[dict[str, float]]) -> None:
     """``history.csv`` of a run folder: one row per validation (epoch end or a stop)."""
     with open(out / "history.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
+        w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS, lineterminator="\n")
         w.writeheader()
         for row in history:
             w.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k)) for k in HISTORY_FIELDS})

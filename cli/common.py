@@ -17,7 +17,8 @@ from molvae.errors import BadInputError, MissingFileError, MolVAEError
 
 
 def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
-    """``("logp=2.5", "qed=0.8")`` → ``{"logp": 2.5, "qed": 0.8}``; usage error when malformed."""
+    """``("logp=2.5", "qed=0.8")`` → ``{"logp": 2.5, "qed": 0.8}``; usage error when malformed or when
+    a property is given twice (which value was meant cannot be guessed)."""
     out: dict[str, float] = {}
     for item in values:
         name, sep, value = item.partition("=")
@@ -29,7 +30,13 @@ def parse_conditions(values: tuple[str, ...]) -> dict[str, float] | None:
             raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--condition") from None
         if not math.isfinite(number):
             raise click.BadParameter(f"{item!r}: the value must be a finite number", param_hint="--condition")
-        out[name.strip().lower()] = number
+        key = name.strip().lower()
+        if key in out:
+            raise click.BadParameter(
+                f"{key} is given twice ({key}={out[key]:g} and {item}): give each property once",
+                param_hint="--condition",
+            )
+        out[key] = number
     return out or None
 
 

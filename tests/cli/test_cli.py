@@ -170,6 +170,7 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
         (["generate", "-n", "0", "-o", "x.csv"], 2, "must be positive"),
         (["generate", "-n", "5", "--condition", "tpsa=40", "-o", "x.csv"], 2, "it knows: logp, qed, sa"),
         (["generate", "-n", "5", "--condition", "logp", "-o", "x.csv"], 2, "NAME=VALUE"),
+        (["generate", "-n", "5", "-c", "logp=1", "-c", "logp=3", "-o", "x.csv"], 2, "logp is given twice"),
         (["generate", "-n", "5", "-o", "x.xyz"], 2, "unknown output format"),
         (["encode", "[Na+].[Cl-]", "-o", "z.npy"], 1, "no usable molecule"),  # README: 1 when none is usable
     ],

@@ -1,0 +1,19 @@
+"""The option parsing every command shares."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from molvae_cli.common import parse_conditions
+
+
+def test_conditions_are_parsed():
+    assert parse_conditions(("logp=2.5", " QED = 0.8")) == {"logp": 2.5, "qed": 0.8}
+    assert parse_conditions(()) is None
+
+
+@pytest.mark.parametrize("values", [("logp=1", "logp=3"), ("logp=1", "LogP=1"), ("qed=0.8", "logp=2", "qed=0.9")])
+def test_a_property_given_twice_is_a_usage_error(values):
+    with pytest.raises(click.BadParameter, match="given twice"):
+        parse_conditions(values)

@@ -143,11 +143,15 @@ class GenerationChunk:
     n_without_scaffold: int = 0
 
 
-@dataclass
+@dataclass(repr=False)
 class GenerationSummary:
     """What :meth:`MolVAE.generate_to_file` returns: counts and the first molecules written.
 
-    ``n_sampled == n_written + n_invalid + n_duplicates + n_without_scaffold`` always.
+    ``n_sampled == n_written + n_invalid + n_duplicates + n_without_scaffold`` always. Its repr
+    is the counts and the paths on one line; the first molecules are in ``first``.
+
+    >>> GenerationSummary(Path("out.csv"), Path("out.rejects.csv"), n_sampled=3, n_written=2, n_invalid=1)
+    GenerationSummary(path='out.csv', n_sampled=3, n_written=2, n_invalid=1, n_duplicates=0, n_without_scaffold=0, n_novel=0, rejects_path='out.rejects.csv')
     """
 
     path: Path
@@ -160,6 +164,11 @@ class GenerationSummary:
     n_novel: int = 0
     first: list[Checked] = field(default_factory=list)
     first_novel: list[bool] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        counts = ("n_sampled", "n_written", "n_invalid", "n_duplicates", "n_without_scaffold", "n_novel")
+        fields = [f"path={str(self.path)!r}", *(f"{k}={getattr(self, k)}" for k in counts)]
+        return f"{type(self).__name__}({', '.join(fields)}, rejects_path={str(self.rejects_path)!r})"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ def test_generate_to_file_streams_and_matches_in_memory_generation(tiny_model, t
     assert res.n_sampled == 300 == len(rows) + len(rejects) == res.n_written + res.n_invalid
     assert res.n_novel == sum(r["novel"] == "1" for r in rows)
     assert [m.smiles for m in res.first] == [r["smiles"] for r in rows[:24]]
+    text = repr(res)  # print(model.generate_to_file(...)) shows the counts, not 24 full records
+    assert "\n" not in text and len(text) < 300 and "Checked(" not in text
+    assert f"n_written={res.n_written}" in text and str(out) in text
 
     mem = tiny_model.generate(300, condition={"logp": 2.0}, seed=5, batch_size=64, n_jobs=1)
     assert [m.smiles for m in mem.molecules] == [r["smiles"] for r in rows]  # same seed: same molecules, any n_jobs

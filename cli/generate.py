@@ -152,3 +152,8 @@ def generate(
         legends = [", ".join(f"{k} {r[k]:.2f}" for k in names[:3]) for r in shown]
         draw_grid([r["smiles"] for r in shown], legends, path=image)
         echo(f"drew {len(shown)} molecules to {image}")
+    if (unique or scaffold) and res.n_written < n:  # asked for N, got fewer: a failure, after writing them
+        raise click.ClickException(
+            f"wrote only {res.n_written} of the {n} {'unique ' if unique else ''}{what} requested in "
+            f"{res.n_sampled} samples; raise --max-samples or ask for fewer"
+        )

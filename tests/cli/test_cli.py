@@ -125,6 +125,16 @@ def test_generate_unique_and_formats(cli_run, tmp_path):
     assert all(m is not None and m.HasProp("logp") for m in mols)
 
 
+def test_generate_unique_that_falls_short_fails_after_writing(cli_run, tmp_path):
+    out = tmp_path / "short.csv"
+    res = run("generate", "-m", cli_run / "run", "-n", 60, "--unique", "--max-samples", 60, "--seed", 2, "-o", out)
+    written = read_csv(out)
+    assert 0 < len(written) < 60  # the tiny model repeats itself: fewer than 60 unique molecules in 60 samples
+    assert res.exit_code == 1, res.output
+    assert f"wrote only {len(written)} of the 60 unique valid molecules requested" in res.output
+    assert "Traceback" not in res.output
+
+
 def test_same_seed_same_molecules(cli_run, tmp_path):
     for name in ("a", "b"):
         assert (

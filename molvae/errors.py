@@ -30,6 +30,11 @@ class EncodingError(MolVAEError):
     """A molecule that cannot be encoded with the model's vocabulary or length limit."""
 
 
+class MoleculeInputError(EncodingError, BadInputError):
+    """A molecule the user gave (``--around``, an end of an interpolation, a molecule to encode) that is
+    not valid or that the model cannot encode: a usage error, as an unusable ``optimize --from`` seed is."""
+
+
 class FormatError(DataError, BadInputError):
     """A file of an unknown format, or a table without the column molvae needs."""
 

@@ -16,7 +16,7 @@ from molvae.chem.molecules import mol_from_smiles
 from molvae.chem.properties import compute_mol
 from molvae.data.conditioning import condition_arrays
 from molvae.data.dataset import prepare_molecule
-from molvae.errors import BadInputError, EncodingError
+from molvae.errors import BadInputError, MoleculeInputError
 from molvae.nn.checkpoint import ModelRecord, contains_hashes
 from molvae.nn.model import make_condition
 
@@ -172,7 +172,7 @@ class LatentCodec:
         """The model's conditioning properties of a molecule, computed with RDKit."""
         mol = mol_from_smiles(smiles)
         if mol is None:
-            raise EncodingError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
+            raise MoleculeInputError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
         return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
 
     def prepare(self, smiles: Sequence[str]) -> Prepared:
@@ -226,11 +226,12 @@ class LatentCodec:
     def encode(self, smiles: Sequence[str]) -> np.ndarray:
         """Latent vectors (posterior means), shape [n, latent_dim].
 
-        Raises :class:`~molvae.errors.EncodingError` naming the first molecule that cannot be
-        encoded and why (invalid SMILES, tokens the vocabulary lacks, too long).
+        Raises :class:`~molvae.errors.MoleculeInputError` (an ``EncodingError``, a usage error) naming
+        the first molecule that cannot be encoded and why (invalid SMILES, tokens the vocabulary
+        lacks, too long).
         """
         enc = self.encode_batch(list(smiles))
         if enc.rejects:
             i, smi, reason = enc.rejects[0]
-            raise EncodingError(f"cannot encode {smi}: {reason}")
+            raise MoleculeInputError(f"cannot encode {smi}: {reason}")
         return enc.z

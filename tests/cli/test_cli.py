@@ -183,6 +183,11 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
         (["generate", "-n", "5", "-c", "logp=1", "-c", "logp=3", "-o", "x.csv"], 2, "logp is given twice"),
         (["generate", "-n", "5", "-o", "x.xyz"], 2, "unknown output format"),
         (["encode", "[Na+].[Cl-]", "-o", "z.npy"], 1, "no usable molecule"),  # README: 1 when none is usable
+        # an invalid molecule given as an option or argument is a usage error, the same in every command
+        (["generate", "-n", "5", "--around", "C1CC", "-o", "x.csv"], 2, "invalid SMILES"),
+        (["generate", "-n", "5", "--around", "[Na+].[Cl-]", "-o", "x.csv"], 2, "vocabulary lacks"),
+        (["optimize", "--from", "C1CC", "--maximize", "qed", "--budget", "20", "-o", "x.csv"], 2, "invalid SMILES"),
+        (["interpolate", "C1CC", "CCO"], 2, "invalid SMILES"),
     ],
 )
 def test_bad_input_gives_one_line(cli_run, tmp_path, monkeypatch, args, code, message):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 
 import click
 import numpy as np
 
-from molvae.io.writers import sibling, write_molecules, write_table
+from molvae.io.writers import format_cell, sibling, write_molecules, write_table
 from molvae_cli.common import (
     TEMPERATURE,
     condition_option,
@@ -33,13 +34,14 @@ def _rows(smiles: list[str | None], names: list[str], key: str) -> list[dict]:
 
 
 def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
+    """Rows to ``output``, or as CSV to stdout formatted as in a file (4 decimals, valid as 1/0)."""
     if output:
         write_molecules(output, rows, columns)
         return
-    w = sys.stdout
-    w.write(",".join(["smiles", *columns]) + "\n")
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(["smiles", *columns])
     for r in rows:
-        w.write(",".join([r["smiles"] or "", *(str(r.get(c, "")) for c in columns)]) + "\n")
+        w.writerow([r["smiles"] or "", *(format_cell(r.get(c, "")) for c in columns)])
 
 
 @click.command()

@@ -26,7 +26,12 @@ def output_format(path: str | os.PathLike) -> str:
     return suffix[1:]
 
 
-def _fmt(v: Any) -> Any:
+def format_cell(v: Any) -> Any:
+    """How every table molvae writes shows a value: floats with 4 decimals ('' for NaN), booleans as 1/0.
+
+    >>> format_cell(0.123456), format_cell(True), format_cell(float("nan")), format_cell("CCO")
+    ('0.1235', 1, '', 'CCO')
+    """
     if isinstance(v, float):
         return "" if math.isnan(v) else f"{v:.4f}"
     if isinstance(v, bool):
@@ -67,7 +72,7 @@ class MoleculeWriter:
         if self.fmt in ("csv", "tsv"):
             cols = self.columns
             for r in rows:
-                self._csv.writerow([r["smiles"], *(_fmt(r.get(c)) for c in cols)])
+                self._csv.writerow([r["smiles"], *(format_cell(r.get(c)) for c in cols)])
                 self.n += 1
         elif self.fmt == "smi":
             for r in rows:
@@ -83,7 +88,7 @@ class MoleculeWriter:
                 self.n += 1
                 mol.SetProp("_Name", f"mol{self.n}")
                 for c in self.columns:
-                    mol.SetProp(c, str(_fmt(r.get(c))))
+                    mol.SetProp(c, str(format_cell(r.get(c))))
                 self._sdf.write(mol)
         return self.n - before
 
@@ -125,7 +130,7 @@ class TableWriter:
                 self._fh = open(self.path, "w", newline="", encoding="utf-8")
                 self._csv = csv.writer(self._fh, lineterminator="\n")
                 self._csv.writerow(self.header)
-            self._csv.writerow([_fmt(v) for v in r])
+            self._csv.writerow([format_cell(v) for v in r])
             self.n += 1
 
     def close(self) -> None:
@@ -146,7 +151,7 @@ def write_table(path: str | os.PathLike, header: Sequence[str], rows: Sequence[S
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
         for r in rows:
-            w.writerow([_fmt(v) for v in r])
+            w.writerow([format_cell(v) for v in r])
 
 
 def sibling(path: str | os.PathLike, tag: str, suffix: str = ".csv") -> Path:

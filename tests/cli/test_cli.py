@@ -154,10 +154,15 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
     res = run("decode", "-m", cli_run / "run", z, "-o", tmp_path / "d.csv")
     assert res.exit_code == 0, res.output
     assert len(read_csv(tmp_path / "d.csv")) == 2
+    res = run("decode", "-m", cli_run / "run", z)  # to stdout: the same text as the file
+    assert res.stdout == (tmp_path / "d.csv").read_text()
     res = run("interpolate", "-m", cli_run / "run", "CCOc1ccccc1C(N)=O", "c1ccccc1O", "--steps", 5)
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().splitlines()
     assert lines[0].startswith("smiles,step,valid") and len(lines) == 6
+    for row in csv.DictReader(lines):  # as generate writes them: 0/1 and 4 decimals
+        assert row["valid"] in ("0", "1")
+        assert all(len(row[k].partition(".")[2]) == 4 for k in ("logp", "qed", "sa") if row[k])
     res = run(
         "generate",
         "-m",

@@ -10,6 +10,7 @@ from molvae.errors import DataError
 from molvae.io.readers import iter_smiles
 from molvae.io.writers import output_format, sibling, write_molecules, write_table
 from molvae.optimize import engines
+from molvae.runtime.progress import format_seconds
 from molvae_cli.common import (
     TEMPERATURE,
     device_option,
@@ -294,7 +295,7 @@ def optimize(
             + ")"
         )
     parts = [
-        f"decoded {result.n_decoded} molecules in {result.seconds:.0f} s: {result.n_invalid} invalid, "
+        f"decoded {result.n_decoded} molecules in {format_seconds(result.seconds)}: {result.n_invalid} invalid, "
         f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint{guarded}, "
         f"objective computed for {result.n_scored} ({result.objective_seconds:.1f} s; the search's own time "
         f"{result.search_ms_per_call:.1f} ms per call)"

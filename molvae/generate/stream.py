@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,8 +324,9 @@ def write_generation(
     names = req.property_names(codec)
     summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
     chunks = iter(chunks)
+    started = time.monotonic()  # the first chunk is sampled and checked before the bar exists: count its time
     first = next(chunks, None)  # a bad request (unknown property, seed) fails here, before the file is touched
-    bar = progress_bar(req.n, "generating", unit="mol", disable=not progress)
+    bar = progress_bar(req.n, "generating", unit="mol", disable=not progress, started=started)
     with (
         MoleculeWriter(path, [*names, "novel"]) as out,
         bar,

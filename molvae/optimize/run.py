@@ -88,11 +88,11 @@ def run_search(
     engine = engines.load(settings.method)
     if hasattr(engine, "check"):
         engine.check(codec, objective)
+    t0 = time.perf_counter()  # the search's whole time: the seeds' encoding and the scorer's set-up included
     oracle = Oracle(codec, objective, settings, progress, search_condition=spec.search_condition)
-    t0 = time.time()
     try:
         engine.run(oracle, settings.engine)
     finally:
         oracle.close()
-    oracle.seconds = time.time() - t0
+    oracle.seconds = time.perf_counter() - t0
     return oracle

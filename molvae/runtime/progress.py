@@ -17,8 +17,33 @@ LINE_PERCENT = 10.0  # a plain line at least every this many percent ...
 LINE_SECONDS = 30.0  # ... or every this many seconds, whichever comes first
 
 
+def format_seconds(seconds: float) -> str:
+    """A duration as a person reads it: tenths below 10 s (a 0.4 s run is not "0 s"), whole seconds above.
+
+    >>> format_seconds(0.04), format_seconds(3.26), format_seconds(125.4)
+    ('0.0 s', '3.3 s', '125 s')
+    """
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def format_rate(n: float, seconds: float, unit: str) -> str:
+    """``n`` per second over ``seconds``, with no more digits than the clock can support.
+
+    >>> format_rate(1000, 3.3, "mol"), format_rate(5, 0.0, "mol"), format_rate(3, 2.0, "it")
+    ('303 mol/s', '- mol/s', '1.5 it/s')
+    """
+    if seconds <= 0:
+        return f"- {unit}/s"
+    rate = n / seconds
+    return f"{rate:.1f} {unit}/s" if rate < 10 else f"{rate:.0f} {unit}/s"
+
+
 class LineProgress:
-    """A tqdm-like counter writing ``desc: n/total unit (p%), rate/s, elapsed`` lines to a stream."""
+    """A tqdm-like counter writing ``desc: n/total unit (p%), rate/s, elapsed`` lines to a stream.
+
+    ``started`` (a :func:`time.monotonic` value) is when the work began, if before the counter was
+    made: the elapsed time and the rate count from it.
+    """
 
     def __init__(
         self,
@@ -29,20 +54,22 @@ class LineProgress:
         file: TextIO | None = None,
         percent: float = LINE_PERCENT,
         seconds: float = LINE_SECONDS,
+        started: float | None = None,
     ):
         self.total, self.desc, self.unit, self.n = total, desc or "progress", unit, initial
         self.file = file
         self.percent, self.seconds = percent, seconds
-        self.start = self._last_time = time.monotonic()
+        self._last_time = time.monotonic()
+        self.start = self._last_time if started is None else min(started, self._last_time)
         self._last_n = self._initial = initial
         self._closed = False
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self.start
-        rate = (self.n - self._initial) / elapsed if elapsed > 0 else 0.0
         done = f"{self.n}/{self.total}" if self.total else f"{self.n}"
         pct = f" ({100.0 * self.n / self.total:.0f}%)" if self.total else ""
-        return f"{self.desc}: {done} {self.unit}{pct}, {rate:.0f} {self.unit}/s, {elapsed:.0f} s"
+        rate = format_rate(self.n - self._initial, elapsed, self.unit)
+        return f"{self.desc}: {done} {self.unit}{pct}, {rate}, {format_seconds(elapsed)}"
 
     def _write(self) -> None:
         stream = self.file or sys.stderr
@@ -111,15 +138,22 @@ def progress_bar(
     disable: bool = False,
     initial: int = 0,
     leave: bool = False,
+    started: float | None = None,
 ) -> Any:
     """A progress counter: tqdm on a terminal, :class:`LineProgress` lines otherwise, nothing if ``disable``.
 
     Use it like tqdm (``update``, ``set_postfix_str``, ``close``, or as a context manager).
+    ``started``: the :func:`time.monotonic` time the work began, when some of it was done before
+    the bar could be made (a first batch, say); elapsed time and rate then count from it, so the
+    bar never shows a rate the work did not reach.
     """
     if disable:
         return _Off()
     if sys.stderr.isatty():
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=leave)
-    return LineProgress(total, desc, unit, initial)
+        bar = tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=leave)
+        if started is not None:  # tqdm counts from its own clock: move its start back by the time already spent
+            bar.start_t -= max(0.0, time.monotonic() - started)
+        return bar
+    return LineProgress(total, desc, unit, initial, started=started)

@@ -138,7 +138,8 @@ def generate(
     parts = [f"sampled {res.n_sampled}: wrote {res.n_written} {what} to {output}"]
     if scaffold:
         parts.append(f"{res.n_without_scaffold} valid without it")
-    parts.append(f"{res.n_invalid} invalid (see {res.rejects_path})" if res.n_invalid else "0 invalid")
+    kinds = ", ".join(f"{n} {kind}" for kind, n in res.invalid_kinds.most_common())
+    parts.append(f"{res.n_invalid} invalid ({kinds}; see {res.rejects_path})" if res.n_invalid else "0 invalid")
     if unique:
         parts.append(f"{res.n_duplicates} duplicates removed")
     parts.append(f"{res.n_novel} novel")

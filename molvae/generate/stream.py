@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TypedDict
 import numpy as np
 import torch
 
-from molvae.chem.checks import CHUNK, POOL_ABOVE, Checked, CheckedChunk, ChemistryPool
+from molvae.chem.checks import CHUNK, POOL_ABOVE, Checked, CheckedChunk, ChemistryPool, reason_kind
 from molvae.errors import BadInputError
 from molvae.io.writers import MoleculeWriter, TableWriter, output_format, sibling
 from molvae.nn import checkpoint
@@ -165,6 +166,7 @@ class GenerationSummary:
     n_novel: int = 0
     first: list[Checked] = field(default_factory=list)
     first_novel: list[bool] = field(default_factory=list)
+    invalid_kinds: Counter[str] = field(default_factory=Counter)  # n_invalid by kind of reason (radical electrons, ...)
 
     def __repr__(self) -> str:
         counts = ("n_sampled", "n_written", "n_invalid", "n_duplicates", "n_without_scaffold", "n_novel")
@@ -344,6 +346,7 @@ def write_generation(
             summary.n_sampled += chunk.n_sampled
             summary.n_written += len(chunk.molecules)
             summary.n_invalid += len(chunk.invalid)
+            summary.invalid_kinds.update(reason_kind(c.reason) for c in chunk.invalid)
             summary.n_duplicates += chunk.n_duplicates
             summary.n_without_scaffold += chunk.n_without_scaffold
             summary.n_novel += sum(chunk.novel)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from molvae.evaluate.evaluation import evaluate as run_evaluation
-from molvae_cli.common import TEMPERATURE, echo, handle_errors, load_model, smiles_column_option
+from molvae.io.writers import sibling, write_table
+from molvae_cli.common import TEMPERATURE, echo, handle_errors, load_model, require_usable, smiles_column_option
 
 #: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
 _DISTANCE_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
@@ -136,7 +137,10 @@ def evaluate(
     )
     m = result["metrics"]
     notes = m.get("notes", {})
-    click.echo(f"molecules: {m.get('n_generated')} read, {m.get('n_valid')} valid, {m.get('n_unique')} unique")
+    click.echo(
+        f"molecules: {m.get('n_generated')} read, {m.get('n_valid')} valid, {m.get('n_valid_strict')} valid "
+        f"without radicals or unusual valences, {m.get('n_unique')} unique"
+    )
     for key, value in m.items():
         if key in ("notes", "timings") or key.startswith("n_") or isinstance(value, (dict, list)):
             continue
@@ -163,3 +167,26 @@ def evaluate(
         echo(f"report: {result['report']}")
     if json_path:
         echo(f"results: {json_path}")
+    _list_rejects(result["rejects"], json_path)
+    n_read = m.get("n_generated") or 0
+    require_usable(
+        m.get("n_valid_strict") or 0,
+        f"none of the {n_read} molecules is valid" if n_read else "the file holds no molecules",
+    )
+
+
+def _list_rejects(rejects: list[dict], json_path: str | None, shown: int = 10) -> None:
+    """The given rows that are not valid molecules, as the other commands list theirs: all of them in a
+    rejects file next to the --json output, the first few on stderr."""
+    if not rejects:
+        return
+    where = ""
+    if json_path:
+        path = sibling(json_path, "rejects")
+        write_table(path, ["line", "smiles", "reason"], [(r["line"], r["smiles"], r["reason"]) for r in rejects])
+        where = f"; all of them in {path}"
+    echo(f"{len(rejects)} rows are not valid molecules{where}:")
+    for r in rejects[:shown]:
+        echo(f"  line {r['line']}: {r['smiles'] or '(empty)'}: {r['reason']}")
+    if len(rejects) > shown:
+        echo(f"  ... and {len(rejects) - shown} more" + ("" if json_path else " (--json FILE writes them all)"))

@@ -26,7 +26,7 @@ from molvae.evaluate.report import (
     plot_property_histograms,
     write_report,
 )
-from molvae.io.readers import iter_smiles, read_smiles
+from molvae.io.readers import iter_smiles, read_records
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,11 @@ def evaluate(
     (:mod:`molvae.io.readers` has the rule). A model samples at ``temperature`` (default: its
     ``default_temperature``), which the result's notes name.
 
-    Returns ``{"metrics": {...}, "diagnostics": {...} or None, "report": path or None}``; also
-    written as JSON to ``json_path`` when given.
+    Returns ``{"metrics": {...}, "diagnostics": {...} or None, "report": path or None,
+    "rejects": [...]}``; also written as JSON to ``json_path`` when given. ``rejects`` lists the
+    given molecules that are not valid by molvae's definition (``valid_strict``), each as
+    ``{"line", "smiles", "reason"}`` (``line``: the file's line number, or the 1-based position in
+    a list; empty for a model's samples, whose invalid ones are counted, not listed).
     """
     from molvae.evaluate.metrics import evaluate_smiles
 
@@ -85,14 +88,17 @@ def evaluate(
         from molvae.api import MolVAE
 
         model = MolVAE.load(model)
+    lines: list[int] = []
     if model is not None:
         log.info("sampling %d molecules from the prior (RDKit checks in worker processes while sampling)", n)
         temperature = model.codec.sampling_temperature(temperature)
         samples = ["" if s is None else s for s in model.sample(n, temperature=temperature, seed=seed, n_jobs=n_jobs)]
     elif isinstance(generated, (str, Path)):
-        samples = read_smiles(generated, smiles_column, allow_empty=True)  # an empty file is 0 molecules
+        records = read_records(generated, smiles_column, allow_empty=True)  # an empty file is 0 molecules
+        lines, samples = [ln for ln, _ in records], [s for _, s in records]
     else:
         samples = ["" if s is None else str(s) for s in generated or ()]
+        lines = list(range(1, len(samples) + 1))
     metrics = evaluate_smiles(
         samples,
         reference=reference,
@@ -101,6 +107,8 @@ def evaluate(
         n_jobs=n_jobs,
         progress=progress,
     )
+    invalid = metrics.pop("invalid", [])
+    rejects = [{"line": lines[i], "smiles": samples[i], "reason": why} for i, why in invalid] if lines else []
     if model is not None and train is None:
         valid = sorted({s for s in samples if s})
         if valid:
@@ -119,7 +127,12 @@ def evaluate(
     report = None
     if report_dir is not None:
         report = _report(report_dir, metrics, diagnostics, samples, reference, model)
-    result = {"metrics": metrics, "diagnostics": _public(diagnostics), "report": str(report) if report else None}
+    result = {
+        "metrics": metrics,
+        "diagnostics": _public(diagnostics),
+        "report": str(report) if report else None,
+        "rejects": rejects,
+    }
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2, default=_json_default))

@@ -159,19 +159,26 @@ def _iter_sdf(path: Path) -> Iterator[tuple[int, str]]:
             yield i, (Chem.MolToSmiles(mol) if mol is not None else "")
 
 
-def read_smiles(path: str | os.PathLike, smiles_column: str | None = None, allow_empty: bool = False) -> list[str]:
-    """All SMILES of a molecule file, in order (see :func:`iter_smiles`).
+def read_records(
+    path: str | os.PathLike, smiles_column: str | None = None, allow_empty: bool = False
+) -> list[tuple[int, str]]:
+    """All ``(line_number, smiles)`` records of a molecule file, in order (see :func:`iter_smiles`).
 
     Raises :class:`~molvae.errors.DataError` when the file cannot be read, or holds no molecule
     (unless ``allow_empty``).
     """
     try:
-        smiles = [s for _, s in iter_smiles(path, smiles_column)]
+        records = list(iter_smiles(path, smiles_column))
     except (OSError, csv.Error) as exc:
         raise DataError(f"cannot read SMILES from {path}: {exc}") from exc
-    if not smiles and not allow_empty:
+    if not records and not allow_empty:
         raise DataError(f"{path} holds no molecules")
-    return smiles
+    return records
+
+
+def read_smiles(path: str | os.PathLike, smiles_column: str | None = None, allow_empty: bool = False) -> list[str]:
+    """All SMILES of a molecule file, in order (see :func:`read_records`, whose errors it raises)."""
+    return [s for _, s in read_records(path, smiles_column, allow_empty)]
 
 
 def file_hash(path: str | os.PathLike) -> str:

@@ -39,19 +39,48 @@ def test_evaluate_a_file_of_molecules(tmp_path, small_reference):
     assert re.search(r"valid\s+0\.99", res.output)
 
 
-def test_evaluate_empty_and_invalid_files_report_not_crash(tmp_path, small_reference):
+def test_evaluate_empty_and_invalid_files_report_then_fail(tmp_path, small_reference):
+    """No usable molecule: the metrics are still printed and written, then exit 1 with the rows that failed."""
     empty = tmp_path / "empty.smi"
     empty.write_text("")
     res = run("evaluate", empty, "--reference", small_reference, "--json", tmp_path / "e.json", "-q", "--jobs", 1)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output
+    assert "no usable molecule: the file holds no molecules" in res.output and "Traceback" not in res.output
     m = json.loads((tmp_path / "e.json").read_text())["metrics"]
     assert m["n_generated"] == 0 and m["FCD/Test"] is None and m["notes"]["FCD/Test"]
     bad = tmp_path / "bad.smi"
-    bad.write_text("xx\nyy\n")
+    bad.write_text("xx\n\nyy\n")
     res = run("evaluate", bad, "--reference", small_reference, "--json", tmp_path / "b.json", "-q", "--jobs", 1)
+    assert res.exit_code == 1, res.output
+    assert "none of the 2 molecules is valid" in res.output
+    assert "line 1: xx: invalid SMILES" in res.stderr and "line 3: yy: invalid SMILES" in res.stderr
+    out = json.loads((tmp_path / "b.json").read_text())
+    assert out["metrics"]["valid"] == 0 and out["metrics"]["SNN/Test"] is None
+    assert [r["line"] for r in out["rejects"]] == [1, 3]
+    assert (tmp_path / "b.rejects.csv").read_text().splitlines()[1:] == [
+        "1,xx,invalid SMILES: RDKit could not parse it",
+        "3,yy,invalid SMILES: RDKit could not parse it",
+    ]
+
+
+def test_radicals_and_odd_valences_are_not_valid_but_moses_validity_stays_moses(tmp_path, small_reference):
+    """MOSES's valid counts what RDKit parses; valid_strict leaves out radicals and unusual valences."""
+    gen = tmp_path / "gen.csv"
+    smiles = moses(8, skip=5000) + ["CN(C)C[NH]", "O=CO[SH](Cc1ccc(O)cc1)c1ccccc1", "CS(=O)(=O)c1ccccc1"]
+    gen.write_text("smiles\n" + "\n".join(smiles) + "\n")
+    res = run("evaluate", gen, "--reference", small_reference, "--json", tmp_path / "m.json", "-q", "--jobs", 1)
     assert res.exit_code == 0, res.output
-    m = json.loads((tmp_path / "b.json").read_text())["metrics"]
-    assert m["valid"] == 0 and m["SNN/Test"] is None
+    out = json.loads((tmp_path / "m.json").read_text())
+    m = out["metrics"]
+    assert m["valid"] == 1.0 and m["n_valid"] == 11  # RDKit parses all of them: MOSES's number
+    assert m["n_valid_strict"] == 9 and m["valid_strict"] == pytest.approx(9 / 11)
+    assert "1 with radical electrons" in m["notes"]["valid_strict"]
+    assert "1 with unusual valence" in m["notes"]["valid_strict"]
+    assert [(r["line"], r["reason"].split(" on ")[0]) for r in out["rejects"]] == [
+        (10, "radical electrons"),
+        (11, "unusual valence"),
+    ]
+    assert re.search(r"valid_strict\s+0\.8182", res.output)
 
 
 @pytest.mark.slow

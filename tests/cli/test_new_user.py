@@ -175,7 +175,8 @@ def test_readme_says_what_evaluate_prints_for_an_empty_file(tmp_path):
     ref = tmp_path / "ref.smi"
     ref.write_text("\n".join(moses(10)) + "\n")
     res = run("evaluate", empty, "--reference", ref, "-q", "--jobs", 1)
-    assert res.exit_code == 0 and re.search(r"valid\s+n/a", res.output)
+    assert re.search(r"valid\s+n/a", res.output)  # the measurement is printed, then: nothing usable, exit 1
+    assert res.exit_code == 1 and "no usable molecule: the file holds no molecules" in res.output
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (
         "an empty file gives `n/a`" in readme

@@ -8,7 +8,9 @@ process pool; nothing imports torch. Definitions follow ``moses/metrics/utils.py
 * fragments: the SMILES of the pieces left by ``FragmentOnBRICSBonds``;
 * scaffold: canonical SMILES of the Bemis-Murcko scaffold, kept only with at least 2 rings;
 * filters: :func:`molvae.evaluate.metrics.filters.mol_passes_filters`;
-* properties: Crippen logP, SA score, QED, molecular weight.
+* properties: Crippen logP, SA score, QED, molecular weight;
+* problem: what :func:`molvae.chem.checks.chemistry_problem` finds (radical electrons, an unusual
+  valence), which MOSES does not check; it never changes the MOSES metrics.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from molvae.chem.checks import chemistry_problem
 from molvae.chem.molecules import mol_from_smiles
 from molvae.chem.properties import sa_score
 from molvae.evaluate.metrics.filters import mol_passes_filters
@@ -45,6 +48,7 @@ class Features(NamedTuple):
     scaffold: str | None
     passes_filters: bool | None  # None when not asked for (reference sets)
     properties: tuple[float, float, float, float]  # in PROPERTY_NAMES order, NaN on failure
+    problem: str = ""  # why molvae does not count it valid although RDKit parses it ("" when it does)
 
 
 def fingerprint_bytes(mol: Chem.Mol) -> bytes:
@@ -88,17 +92,19 @@ def properties(mol: Chem.Mol) -> tuple[float, float, float, float]:
 
 
 def molecule_features(smiles: str, reparse: bool = True, filters: bool = True) -> Features | None:
-    """All per-molecule features of ``smiles``; ``None`` when it is not a valid molecule.
+    """All per-molecule features of ``smiles``; ``None`` when RDKit cannot parse it (MOSES's invalid).
 
     With ``reparse`` the features are computed on the molecule parsed back from its canonical
     SMILES, as MOSES does for generated molecules (``get_mol(canonic_smiles(x))``); the
     reference statistics use the molecule as written (``reparse=False``), as MOSES does too.
-    ``filters=False`` skips the MCF/PAINS check (60% of the time; references do not need it).
+    ``filters=False`` skips the MCF/PAINS check (60% of the time; references do not need it) and
+    molvae's own check (``problem``).
     """
     mol = mol_from_smiles(smiles)
     if mol is None:
         return None
     canonical = Chem.MolToSmiles(mol)
+    problem = chemistry_problem(mol) if filters else ""  # atoms numbered as written in ``smiles``
     if reparse:
         again = mol_from_smiles(canonical)
         if again is not None:  # a canonical SMILES RDKit cannot read back: keep the original
@@ -110,6 +116,7 @@ def molecule_features(smiles: str, reparse: bool = True, filters: bool = True) -
         scaffold=scaffold(mol),
         passes_filters=mol_passes_filters(mol) if filters else None,
         properties=properties(mol),
+        problem=problem,
     )
 
 

@@ -3,6 +3,10 @@
 Definitions (Polykovskiy et al., Front. Pharmacol. 2020; ``moses/metrics/metrics.py``):
 
 * ``valid``: fraction of the input that RDKit parses;
+* ``valid_strict`` (molvae's, not MOSES's): fraction of the input that RDKit parses *and* that has
+  no radical electrons and no unusual valence (:func:`molvae.chem.checks.chemistry_problem`, the
+  check every molecule molvae decodes passes). Every other metric stays MOSES's, computed on the
+  molecules ``valid`` counts;
 * ``unique@k``: unique canonical SMILES among the first ``k`` *valid* molecules, divided by
   ``k``. With fewer than ``k`` valid molecules MOSES warns and uses all of them; so do we, and
   ``notes`` says so;
@@ -39,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from molvae.chem.checks import reason_kind
 from molvae.errors import DataError
 from molvae.evaluate.metrics import _features, chemnet, similarity
 from molvae.evaluate.metrics.reference import (
@@ -59,6 +64,9 @@ METRICS = (
     "FCD/TestSF", "SNN/TestSF", "Frag/TestSF", "Scaf/TestSF",
     "IntDiv", "IntDiv2", "Filters", "logP", "SA", "QED", "weight", "Novelty",
 )  # fmt: skip
+#: molvae's own validity, reported next to MOSES's ``valid`` (see the module docstring)
+STRICT = "valid_strict"
+NOT_PARSED = "invalid SMILES: RDKit could not parse it"
 
 
 class _Generated:
@@ -161,9 +169,10 @@ def evaluate_smiles(
 
     Returns:
         ``{metric: float or None}`` with the keys of :data:`METRICS` (``unique@k`` following
-        ``unique_at``), plus ``n_generated``, ``n_valid``, ``n_unique``, ``seconds``,
-        ``timings`` (seconds per phase) and ``notes`` (``{metric: why it is None or how it
-        was computed}``).
+        ``unique_at``) and :data:`STRICT`, plus ``n_generated``, ``n_valid``,
+        ``n_valid_strict``, ``n_unique``, ``seconds``, ``timings`` (seconds per phase),
+        ``notes`` (``{metric: why it is None or how it was computed}``) and ``invalid``: one
+        ``(position in generated, reason)`` for each input that ``valid_strict`` does not count.
 
     >>> r = evaluate_smiles(["CCO", "CCO", "c1ccccc1", "not a smiles"],
     ...                     reference=["CCN", "c1ccccc1C", "CCOC"])  # doctest: +SKIP
@@ -179,11 +188,20 @@ def evaluate_smiles(
             raise DataError("generated must be a list of SMILES or the path of a molecule file")
         generated = read_smiles(Path(generated))
     generated = ["" if s is None else str(s) for s in generated]
-    keys = ["valid", *(f"unique@{k}" for k in unique_at), *METRICS[3:]]
+    keys = ["valid", STRICT, *(f"unique@{k}" for k in unique_at), *METRICS[3:]]
     res: dict[str, Any] = dict.fromkeys(keys)
     notes: dict[str, str] = {}
     timings: dict[str, float] = {}
-    res.update(n_generated=len(generated), n_valid=0, n_unique=0, notes=notes, timings=timings)
+    invalid: list[tuple[int, str]] = []
+    res.update(
+        n_generated=len(generated),
+        n_valid=0,
+        n_valid_strict=0,
+        n_unique=0,
+        notes=notes,
+        timings=timings,
+        invalid=invalid,
+    )
     tick = [time.perf_counter()]
 
     def lap(phase: str) -> None:
@@ -214,8 +232,20 @@ def evaluate_smiles(
     valid = [c for c in canon if c is not None]
     res["valid"] = len(valid) / len(generated)
     res["n_valid"] = len(valid)
+    for i, s in enumerate(generated):
+        f = feats[s]
+        if f is None or f.problem:
+            invalid.append((i, f.problem if f is not None else NOT_PARSED if s.strip() else "empty"))
+    res["n_valid_strict"] = len(generated) - len(invalid)
+    res[STRICT] = res["n_valid_strict"] / len(generated)
+    kinds = Counter(reason_kind(why) for _, why in invalid if why not in (NOT_PARSED, "empty"))
+    notes[STRICT] = (
+        "parsed by RDKit, with no radical electrons and no unusual valence (molvae's check; MOSES's valid counts such molecules)"
+    )
+    if kinds:
+        notes[STRICT] += ": " + ", ".join(f"{n} with {kind}" for kind, n in kinds.most_common())
     if not valid:
-        for k in keys[1:]:
+        for k in keys[2:]:
             notes[k] = "no valid molecule"
         return finish()
     for size in unique_at:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from molvae.evaluate.evaluation import evaluate as run_evaluation
+from molvae.evaluate.report import METRIC_LABELS
 from molvae.io.writers import sibling, write_table
 from molvae_cli.common import TEMPERATURE, echo, handle_errors, load_model, require_usable, smiles_column_option
-
-#: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
-_DISTANCE_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
 
 
 def _fmt(v) -> str:
@@ -145,7 +143,7 @@ def evaluate(
         if key in ("notes", "timings") or key.startswith("n_") or isinstance(value, (dict, list)):
             continue
         note = f"  ({notes[key]})" if key in notes else ""
-        click.echo(f"{_DISTANCE_LABELS.get(key, key):>14}  {_fmt(value)}{note}")
+        click.echo(f"{METRIC_LABELS.get(key, key):>14}  {_fmt(value)}{note}")
     d = result["diagnostics"]
     if d:
         rec, lat = d["reconstruction"], d["latent"]

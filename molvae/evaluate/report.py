@@ -14,12 +14,35 @@ import numpy as np
 from molvae.io.plotting import pyplot
 
 HIST_PROPERTIES = ("logp", "sa", "qed", "mw")
+#: MOSES's property rows are Wasserstein-1 distances between generated and reference values, not values
+METRIC_LABELS = {"logP": "logP W1 dist", "SA": "SA W1 dist", "QED": "QED W1 dist", "weight": "weight W1 dist"}
+W1_NOTE = "Wasserstein-1 distance between the generated and the reference values (0: the same distribution)"
+BINS = 50  # bins over the central 99 % of the values; the tails get bins of the same width
+
+
+def histogram_bins(*samples: Sequence[float] | np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Bin edges that cover every value of every sample, of a width set by the central 99 % of them.
+
+    >>> edges = histogram_bins([0.0, 1.0, 2.0], [1.5, 9.0])
+    >>> bool(edges[0] <= 0.0 and edges[-1] >= 9.0)
+    True
+    """
+    values = np.concatenate([np.asarray(x, dtype=np.float64) for x in samples])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return np.linspace(0.0, 1.0, bins + 1)
+    lo, hi = float(values.min()), float(values.max())
+    p_lo, p_hi = np.percentile(values, [0.5, 99.5])
+    width = (p_hi - p_lo) / bins if p_hi > p_lo else (hi - lo) / bins or 1.0
+    n = min(int(np.ceil((hi - lo) / width)), 10 * bins)  # a far outlier widens the bins, it cannot make thousands
+    return np.linspace(lo, max(hi, lo + width), max(n, 1) + 1)
 
 
 def plot_property_histograms(
     generated: Mapping[str, Sequence[float]], reference: Mapping[str, Any], path: Path
 ) -> Path | None:
-    """Histograms of generated vs reference property values, one panel per property."""
+    """Histograms of generated vs reference property values, one panel per property; the bins
+    cover both sets whole, so a generated value outside the reference's range is shown."""
     names = [p for p in HIST_PROPERTIES if len(generated.get(p, [])) and len(reference.get(p, []))]
     if not names:
         return None
@@ -27,8 +50,7 @@ def plot_property_histograms(
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2))
     for ax, name in zip(np.atleast_1d(axes), names):
         g, r = np.asarray(generated[name]), np.asarray(reference[name])
-        lo, hi = np.percentile(np.concatenate([g, r]), [0.5, 99.5])
-        bins = np.linspace(lo, hi, 50)
+        bins = histogram_bins(g, r)
         ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference")
         ax.hist(g, bins=bins, density=True, alpha=0.5, label="generated")
         ax.set_title(name)
@@ -131,7 +153,9 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     notes = metrics.get("notes", {}) or {}
     metric_rows = [
-        (k, v, notes.get(k, "")) for k, v in metrics.items() if k != "notes" and not isinstance(v, (dict, list))
+        (METRIC_LABELS.get(k, k), v, notes.get(k, W1_NOTE if k in METRIC_LABELS else ""))
+        for k, v in metrics.items()
+        if k != "notes" and not isinstance(v, (dict, list))
     ]
     parts = [
         f"<h1>{html.escape(title)}</h1>",

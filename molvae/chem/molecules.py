@@ -54,6 +54,26 @@ def mol_from_smiles(smiles: str) -> Chem.Mol | None:
     return mol
 
 
+def largest_fragment(mol: Chem.Mol) -> Chem.Mol:
+    """The largest component of a salt, hydrate or mixture (RDKit's ``LargestFragmentChooser``,
+    organic fragments first); ``mol`` itself when it is one component.
+
+    >>> Chem.MolToSmiles(largest_fragment(Chem.MolFromSmiles("CC(=O)[O-].[Na+]")))
+    'CC(=O)[O-]'
+    """
+    if len(Chem.GetMolFrags(mol)) < 2:
+        return mol
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    with quiet_rdkit():
+        return rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
+
+
+def is_lone_ion(mol: Chem.Mol) -> bool:
+    """Whether ``mol`` is a single charged atom (``[Na+]``, ``[Cl-]``, ``[NH4+]``): an ion, not a molecule to learn."""
+    return mol.GetNumHeavyAtoms() == 1 and any(a.GetFormalCharge() for a in mol.GetAtoms())
+
+
 def canonical_smiles(smiles: str, isomeric: bool = True) -> str | None:
     """RDKit canonical SMILES of ``smiles``; ``None`` when it cannot be parsed.
 

@@ -23,14 +23,14 @@ import numpy as np
 
 from molvae.data.vocabulary import Vocabulary, smiles_to_symbols
 from molvae.errors import DataError, MissingFileError
-from molvae.io.readers import file_format, file_hash, iter_smiles
+from molvae.io.readers import control_characters, file_format, file_hash, iter_smiles
 from molvae.io.writers import write_table
 from molvae.runtime.cache import cache_dir
 from molvae.runtime.parallel import pmap
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: salts and mixtures become their largest fragment; lone ions and control characters rejected
 SERIAL_BELOW = 4000  # below this many molecules a process pool costs more than it saves
 
 
@@ -79,18 +79,24 @@ def prepare_molecule(raw: str, max_length: int, names: Sequence[str]):
     """Canonicalise with RDKit, SELFIES-encode and compute properties of one SMILES.
 
     Returns ``((canonical, symbols, values), "")``, or ``(None, reason)`` when the molecule
-    cannot be used (unparsable, not SELFIES-encodable, too long, a property not computable).
+    cannot be used (control characters, unparsable, a lone ion, not SELFIES-encodable, too long,
+    a property not computable). A salt or mixture becomes its largest fragment.
     """
     from rdkit import Chem
 
-    from molvae.chem.molecules import mol_from_smiles
+    from molvae.chem.molecules import is_lone_ion, largest_fragment, mol_from_smiles
     from molvae.chem.properties import compute_mol
 
     if not raw:
         return None, "empty or unreadable record"
+    if bad_text := control_characters(raw):
+        return None, bad_text
     mol = mol_from_smiles(raw)
     if mol is None:
         return None, "invalid SMILES: RDKit could not parse it"
+    mol = largest_fragment(mol)  # CC(=O)[O-].[Na+] -> CC(=O)[O-]; counted in load_molecules' log
+    if is_lone_ion(mol):
+        return None, f"a lone ion ({Chem.MolToSmiles(mol)}), not a molecule"
     canonical = Chem.MolToSmiles(mol)
     symbols = smiles_to_symbols(canonical)
     if not symbols:
@@ -175,6 +181,7 @@ def load_molecules(
     kept_symbols: list[list[str]] = []
     kept_values: list[list[float]] = []
     rejects: list[Reject] = []
+    mixtures: list[tuple[int, str, str]] = []
     for lineno, raw, ok, reason in results:
         if ok is None:
             rejects.append(Reject(lineno, raw, reason))
@@ -182,6 +189,18 @@ def load_molecules(
             kept_smiles.append(ok[0])
             kept_symbols.append(ok[1])
             kept_values.append(ok[2])
+            if "." in raw:
+                mixtures.append((lineno, raw, ok[0]))
+    if mixtures:
+        line, raw, kept = mixtures[0]
+        log.info(
+            "%s: %d salts or mixtures: kept the largest fragment of each (line %d: %s -> %s)",
+            path.name,
+            len(mixtures),
+            line,
+            raw,
+            kept,
+        )
     if not kept_smiles:
         raise DataError(
             f"{path.name}: none of the {len(rejects)} molecules could be used (first reason: {rejects[0].reason})"

@@ -33,6 +33,7 @@ import hashlib
 import io
 import logging
 import os
+import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -179,6 +180,19 @@ def read_records(
 def read_smiles(path: str | os.PathLike, smiles_column: str | None = None, allow_empty: bool = False) -> list[str]:
     """All SMILES of a molecule file, in order (see :func:`read_records`, whose errors it raises)."""
     return [s for _, s in read_records(path, smiles_column, allow_empty)]
+
+
+def control_characters(text: str) -> str:
+    """Why ``text`` cannot be a SMILES because it holds control characters (a NUL byte, an escape, a
+    tab inside a CSV cell: RDKit would read only the part before one); ``""`` when it holds none.
+
+    >>> control_characters("CCO\\x00"), control_characters("CCO")
+    ('control character U+0000 in the SMILES', '')
+    """
+    found = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cc"})
+    if not found:
+        return ""
+    return f"control character{'s' if len(found) > 1 else ''} {', '.join(found)} in the SMILES"
 
 
 def file_hash(path: str | os.PathLike) -> str:

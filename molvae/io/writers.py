@@ -27,7 +27,8 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def format_cell(v: Any) -> Any:
-    """How every table molvae writes shows a value: floats with 4 decimals ('' for NaN), booleans as 1/0.
+    """How every table molvae writes shows a value: floats with 4 decimals ('' for NaN), booleans as
+    1/0, text with control characters escaped (a NUL byte as ``\\x00``).
 
     >>> format_cell(0.123456), format_cell(True), format_cell(float("nan")), format_cell("CCO")
     ('0.1235', 1, '', 'CCO')
@@ -36,6 +37,8 @@ def format_cell(v: Any) -> Any:
         return "" if math.isnan(v) else f"{v:.4f}"
     if isinstance(v, bool):
         return int(v)
+    if isinstance(v, str) and not v.isprintable():  # a NUL byte or another control character from an input line
+        return v.encode("unicode_escape").decode("ascii")
     return v
 
 

@@ -190,7 +190,7 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
         (["encode", "[Na+].[Cl-]", "-o", "z.npy"], 1, "no usable molecule"),  # README: 1 when none is usable
         # an invalid molecule given as an option or argument is a usage error, the same in every command
         (["generate", "-n", "5", "--around", "C1CC", "-o", "x.csv"], 2, "invalid SMILES"),
-        (["generate", "-n", "5", "--around", "[Na+].[Cl-]", "-o", "x.csv"], 2, "vocabulary lacks"),
+        (["generate", "-n", "5", "--around", "C[N+](C)(C)C", "-o", "x.csv"], 2, "vocabulary lacks"),
         (["optimize", "--from", "C1CC", "--maximize", "qed", "--budget", "20", "-o", "x.csv"], 2, "invalid SMILES"),
         (["interpolate", "C1CC", "CCO"], 2, "invalid SMILES"),
     ],
@@ -213,8 +213,10 @@ def test_encode_unknown_tokens_names_them(cli_run):
     from molvae.errors import EncodingError
 
     model = MolVAE.load(cli_run / "run")
-    with pytest.raises(EncodingError, match=r"\[Na\+1\]"):
-        model.encode("[Na+].[Cl-]")
+    with pytest.raises(EncodingError, match=r"\[N\+1\]"):
+        model.encode("C[N+](C)(C)C")
+    with pytest.raises(EncodingError, match=r"\[O-1\]"):  # a salt is its largest fragment: the acetate
+        model.encode("CC(=O)[O-].[Na+]")
 
 
 def test_bad_files(cli_run, tmp_path):

@@ -121,3 +121,34 @@ def test_split_and_buckets_are_deterministic_and_complete():
     assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
     spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
     assert spread < 10  # bucketing keeps lengths within a batch close (random batches: ~40)
+
+
+def test_salts_become_their_largest_fragment_and_lone_ions_and_control_characters_are_rejected(tmp_path, caplog):
+    good = moses(6)
+    rows = [
+        good[0],
+        "CC(=O)Nc1ccc(O)cc1.Cl",  # a hydrochloride
+        "CC(=O)[O-].[Na+]",  # sodium acetate
+        "[Na+]",  # a lone ion
+        "[Na+].[Cl-]",  # a salt of lone ions
+        good[1] + "\x00",  # a NUL byte RDKit would cut off
+        "CC\x1bO",  # an escape character
+        *good[2:],
+    ]
+    p = tmp_path / "m.csv"
+    p.write_bytes(("smiles\n" + "\n".join(rows) + "\n").encode())
+    caplog.set_level("INFO", logger="molvae.data.dataset")
+    d = load_molecules(p, ["logp"], n_jobs=1)
+    assert d.n_read == len(rows) == d.n_kept + d.n_rejected
+    assert "CC(=O)Nc1ccc(O)cc1" in d.smiles and "CC(=O)[O-]" in d.smiles
+    assert not any("." in s for s in d.smiles)
+    assert [(r.line, r.reason) for r in d.rejects] == [
+        (5, "a lone ion ([Na+]), not a molecule"),
+        (6, "a lone ion ([Cl-]), not a molecule"),
+        (7, "control character U+0000 in the SMILES"),
+        (8, "control character U+001B in the SMILES"),
+    ]
+    assert "2 salts or mixtures: kept the largest fragment of each (line 3: CC(=O)Nc1ccc(O)cc1.Cl" in caplog.text
+    data_mod.write_rejects(tmp_path / "rejects.csv", d.rejects)
+    written = (tmp_path / "rejects.csv").read_bytes()
+    assert b"\x00" not in written and b"\x1b" not in written and b"\\x00" in written  # shown, not passed on

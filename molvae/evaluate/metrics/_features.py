@@ -9,8 +9,9 @@ process pool; nothing imports torch. Definitions follow ``moses/metrics/utils.py
 * scaffold: canonical SMILES of the Bemis-Murcko scaffold, kept only with at least 2 rings;
 * filters: :func:`molvae.evaluate.metrics.filters.mol_passes_filters`;
 * properties: Crippen logP, SA score, QED, molecular weight;
-* problem: what :func:`molvae.chem.checks.chemistry_problem` finds (radical electrons, an unusual
-  valence), which MOSES does not check; it never changes the MOSES metrics.
+* problem: control characters in the SMILES (RDKit reads up to the first one), or what
+  :func:`molvae.chem.checks.chemistry_problem` finds (radical electrons, an unusual valence):
+  what MOSES does not check; it never changes the MOSES metrics.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from molvae.chem.checks import chemistry_problem
 from molvae.chem.molecules import mol_from_smiles
 from molvae.chem.properties import sa_score
 from molvae.evaluate.metrics.filters import mol_passes_filters
+from molvae.io.readers import control_characters
 
 FP_RADIUS = 2
 FP_BITS = 1024
@@ -104,7 +106,7 @@ def molecule_features(smiles: str, reparse: bool = True, filters: bool = True) -
     if mol is None:
         return None
     canonical = Chem.MolToSmiles(mol)
-    problem = chemistry_problem(mol) if filters else ""  # atoms numbered as written in ``smiles``
+    problem = (control_characters(smiles) or chemistry_problem(mol)) if filters else ""  # atoms as in ``smiles``
     if reparse:
         again = mol_from_smiles(canonical)
         if again is not None:  # a canonical SMILES RDKit cannot read back: keep the original

@@ -5,6 +5,7 @@
     python benchmarks/pretrained/scaling.py train --size medium
     python benchmarks/pretrained/scaling.py train --size large
     python benchmarks/pretrained/scaling.py report                      # table, extrapolation, plot
+    python benchmarks/pretrained/scaling.py report --card               # also: keep the figures, rewrite the card
 
 Each size trains from scratch on the same 250,000 MOSES training molecules (seed 1: rounds 1-3's
 subset and validation split), with the same settings apart from the decoder (constant learning
@@ -18,7 +19,11 @@ all threads, measured with ``getrusage``), so a chunk that shared the cores coun
 Rerunning ``train`` continues a size where it stopped.
 
 ``report`` fits NLL(C) = a + b * C^-1/2 (C: CPU-hours) to each size's points, prints the value it
-extrapolates to at ``--budget-hours`` (the campaign's budget), and writes ``runs/scaling/scaling.png``.
+extrapolates to at ``--budget-hours`` (the campaign's budget), and writes ``runs/scaling/scaling.png``;
+with ``--card`` it copies each size's table and the plot to ``benchmarks/pretrained/scaling/`` (kept
+in git: the run folders are not) and rewrites the model card's block between
+``<!-- scaling:start -->`` and ``<!-- scaling:end -->`` from them (``--root
+benchmarks/pretrained/scaling`` rebuilds the card from the kept tables alone).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import argparse
 import csv
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -167,9 +173,47 @@ def fit(c: list[float], y: list[float]):
 
 
 def cmd_report(args) -> None:
+    lines = report_lines(args)
+    print("\n".join(lines))
+    if args.card:
+        keep = HERE / "scaling"
+        keep.mkdir(exist_ok=True)
+        for size in SIZES:
+            src = Path(args.root) / size / "scaling.csv"
+            if src.is_file() and src.resolve() != (keep / f"{size}.csv").resolve():
+                shutil.copyfile(src, keep / f"{size}.csv")
+            if (Path(args.root) / size / "settings.toml").is_file() and Path(args.root).resolve() != keep.resolve():
+                shutil.copyfile(Path(args.root) / size / "settings.toml", keep / f"{size}.toml")
+        png = Path(args.root) / "scaling.png"
+        if png.is_file() and png.resolve() != (keep / "scaling.png").resolve():
+            shutil.copyfile(png, keep / "scaling.png")
+        card = ROOT / "molvae" / "pretrained" / "MODEL_CARD.md"
+        text = card.read_text(encoding="utf-8")
+        start, end = "<!-- scaling:start -->", "<!-- scaling:end -->"
+        if start not in text or end not in text:
+            raise SystemExit(f"{card} has no {start} ... {end} block")
+        block = "\n".join(
+            [
+                start,
+                "",
+                "```",
+                *lines,
+                "```",
+                "",
+                "![scaling](../../benchmarks/pretrained/scaling/scaling.png)",
+                "",
+                end,
+            ]
+        )
+        card.write_text(text[: text.index(start)] + block + text[text.index(end) + len(end) :], encoding="utf-8")
+        print(f"rewrote the scaling block of {card}")
+
+
+def report_lines(args) -> list[str]:
     from _common import machine
 
-    print(machine())
+    out = [machine()]
+    print = out.append  # noqa: A001 - the report is a list of lines
     print(f"{'size':>7} {'params':>9} {'CPU-h':>6} {'min':>5} {'epoch':>6} {'NLL/tok':>8} {'exact':>6} {'FCD T1':>7}"
           f"  NLL/tok at {args.budget_hours:g} CPU-h (fit a + b/sqrt(C))")  # fmt: skip
     curves = {}
@@ -191,6 +235,7 @@ def cmd_report(args) -> None:
                   f"(a {ab[0]:.4f}, b {ab[1]:.4f}; {len(c) - skip} points)")  # fmt: skip
     if curves:
         plot(curves, Path(args.root) / "scaling.png", args.budget_hours)
+    return out
 
 
 def plot(curves: dict, out: Path, budget: float) -> None:
@@ -237,6 +282,7 @@ def main() -> None:
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
     ap.add_argument("--budget-hours", type=float, default=15.0, help="report: extrapolate to this many CPU-hours")
     ap.add_argument("--fit-points", type=int, default=4, help="report: fit the last this many points")
+    ap.add_argument("--card", action="store_true", help="report: keep the tables and rewrite the model card's block")
     args = ap.parse_args()
     {"train": cmd_train, "report": cmd_report}[args.step](args)
 

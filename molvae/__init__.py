@@ -7,6 +7,9 @@
 The public API is :class:`MolVAE`, the property registry (:data:`PROPERTIES`, :func:`compute_properties`)
 and the typed errors. ``MolVAE`` is imported lazily so that worker processes which only need
 RDKit do not pay for importing torch.
+
+Importing molvae sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already (see
+:func:`molvae.runtime.parallel.quiet_openmp_threads`): import molvae before torch.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from molvae.errors import (
     MolVAEError,
     UnknownPropertyError,
 )
+from molvae.runtime.parallel import quiet_openmp_threads
 from molvae.version import __version__
+
+quiet_openmp_threads()  # before anything imports torch: idle OpenMP threads sleep instead of spinning
 
 __all__ = [
     "MolVAE",

@@ -33,6 +33,7 @@ from molvae.generate.stream import (  # noqa: F401  (Generation* are part of thi
 from molvae.nn import checkpoint
 from molvae.nn.codec import Encoded, LatentCodec
 from molvae.runtime.device import resolve_device
+from molvae.runtime.parallel import warn_if_openmp_spins
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Unpack
@@ -50,6 +51,7 @@ class MolVAE:
 
     def __init__(self, record: checkpoint.ModelRecord | dict[str, Any], device: str | torch.device = "cpu"):
         """A model from a :class:`~molvae.nn.checkpoint.ModelRecord` (or a checkpoint payload dict)."""
+        warn_if_openmp_spins()
         if not isinstance(record, checkpoint.ModelRecord):
             record = checkpoint.ModelRecord.from_payload(record)
         #: the network, vocabulary, scaler and device: what generation and search work through

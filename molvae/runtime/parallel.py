@@ -6,7 +6,9 @@
   chemistry of :class:`molvae.chem.checks.ChemistryPool` overlapped with sampling);
 * :func:`pmap` is an ordered ``map`` over such a pool with an optional progress bar, run in this
   process for small inputs;
-* :func:`torch_threads` sets torch's CPU threads inside a block.
+* :func:`torch_threads` sets torch's CPU threads inside a block;
+* :func:`quiet_openmp_threads` (called by ``import molvae``) makes torch's idle OpenMP threads
+  sleep instead of spinning, and :func:`warn_if_openmp_spins` says when it came too late.
 
 On Linux the workers are forked: no start-up imports and no ``if __name__ == "__main__"`` guard
 needed in user scripts; worker functions never use torch threads or the GPU. Elsewhere they are
@@ -16,6 +18,7 @@ spawned.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import sys
@@ -26,10 +29,41 @@ from typing import TypeVar
 
 from molvae.runtime.progress import progress_bar
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 SERIAL_BELOW = 500  # below this many items a process pool costs more than it saves
+
+_openmp = {"too_late": False, "warned": False}
+
+
+def quiet_openmp_threads() -> None:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it: torch's idle OpenMP threads then
+    sleep instead of spinning.
+
+    ``import molvae`` calls it, before anything in molvae imports torch: the OpenMP runtime reads
+    the variable once, when torch is imported. Spinning threads take the cores that the model's
+    next step, molvae's RDKit worker processes and anything else running need: on a busy CPU
+    the Python API ran several times slower than the command line, which set the variable itself
+    (``benchmarks/api_vs_cli.py`` measures the two). When torch was imported first it is too
+    late; :func:`warn_if_openmp_spins` then says so.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        _openmp["too_late"] = "torch" in sys.modules
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def warn_if_openmp_spins() -> None:
+    """Log a warning (once) when torch was imported before molvae could set its thread policy."""
+    if _openmp["too_late"] and not _openmp["warned"]:
+        _openmp["warned"] = True
+        log.warning(
+            "torch was imported before molvae with OMP_WAIT_POLICY unset, so torch's idle threads spin: "
+            "sampling, search and training can be several times slower on a busy CPU. Import molvae before "
+            "torch, or set OMP_WAIT_POLICY=PASSIVE in the environment."
+        )
 
 
 def available_cores() -> int:

@@ -28,6 +28,7 @@ from molvae.data.conditioning import random_mask
 from molvae.data.dataset import bucketed_batches
 from molvae.io.plotting import plot_curves
 from molvae.nn.model import ConditionalVAE, gaussian_kl, make_condition
+from molvae.runtime.parallel import warn_if_openmp_spins
 from molvae.runtime.progress import progress_bar
 from molvae.train.config import TrainConfig
 from molvae.train.runs import HISTORY_FIELDS, StopSignals, TrainingInterrupted, write_history
@@ -426,7 +427,7 @@ def train(
     out_dir: str | Path,
     config: TrainConfig | None = None,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool = True,
     overrides: dict[str, Any] | None = None,
 ) -> Path:
     """Train a conditional VAE on a molecule file; return the path of the best checkpoint.
@@ -437,8 +438,10 @@ def train(
     ``resume``) may only change settings in :data:`molvae.train.runs.RESUMABLE` (``epochs``,
     ``max_minutes``, where it runs and how often it checkpoints); others are a :class:`ConfigError`.
 
+    ``progress`` shows progress bars (preprocessing, each epoch) on stderr; ``False`` is quiet.
     Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM, with ``last.ckpt`` written.
     """
+    warn_if_openmp_spins()
     trainer = Trainer(data_path, out_dir, config or TrainConfig(), resume, progress, overrides)
     try:
         return trainer.run()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 from molvae.runtime.parallel import pmap, resolve_jobs
 from molvae.runtime.progress import LineProgress, progress_bar
@@ -51,3 +54,23 @@ def test_line_progress_postfix_shows_values_not_tqdm_options():
     bar.update(10)
     bar.close()
     assert "optimize [best=0.95]: 10/10 mol (100%)" in out.getvalue() and "refresh" not in out.getvalue()
+
+
+def _policy_of_a_fresh_process(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=True
+    )
+
+
+def test_importing_molvae_makes_idle_openmp_threads_sleep_unless_told_otherwise():
+    show = "import os, molvae; print(os.environ['OMP_WAIT_POLICY'])"
+    assert _policy_of_a_fresh_process(show).stdout.strip() == "PASSIVE"
+    assert _policy_of_a_fresh_process(show, OMP_WAIT_POLICY="ACTIVE").stdout.strip() == "ACTIVE"  # the user's wins
+
+
+def test_torch_imported_first_is_named_as_the_reason_for_spinning_threads():
+    load = "import {first}; from molvae import MolVAE; MolVAE.pretrained(device='cpu')"
+    late = _policy_of_a_fresh_process(load.format(first="torch"))
+    assert "torch was imported before molvae" in late.stderr and "OMP_WAIT_POLICY=PASSIVE" in late.stderr
+    assert "torch was imported" not in _policy_of_a_fresh_process(load.format(first="molvae")).stderr

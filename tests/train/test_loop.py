@@ -111,3 +111,11 @@ def test_a_damaged_preprocessing_cache_is_rebuilt_not_trusted(tmp_path, moses_fi
     with caplog.at_level(logging.INFO, logger="molvae.data.dataset"):
         third = load_molecules(moses_file, ["logp", "qed"], n_jobs=1)  # the rebuilt cache is used
     assert "cache hit" in caplog.text and third.smiles == first.smiles
+
+
+def test_training_from_python_shows_progress_unless_told_to_be_quiet(tmp_path, moses_file, capfd):
+    cfg = TrainConfig(**{**TINY, "epochs": 1})
+    train(moses_file, tmp_path / "shown", cfg)
+    assert "epoch 1/1" in capfd.readouterr().err  # plain lines when stderr is not a terminal
+    train(moses_file, tmp_path / "quiet", cfg, progress=False)
+    assert "epoch 1/1" not in capfd.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from molvae.io.writers import output_format
@@ -116,23 +118,29 @@ def generate(
         from molvae.chem.properties import resolve
 
         names = [] if columns.strip().lower() == "none" else resolve(columns)
+    from molvae.generate.stream import GenerationInterrupted
+
     model = load_model(model_path, device)
-    res = model.generate_to_file(
-        output,
-        n,
-        condition=condition,
-        temperature=temperature,
-        seed=seed,
-        unique=unique,
-        around=around,
-        radius=radius,
-        n_jobs=jobs,
-        progress=True,
-        scaffold=scaffold,
-        scaffold_seeds=scaffold_seeds,
-        max_samples=max_samples,
-        properties=names,
-    )
+    stopped = None
+    try:
+        res = model.generate_to_file(
+            output,
+            n,
+            condition=condition,
+            temperature=temperature,
+            seed=seed,
+            unique=unique,
+            around=around,
+            radius=radius,
+            n_jobs=jobs,
+            progress=True,
+            scaffold=scaffold,
+            scaffold_seeds=scaffold_seeds,
+            max_samples=max_samples,
+            properties=names,
+        )
+    except GenerationInterrupted as exc:  # the file keeps what was written: count it, then exit 130 / 143
+        res, stopped = exc.summary, exc
     names = model.property_names if names is None else names
     what = "molecules with the scaffold" if scaffold else "valid molecules"
     parts = [f"sampled {res.n_sampled}: wrote {res.n_written} {what} to {output}"]
@@ -144,6 +152,9 @@ def generate(
         parts.append(f"{res.n_duplicates} duplicates removed")
     parts.append(f"{res.n_novel} novel")
     echo(", ".join(parts))
+    if stopped is not None:
+        echo(str(stopped))
+        sys.exit(stopped.exit_code)
     require_usable(res.n_written, f"none of the {res.n_sampled} samples is a valid molecule")
     rows = [{"smiles": m.smiles, **m.properties} for m in res.first]
     if image and rows:

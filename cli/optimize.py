@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import click
 
@@ -251,6 +252,7 @@ def optimize(
     """
     from molvae.optimize.config import read_request, settings_dict
     from molvae.optimize.objectives import to_toml
+    from molvae.optimize.types import OptimizationInterrupted
 
     output_format(output)  # fail on a bad name before any work
     if top < 0:
@@ -281,12 +283,17 @@ def optimize(
     if file_seeds:
         usable = _usable_seeds(model, file_seeds, starts_file, output)
         objective = dataclasses.replace(objective, seeds=(*starts, *usable))
-    result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings)
+    stopped = None
+    try:
+        result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings)
+    except OptimizationInterrupted as exc:  # write the best found so far, then exit 130 / 143
+        result, stopped = exc.result, exc
 
     rows = result.rows()
-    write_molecules(output, rows, result.columns)
-    (sibling(output, "optimize", ".toml")).write_text(to_toml(result.objective, settings_dict(settings)))
-    result.write_curve(sibling(output, "curve", ".csv"), sibling(output, "curve", ".png"))
+    if rows:  # a search with no result leaves no output file; the summary line says why
+        write_molecules(output, rows, result.columns)
+        (sibling(output, "optimize", ".toml")).write_text(to_toml(result.objective, settings_dict(settings)))
+        result.write_curve(sibling(output, "curve", ".csv"), sibling(output, "curve", ".png"))
     guarded = ""
     if result.n_guarded:
         guarded = (
@@ -304,9 +311,10 @@ def optimize(
         fail = sibling(output, "failures")
         write_table(fail, ["smiles", "reason"], result.failures)
         parts.append(f"{result.n_failures} got the worst score because the objective failed on them (see {fail})")
-    parts.append(f"wrote {len(rows)} to {output}")
+    parts.append(f"wrote {len(rows)} to {output}" if rows else "wrote no file")
     echo("; ".join(parts))
-    require_usable(len(rows), _why_none(result))
+    if stopped is None:
+        require_usable(len(rows), _why_none(result))
     if result.seeds:
         found = sum(result.best(i) is not None for i in range(len(result.seeds)))
         echo(f"{found} of {len(result.seeds)} seeds have a candidate")
@@ -320,3 +328,6 @@ def optimize(
         legends = [f"{c.score:.3f}" + (f", sim {c.similarity:.2f}" if c.similarity is not None else "") for c in shown]
         draw_grid([c.smiles for c in shown], legends, path=image)
         echo(f"drew {len(shown)} molecules to {image}")
+    if stopped is not None:
+        echo(str(stopped))
+        sys.exit(stopped.exit_code)

@@ -23,6 +23,7 @@ from molvae.errors import (
     ConfigError,
     DataError,
     EncodingError,
+    Interrupted,
     MolVAEError,
     UnknownPropertyError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EncodingError",
+    "Interrupted",
     "UnknownPropertyError",
     "__version__",
 ]

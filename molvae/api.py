@@ -176,6 +176,10 @@ class MolVAE:
         ``OUT.rejects.csv``, created only when there is one) with their SELFIES and the reason.
         Memory stays bounded however large ``n`` is. Returns the counts and the first
         ``keep_first`` molecules (for pictures). ``progress`` shows a bar on a terminal.
+
+        A call that writes no molecule, or fails, leaves no file at ``path``. SIGINT (Ctrl-C) or
+        SIGTERM stop it after the current chunk: the file keeps the molecules written, and
+        :class:`~molvae.generate.stream.GenerationInterrupted` is raised with their counts.
         """
         req = GenerationRequest(n, max_samples=max_samples, **options)
         return generation.write_generation(self.codec, path, req, self._chunks(req), rejects, keep_first, progress)
@@ -303,7 +307,9 @@ class MolVAE:
         which win over the file's; ``settings=SearchSettings(...)`` passes them whole; and
         ``guards=False`` accepts molecules that break the drug-likeness guards (:mod:`molvae.chem.guards`).
         Returns a :class:`molvae.optimize.types.OptimizationResult`: ranked candidates, each checked
-        and scored with RDKit, the counts and the progress curve. See :func:`molvae.optimize.run.optimize`.
+        and scored with RDKit, the counts and the progress curve. SIGINT (Ctrl-C) or SIGTERM stop
+        the search with :class:`~molvae.optimize.types.OptimizationInterrupted`, whose ``result``
+        holds the best found until then. See :func:`molvae.optimize.run.optimize`.
 
         >>> model.optimize("qed", budget=2000, seed=0).candidates[0].score  # doctest: +SKIP
         0.947...

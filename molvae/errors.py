@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 
 class MolVAEError(Exception):
     """Base class of every error molvae raises on purpose."""
@@ -45,3 +47,14 @@ class MissingFileError(DataError, BadInputError):
 
 class ConfigError(BadInputError):
     """A configuration that is invalid: unknown key, wrong type, impossible value."""
+
+
+class Interrupted(MolVAEError):
+    """Work stopped by SIGINT (Ctrl-C) or SIGTERM after keeping what it had (see
+    :mod:`molvae.runtime.signals`); ``exit_code`` is 128 + the signal's number (130 for SIGINT,
+    143 for SIGTERM), what a shell expects of a command stopped by that signal."""
+
+    def __init__(self, signal_name: str, message: str):
+        self.signal_name = signal_name
+        self.exit_code = 128 + int(getattr(signal, signal_name, signal.SIGTERM))
+        super().__init__(message)

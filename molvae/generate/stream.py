@@ -21,12 +21,13 @@ import numpy as np
 import torch
 
 from molvae.chem.checks import CHUNK, POOL_ABOVE, Checked, CheckedChunk, ChemistryPool, reason_kind
-from molvae.errors import BadInputError
+from molvae.errors import BadInputError, Interrupted
 from molvae.io.writers import MoleculeWriter, TableWriter, output_format, sibling
 from molvae.nn import checkpoint
 from molvae.nn.codec import LatentCodec
 from molvae.runtime.parallel import resolve_jobs, torch_threads
 from molvae.runtime.progress import progress_bar
+from molvae.runtime.signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,25 @@ def collect(chunks: Iterator[GenerationChunk]) -> Generation:
     return result
 
 
+class GenerationInterrupted(Interrupted):
+    """:meth:`MolVAE.generate_to_file` stopped on SIGINT/SIGTERM after the chunk it was writing;
+    ``summary`` counts what was sampled and written until then (the file holds exactly those
+    molecules; it is removed when it holds none)."""
+
+    def __init__(self, signal_name: str, summary: GenerationSummary, requested: int):
+        self.summary = summary
+        kept = (
+            f"{summary.path} holds the {summary.n_written} molecules written before the stop"
+            if summary.n_written
+            else f"no molecule was written, so there is no {summary.path}"
+        )
+        super().__init__(
+            signal_name,
+            f"generation interrupted by {signal_name} after {summary.n_sampled} samples "
+            f"({requested} molecules requested): {kept}",
+        )
+
+
 def write_generation(
     codec: LatentCodec,
     path: str | Path,
@@ -320,21 +340,55 @@ def write_generation(
     keep_first: int = 24,
     progress: bool = False,
 ) -> GenerationSummary:
-    """The ``chunks`` of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`)."""
+    """The ``chunks`` of ``req`` written to ``path`` as they come (see :meth:`MolVAE.generate_to_file`).
+
+    A run that writes no molecule, or fails, leaves no file at ``path`` (the rejects file stays:
+    it says why). SIGINT or SIGTERM stop it after the current chunk: the file keeps what was
+    written and :class:`GenerationInterrupted` is raised with the counts.
+    """
 
     output_format(path)  # fail on a bad name before any work
-    names = req.property_names(codec)
     summary = GenerationSummary(path=Path(path), rejects_path=Path(rejects or sibling(path, "rejects")))
     chunks = iter(chunks)
     started = time.monotonic()  # the first chunk is sampled and checked before the bar exists: count its time
-    first = next(chunks, None)  # a bad request (unknown property, seed) fails here, before the file is touched
+    out: MoleculeWriter | None = None
+    with StopSignals("writing the current chunk, then stopping") as stop:
+        try:
+            first = next(chunks, None)  # a bad request (unknown property, seed) fails here, before the file is touched
+            out = MoleculeWriter(path, [*req.property_names(codec), "novel"])
+            with out:
+                rest = itertools.chain([first] if first is not None else [], chunks)
+                _write_chunks(out, req, summary, rest, keep_first, progress, stop, started)
+        except Exception:
+            if out is not None:  # a failure leaves no output file (not even a header)
+                summary.path.unlink(missing_ok=True)
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:  # stop the sampler and its worker processes now
+                close()
+    if summary.n_written == 0:
+        summary.path.unlink(missing_ok=True)
+    if stop.received:
+        raise GenerationInterrupted(stop.received, summary, req.n)
+    return summary
+
+
+def _write_chunks(
+    out: MoleculeWriter,
+    req: GenerationRequest,
+    summary: GenerationSummary,
+    chunks: Iterator[GenerationChunk],
+    keep_first: int,
+    progress: bool,
+    stop: StopSignals,
+    started: float,
+) -> None:
+    """Write ``chunks`` to ``out`` and the rejects file, and count them, until they end or ``stop``
+    has received a signal."""
     bar = progress_bar(req.n, "generating", unit="mol", disable=not progress, started=started)
-    with (
-        MoleculeWriter(path, [*names, "novel"]) as out,
-        bar,
-        TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej,
-    ):
-        for chunk in itertools.chain([first] if first is not None else [], chunks):
+    with bar, TableWriter(summary.rejects_path, ["selfies", "reason"]) as rej:
+        for chunk in chunks:
             out.write(
                 {"smiles": m.smiles, **m.properties, "novel": nov} for m, nov in zip(chunk.molecules, chunk.novel)
             )
@@ -351,4 +405,5 @@ def write_generation(
             summary.n_without_scaffold += chunk.n_without_scaffold
             summary.n_novel += sum(chunk.novel)
             bar.update(len(chunk.molecules) if req.unique or req.scaffold else chunk.n_sampled)
-    return summary
+            if stop.received:
+                break

@@ -41,11 +41,17 @@ from molvae.optimize.types import (
     SeedError,
 )
 from molvae.runtime.progress import progress_bar
+from molvae.runtime.signals import StopSignals
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.nn.codec import LatentCodec
 
 log = logging.getLogger(__name__)
+
+
+class SearchStopped(Exception):
+    """Raised by :meth:`Oracle.evaluate` once a stop signal has arrived: it unwinds the engine,
+    whatever loop it is in; :func:`molvae.optimize.run.run_search` catches it and keeps the pool."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,9 @@ class Oracle:
         self.history: list[tuple[int, int, float]] = []
         self.curve: list[CurvePoint] = []
         self._progress = progress
+        #: the signals that stop the search (see :func:`molvae.optimize.run.run_search`), and the one received
+        self.stop: StopSignals | None = None
+        self.interrupted: str | None = None
         self._bar = None
         if progress is True:
             self._bar = progress_bar(self.total_budget, "optimize", unit="mol")
@@ -187,8 +196,10 @@ class Oracle:
         the scorer, those to score; the others are dropped unscored, as if never decoded (their
         points' fitness is the worst). Stops exactly at the budget (or at ``end``, in the same
         unit): points past it are not decoded and molecules past it not scored; their fitness is
-        the worst.
+        the worst. Raises :class:`SearchStopped` when :attr:`stop` has received a signal.
         """
+        if self.stop is not None and self.stop.received:
+            raise SearchStopped(self.stop.received)
         self.step += 1
         s, n = self.s, len(x)
         samples = s.samples_per_z if temperature is None else 1

@@ -30,8 +30,9 @@ from molvae.nn.codec import LatentCodec
 from molvae.optimize import engines
 from molvae.optimize.config import search_table, with_changes
 from molvae.optimize.objectives import Objective, as_objective
-from molvae.optimize.oracle import Oracle
-from molvae.optimize.types import OptimizationResult, SearchSettings
+from molvae.optimize.oracle import Oracle, SearchStopped
+from molvae.optimize.types import OptimizationInterrupted, OptimizationResult, SearchSettings
+from molvae.runtime.signals import StopSignals
 
 
 def optimize(
@@ -60,8 +61,10 @@ def optimize(
             keeps the objective's (on by default), ``False`` switches them off, ``True`` or a
             dict of :class:`~molvae.chem.guards.Guards` fields sets them.
 
-    Raises :class:`~molvae.errors.ConfigError` for a bad objective or setting and
-    :class:`~molvae.optimize.types.SeedError` for a seed the model cannot encode.
+    Raises :class:`~molvae.errors.ConfigError` for a bad objective or setting,
+    :class:`~molvae.optimize.types.SeedError` for a seed the model cannot encode, and
+    :class:`~molvae.optimize.types.OptimizationInterrupted` when SIGINT (Ctrl-C) or SIGTERM stop
+    the search: its ``result`` ranks what was found until then.
     """
     if settings is None:
         settings = with_changes(None, {**search_table(objective), **kwargs}, "settings")
@@ -72,7 +75,11 @@ def optimize(
     obj = as_objective(objective, seeds or ())
     if guards is not None:
         obj = replace(obj, constraints=replace(obj.constraints, guards=as_guards(guards)))
-    return run_search(codec, obj, settings, progress).result(top)
+    oracle = run_search(codec, obj, settings, progress)
+    result = oracle.result(top)
+    if oracle.interrupted:
+        raise OptimizationInterrupted(oracle.interrupted, result)
+    return result
 
 
 def run_search(
@@ -83,16 +90,25 @@ def run_search(
 ) -> Oracle:
     """Run the engine of ``settings.method`` until the budget is spent; the oracle holds what it
     found (:meth:`~molvae.optimize.oracle.Oracle.result` ranks it; its scorer's cache lists every
-    molecule scored, in order)."""
+    molecule scored, in order).
+
+    SIGINT or SIGTERM stop the engine at its next call of the oracle; the oracle then keeps what
+    was found until then and names the signal in ``interrupted``.
+    """
     spec = engines.spec(settings.method)
     engine = engines.load(settings.method)
     if hasattr(engine, "check"):
         engine.check(codec, objective)
     t0 = time.perf_counter()  # the search's whole time: the seeds' encoding and the scorer's set-up included
     oracle = Oracle(codec, objective, settings, progress, search_condition=spec.search_condition)
-    try:
-        engine.run(oracle, settings.engine)
-    finally:
-        oracle.close()
+    with StopSignals("keeping the best molecules found so far, then stopping") as stop:
+        oracle.stop = stop
+        try:
+            engine.run(oracle, settings.engine)
+        except SearchStopped:
+            oracle.interrupted = stop.received
+        finally:
+            oracle.close()
+            oracle.stop = None
     oracle.seconds = time.perf_counter() - t0
     return oracle

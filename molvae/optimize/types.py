@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from molvae.chem.properties import PROPERTIES
-from molvae.errors import BadInputError, ConfigError, EncodingError
+from molvae.errors import BadInputError, ConfigError, EncodingError, Interrupted
 from molvae.io.plotting import plot_curve
 from molvae.optimize import engines
 from molvae.optimize.objectives import Objective
@@ -193,3 +193,17 @@ class OptimizationResult:
                 r.update(similarity=c.similarity, seed=c.seed)
             out.append(r)
         return out
+
+
+class OptimizationInterrupted(Interrupted):
+    """The search stopped on SIGINT/SIGTERM; ``result`` ranks the molecules found until then (the
+    counts say how much of the budget was spent)."""
+
+    def __init__(self, signal_name: str, result: OptimizationResult):
+        self.result = result
+        super().__init__(
+            signal_name,
+            f"optimisation interrupted by {signal_name} after {result.n_decoded} decoded molecules "
+            f"(budget {result.settings.budget}{' per seed' if result.seeds else ''}): "
+            f"the {len(result.candidates)} best found until then are kept",
+        )

@@ -1,1 +1,2 @@
-"""Where work runs: worker processes and threads, torch devices, progress bars, on-disk caches."""
+"""Where work runs: worker processes and threads, torch devices, progress bars, on-disk caches, and
+stopping cleanly on SIGINT/SIGTERM."""

@@ -21,11 +21,12 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from molvae.runtime.progress import progress_bar
 
@@ -82,18 +83,35 @@ def resolve_jobs(n_jobs: int | None) -> int:
 
 
 def init_worker() -> None:
-    """Pool initialiser: silence RDKit's log lines in the worker process."""
+    """Pool initialiser: silence RDKit's log lines in the worker process, and leave SIGINT to the
+    main process.
+
+    Ctrl-C sends SIGINT to every process of the terminal's process group: a worker that died of
+    it would break the pool under the main process, which is the one that decides what an
+    interrupt means (stop after the current chunk and keep what was written, for example).
+    """
     from rdkit import rdBase
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     rdBase.DisableLog("rdApp.*")
 
 
+class _Pool(ProcessPoolExecutor):
+    """A process pool that, when its block ends with an exception (an interrupt included), cancels
+    the work still queued instead of finishing it; only the chunks already running are awaited."""
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.shutdown(wait=True, cancel_futures=exc_type is not None)
+
+
 def executor(n_jobs: int, initializer: Callable[[], None] = init_worker) -> ProcessPoolExecutor:
-    """``n_jobs`` worker processes for RDKit work (forked on Linux, spawned elsewhere)."""
+    """``n_jobs`` worker processes for RDKit work (forked on Linux, spawned elsewhere); they ignore
+    SIGINT (see :func:`init_worker`), and leaving a ``with`` block on an exception cancels the
+    queued work."""
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     with warnings.catch_warnings():  # Python >= 3.12 warns about forking a process with threads
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        return ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context(method), initializer=initializer)
+        return _Pool(n_jobs, mp_context=multiprocessing.get_context(method), initializer=initializer)
 
 
 def pmap(

@@ -30,8 +30,9 @@ from molvae.io.plotting import plot_curves
 from molvae.nn.model import ConditionalVAE, gaussian_kl, make_condition
 from molvae.runtime.parallel import warn_if_openmp_spins
 from molvae.runtime.progress import progress_bar
+from molvae.runtime.signals import StopSignals
 from molvae.train.config import TrainConfig
-from molvae.train.runs import HISTORY_FIELDS, StopSignals, TrainingInterrupted, write_history
+from molvae.train.runs import HISTORY_FIELDS, TrainingInterrupted, write_history
 from molvae.train.schedules import LOSS_TERMS, LossSums, kl_weight, learning_rate
 from molvae.train.setup import TrainBatch, TrainerSetup, sequence_tensor
 
@@ -278,7 +279,7 @@ class Trainer(TrainerSetup):
         SIGINT/SIGTERM stop it after the current step with ``last.ckpt`` written
         (:class:`TrainingInterrupted`); a second signal stops it at once.
         """
-        with StopSignals() as signals:
+        with StopSignals("saving a checkpoint, then stopping") as signals:
             out_of_time = self._epochs(signals)
             if signals.received:
                 self.save_last()

@@ -1,18 +1,17 @@
 """A training run's folder and life: the settings of a resumed run, a folder that a failed start
-leaves clean, and stopping on SIGINT/SIGTERM with a checkpoint written first."""
+leaves clean, and the error of a run stopped by SIGINT/SIGTERM with a checkpoint written first
+(the signals are caught by :class:`molvae.runtime.signals.StopSignals`)."""
 
 from __future__ import annotations
 
 import csv
 import logging
 import shutil
-import signal
-import threading
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from molvae.errors import CheckpointError, ConfigError, MolVAEError
+from molvae.errors import CheckpointError, ConfigError, Interrupted
 from molvae.nn.checkpoint import ModelRecord
 from molvae.train.config import TrainConfig, load_toml, to_toml
 
@@ -98,45 +97,16 @@ class RunFolder:
             f.unlink(missing_ok=True)
 
 
-class TrainingInterrupted(MolVAEError):
+class TrainingInterrupted(Interrupted):
     """Training stopped on SIGINT/SIGTERM after writing ``last.ckpt``; ``--resume`` continues it."""
 
     def __init__(self, signal_name: str, checkpoint: Path, epoch: int, step: int):
-        self.signal_name, self.checkpoint = signal_name, checkpoint
-        self.exit_code = 128 + int(getattr(signal, signal_name, signal.SIGTERM))
+        self.checkpoint = checkpoint
         super().__init__(
+            signal_name,
             f"training interrupted by {signal_name} in epoch {epoch + 1} (step {step}); "
-            f"{checkpoint} is saved: continue with --resume"
+            f"{checkpoint} is saved: continue with --resume",
         )
-
-
-class StopSignals:
-    """While active (in the main thread), SIGINT and SIGTERM set :attr:`received` (the signal's
-    name) instead of stopping the process; a second signal raises :class:`KeyboardInterrupt`."""
-
-    SIGNALS = ("SIGINT", "SIGTERM")
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
-        log.warning("%s received: saving a checkpoint, then stopping (send it again to stop at once)", self.received)
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for name in self.SIGNALS:
-                sig = getattr(signal, name)
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
 
 
 HISTORY_FIELDS = [

@@ -303,3 +303,10 @@ def test_optimize_writes_its_progress_curve_beside_the_output(tiny_run, tmp_path
     scores = sorted((float(r["objective"]) for r in read_csv(out)), reverse=True)
     assert float(curve[-1]["best"]) == pytest.approx(scores[0], abs=1e-4)  # the table has 4 decimals
     assert float(curve[-1]["top10"]) == pytest.approx(sum(scores[:10]) / 10, abs=1e-4)
+
+
+def test_a_search_with_no_result_leaves_no_output_file(tiny_run, tmp_path):
+    out = tmp_path / "none.csv"
+    res = run("optimize", "-m", tiny_run, "--maximize", "qed", "--require", "[Xe]", "--budget", 60, "-o", out, "-q")
+    assert res.exit_code == 1 and "no usable molecule" in res.output and "wrote no file" in res.output
+    assert not out.exists() and not (tmp_path / "none.optimize.toml").exists()

@@ -85,3 +85,4 @@ def test_cli_scaffold_writes_only_molecules_with_the_core(tmp_path):
 def test_cli_scaffold_errors(tmp_path, args, code, message):
     res = run("generate", "-n", 5, "--seed", 0, *args, "-o", tmp_path / "x.csv")
     assert res.exit_code == code and message in res.output
+    assert not (tmp_path / "x.csv").exists()  # a failure leaves no output file, not even a header

@@ -1,11 +1,18 @@
 """Streaming generation: molecules written as they come, counts that add up, bounded memory."""
 
 import csv
+import os
+import signal
 
 import numpy as np
+import pytest
 
 from molvae.chem.checks import ChemistryPool
 from molvae.data.vocabulary import Vocabulary
+from molvae.errors import UnknownPropertyError
+from molvae.generate.scaffold import ScaffoldNotFoundError
+from molvae.generate.stream import GenerationInterrupted
+from molvae.io.writers import MoleculeWriter
 
 
 def read_csv(path):
@@ -57,3 +64,42 @@ def test_generate_iter_unique_accounts_for_every_sample(tiny_model):
     assert n_sampled == len(kept) + sum(len(c.invalid) for c in chunks) + sum(c.n_duplicates for c in chunks)
     assert len(kept) == len(set(kept))
     assert len(kept) == 400 or n_sampled == 20 * 400
+
+
+def _ctrl_c_on_first_write(monkeypatch):
+    """Send this process SIGINT while the first chunk is being written, as Ctrl-C would."""
+    real_write = MoleculeWriter.write
+
+    def write_then_ctrl_c(self, rows):
+        n = real_write(self, rows)
+        if self.n == n:  # the first chunk
+            os.kill(os.getpid(), signal.SIGINT)
+        return n
+
+    monkeypatch.setattr(MoleculeWriter, "write", write_then_ctrl_c)
+
+
+def test_interrupted_generate_to_file_keeps_the_rows_written_and_says_so(tiny_model, tmp_path, monkeypatch):
+    before = signal.getsignal(signal.SIGINT)
+    _ctrl_c_on_first_write(monkeypatch)
+    out = tmp_path / "big.csv"
+    with pytest.raises(GenerationInterrupted, match=r"interrupted by SIGINT after \d+ samples") as info:
+        tiny_model.generate_to_file(out, 200_000, seed=0, batch_size=256, n_jobs=2)
+    assert info.value.exit_code == 130
+    res = info.value.summary
+    rows = read_csv(out)
+    assert 0 < len(rows) == res.n_written and res.n_sampled < 200_000  # stopped after the chunk it was writing
+    assert res.n_sampled == res.n_written + res.n_invalid
+    assert f"{out} holds the {res.n_written} molecules" in str(info.value)
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
+
+
+def test_failed_generation_leaves_no_output_file(tiny_model, tmp_path):
+    out = tmp_path / "core.csv"
+    with pytest.raises(ScaffoldNotFoundError):
+        tiny_model.generate_to_file(out, 5, scaffold="C[Si](C)(C)C", max_samples=64, seed=0)
+    assert not out.exists()  # not even a header
+    out.write_text("the user's file\n")  # a request that fails before any sampling leaves a file alone
+    with pytest.raises(UnknownPropertyError, match="not conditioned on 'potency'"):
+        tiny_model.generate_to_file(out, 5, condition={"potency": 1.0})
+    assert out.read_text() == "the user's file\n"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import signal
 import sys
 import textwrap
 
@@ -13,7 +15,8 @@ from molvae.chem.molecules import canonical_smiles, mol_from_smiles, tanimoto
 from molvae.chem.properties import PROPERTIES, compute
 from molvae.errors import ConfigError, EncodingError
 from molvae.io.writers import write_molecules
-from molvae.optimize.types import SeedError
+from molvae.optimize.oracle import Oracle
+from molvae.optimize.types import OptimizationInterrupted, SeedError
 from tests.conftest import moses
 
 ALL = list(PROPERTIES)
@@ -197,3 +200,22 @@ def test_several_seeds_share_a_small_budget_fairly(tiny_model):
     res = tiny_model.optimize(obj, seeds=seeds, budget=60, seed=0, top=None)
     assert res.n_decoded == 6 * 60
     assert all(res.best(i) is not None for i in range(6))  # every seed got children, the last ones too
+
+
+def test_interrupted_search_keeps_the_best_found_so_far(tiny_model, monkeypatch):
+    real_evaluate = Oracle.evaluate
+
+    def evaluate_then_ctrl_c(self, *args, **kwargs):
+        out = real_evaluate(self, *args, **kwargs)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(Oracle, "evaluate", evaluate_then_ctrl_c)
+    with pytest.raises(OptimizationInterrupted, match="interrupted by SIGINT") as info:
+        tiny_model.optimize("qed", budget=100_000, seed=0, top=10)
+    assert info.value.exit_code == 130
+    res = info.value.result
+    assert 0 < res.n_decoded < 100_000 and res.history[-1][0] == 3  # no call of the oracle after the signal
+    check_ranked_and_rescored(res, lambda smi, props: props["qed"])
+    assert len(res.candidates) == 10

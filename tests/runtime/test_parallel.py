@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 
-from molvae.runtime.parallel import pmap, resolve_jobs
+from molvae.runtime.parallel import executor, pmap, resolve_jobs
 from molvae.runtime.progress import LineProgress, progress_bar
 
 
@@ -74,3 +76,19 @@ def test_torch_imported_first_is_named_as_the_reason_for_spinning_threads():
     late = _policy_of_a_fresh_process(load.format(first="torch"))
     assert "torch was imported before molvae" in late.stderr and "OMP_WAIT_POLICY=PASSIVE" in late.stderr
     assert "torch was imported" not in _policy_of_a_fresh_process(load.format(first="molvae")).stderr
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_workers_leave_sigint_to_the_main_process():
+    """Ctrl-C reaches every process of the group: a worker that died of it would break the pool."""
+    with executor(2) as pool:
+        pids = set(pool.map(_pid, range(8)))
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)  # a worker that did not ignore it has died by now
+        for pid in pids:
+            os.kill(pid, 0)  # still alive (ProcessLookupError otherwise)
+        assert list(pool.map(_square, range(8))) == [x * x for x in range(8)]  # and the pool still works

@@ -151,3 +151,14 @@ def require_usable(n_usable: int, what: str) -> None:
 def echo(msg: str) -> None:
     """Human-readable status on stderr, so stdout stays clean for data."""
     click.echo(msg, err=True)
+
+
+def flatten_option(f: Callable) -> Callable:
+    return click.option(
+        "--flatten/--no-flatten",
+        default=True,
+        show_default=True,
+        help="A molecule whose stereo or charges the model has no tokens for (the shipped model has neither) "
+        "is used without its stereo and with its charges neutralised where RDKit can, with a warning; "
+        "--no-flatten refuses it instead.",
+    )(f)

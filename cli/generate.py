@@ -12,6 +12,7 @@ from molvae_cli.common import (
     condition_option,
     device_option,
     echo,
+    flatten_option,
     handle_errors,
     load_model,
     model_option,
@@ -36,6 +37,7 @@ from molvae_cli.common import (
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")
 @click.option("--around", metavar="SMILES", default=None, help="Sample near this molecule.")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Latent noise around --around.")
+@flatten_option
 @click.option(
     "--scaffold",
     metavar="SMILES_OR_SMARTS",
@@ -84,6 +86,7 @@ def generate(
     unique,
     around,
     radius,
+    flatten,
     scaffold,
     scaffold_seeds,
     max_samples,
@@ -132,6 +135,7 @@ def generate(
             unique=unique,
             around=around,
             radius=radius,
+            flatten=flatten,
             n_jobs=jobs,
             progress=True,
             scaffold=scaffold,

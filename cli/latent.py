@@ -14,6 +14,7 @@ from molvae_cli.common import (
     condition_option,
     device_option,
     echo,
+    flatten_option,
     handle_errors,
     load_model,
     model_option,
@@ -56,13 +57,15 @@ def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
 )
 @smiles_column_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Latent vectors, .npy.")
+@flatten_option
 @device_option
 @handle_errors
-def encode(model_path, smiles, input_path, smiles_column, output, device) -> None:
+def encode(model_path, smiles, input_path, smiles_column, output, flatten, device) -> None:
     """Encode molecules to latent vectors (posterior means) in a .npy file.
 
-    Row i of OUTPUT belongs to row i of OUTPUT's .index.csv (input line and SMILES);
-    molecules that cannot be encoded go to .rejects.csv with the reason.
+    Row i of OUTPUT belongs to row i of OUTPUT's .index.csv (input line, SMILES, and the SMILES
+    encoded where it was flattened); molecules that cannot be encoded go to .rejects.csv with
+    the reason. When none can be encoded, no .npy is written.
 
     \b
     Example:
@@ -80,16 +83,19 @@ def encode(model_path, smiles, input_path, smiles_column, output, device) -> Non
     if not records:
         raise click.UsageError("no molecules to encode")
     model = load_model(model_path, device)
-    enc = model.encode_batch([s for _, s in records])
-    np.save(output, enc.z)
-    write_table(
-        sibling(output, "index"),
-        ["row", "line", "smiles"],
-        [(r, records[i][0], records[i][1]) for r, i in enumerate(enc.indices)],
-    )
-    msg = (
-        f"encoded {len(enc.indices)} of {len(records)} molecules to {output} (shape {enc.z.shape[0]}x{enc.z.shape[1]})"
-    )
+    enc = model.encode_batch([s for _, s in records], flatten=flatten)
+    if enc.indices:  # a run that encodes nothing leaves no .npy and no index
+        np.save(output, enc.z)
+        write_table(
+            sibling(output, "index"),
+            ["row", "line", "smiles", "flattened"],
+            [(r, records[i][0], records[i][1], enc.flattened.get(i, "")) for r, i in enumerate(enc.indices)],
+        )
+        msg = f"encoded {len(enc.indices)} of {len(records)} molecules to {output} (shape {enc.z.shape[0]}x{enc.z.shape[1]})"
+    else:
+        msg = f"encoded none of the {len(records)} molecules (no {output} written)"
+    if enc.flattened:
+        msg += f", {len(enc.flattened)} without their stereo or charges (the SMILES encoded are in the index)"
     if enc.rejects:
         rej = sibling(output, "rejects")
         write_table(rej, ["line", "smiles", "reason"], [(records[i][0], s, why) for i, s, why in enc.rejects])
@@ -144,9 +150,10 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
 @click.argument("b")
 @click.option("--steps", type=int, default=10, show_default=True, help="Number of molecules, ends included.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
+@flatten_option
 @device_option
 @handle_errors
-def interpolate(model_path, a, b, steps, output, device) -> None:
+def interpolate(model_path, a, b, steps, output, flatten, device) -> None:
     """Molecules on the latent line from molecule A to molecule B.
 
     \b
@@ -156,7 +163,7 @@ def interpolate(model_path, a, b, steps, output, device) -> None:
     if steps < 2:
         raise click.BadParameter("needs at least 2", param_hint="--steps")
     model = load_model(model_path, device)
-    smiles = model.interpolate(a, b, steps)
+    smiles = model.interpolate(a, b, steps, flatten=flatten)
     rows = _rows(smiles, model.property_names, "step")
     _emit(rows, ["step", "valid", *model.property_names], output)
     require_usable(sum(r["valid"] for r in rows), f"none of the {len(rows)} interpolation steps is a valid molecule")

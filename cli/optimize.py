@@ -16,6 +16,7 @@ from molvae_cli.common import (
     TEMPERATURE,
     device_option,
     echo,
+    flatten_option,
     handle_errors,
     load_model,
     model_option,
@@ -90,12 +91,12 @@ def _read_seeds(path: str, smiles_column: str | None = None) -> list[tuple[int, 
     return records
 
 
-def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str) -> list[str]:
+def _usable_seeds(model, records: list[tuple[int, str]], path: str, output: str, flatten: bool) -> list[str]:
     """The seeds of a file the model can encode; the others go to OUTPUT.seed-rejects.csv with reasons."""
 
     rejects = [(line, smi, "empty SMILES") for line, smi in records if not smi.strip()]
     filled = [(line, smi) for line, smi in records if smi.strip()]
-    enc = model.encode_batch([smi for _, smi in filled])
+    enc = model.encode_batch([smi for _, smi in filled], flatten=flatten)
     rejects += [(filled[i][0], smi, reason) for i, smi, reason in enc.rejects]
     kept = [filled[i][1] for i in enc.indices]
     if rejects:
@@ -193,6 +194,7 @@ def _search_options(f):
     help="Start from each molecule of this file (.smi, .csv, .sdf).",
 )
 @smiles_column_option
+@flatten_option
 @click.option("--similarity", type=float, default=None, help="Keep Tanimoto similarity to the seed at least this.")
 @click.option("--require", multiple=True, metavar="SMARTS", help="Substructure every result must contain.")
 @click.option("--forbid", multiple=True, metavar="SMARTS", help="Substructure no result may contain.")
@@ -223,6 +225,7 @@ def optimize(
     starts,
     starts_file,
     smiles_column,
+    flatten,
     similarity,
     require,
     forbid,
@@ -281,11 +284,11 @@ def optimize(
 
     model = load_model(model_path, device)
     if file_seeds:
-        usable = _usable_seeds(model, file_seeds, starts_file, output)
+        usable = _usable_seeds(model, file_seeds, starts_file, output, flatten)
         objective = dataclasses.replace(objective, seeds=(*starts, *usable))
     stopped = None
     try:
-        result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings)
+        result = model.optimize(objective, top=top or None, progress=not quiet, settings=settings, flatten=flatten)
     except OptimizationInterrupted as exc:  # write the best found so far, then exit 130 / 143
         result, stopped = exc.result, exc
 

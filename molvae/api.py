@@ -144,7 +144,7 @@ class MolVAE:
         ``n`` is the number of molecules to sample (with ``unique``: of unique valid ones wanted,
         in at most ``max_samples`` samples, default ``max_rounds * n``; a warning says when fewer
         were found). ``options``
-        (keywords): ``condition``, ``temperature``, ``seed``, ``unique``, ``around``, ``radius``,
+        (keywords): ``condition``, ``temperature``, ``seed``, ``unique``, ``around``, ``radius``, ``flatten``,
         ``batch_size``, ``n_jobs``, ``scaffold``, ``scaffold_seeds``, described in
         :class:`~molvae.generate.stream.SampleOptions`. With ``scaffold="c1ccc(cc1)N1CCNCC1"`` (SMILES
         or SMARTS) only molecules containing that core are returned.
@@ -223,20 +223,25 @@ class MolVAE:
         """The model's conditioning properties of a molecule, computed with RDKit."""
         return self.codec.properties_of(smiles)
 
-    def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
+    def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024, flatten: bool = True) -> Encoded:
         """Posterior means of every encodable molecule; the others come back as rejects with reasons.
 
         The encoder is given each molecule's own properties (computed with RDKit) as the condition.
+        ``flatten``: a molecule whose stereo or charges the model has no tokens for (the shipped
+        model has neither) is encoded without its stereo and with its charges neutralised where
+        RDKit can; ``Encoded.flattened`` maps its position to the SMILES encoded, and a warning
+        counts them. ``flatten=False`` rejects such molecules instead.
         """
-        return self.codec.encode_batch(smiles, batch_size)
+        return self.codec.encode_batch(smiles, batch_size, flatten=flatten)
 
-    def encode(self, smiles: str | Sequence[str]) -> np.ndarray:
+    def encode(self, smiles: str | Sequence[str], flatten: bool = True) -> np.ndarray:
         """Latent vectors (posterior means), shape [n, latent_dim].
 
         Raises :class:`~molvae.errors.EncodingError` naming the first molecule that cannot be
-        encoded and why (invalid SMILES, tokens the vocabulary lacks, too long).
+        encoded, why (invalid SMILES, tokens the vocabulary lacks, too long) and the remedy.
+        ``flatten``: see :meth:`encode_batch`.
         """
-        return self.codec.encode([smiles] if isinstance(smiles, str) else list(smiles))
+        return self.codec.encode([smiles] if isinstance(smiles, str) else list(smiles), flatten=flatten)
 
     @torch.no_grad()
     def decode(
@@ -266,21 +271,27 @@ class MolVAE:
         checked = self.codec.decode_latents(zt, cond, temperature=temperature, generator=self.codec.generator(seed))
         return [c.smiles for c in checked]
 
-    def reconstruct(self, smiles: str | Sequence[str]) -> list[str | None]:
-        """Encode then greedily decode, each molecule conditioned on its own properties."""
-        items = [smiles] if isinstance(smiles, str) else list(smiles)
-        z = self.encode(items)
+    def reconstruct(self, smiles: str | Sequence[str], flatten: bool = True) -> list[str | None]:
+        """Encode then greedily decode, each molecule conditioned on its own properties.
+
+        ``flatten``: see :meth:`encode_batch`; such a molecule is reconstructed in its flat form.
+        """
+        items = [self.codec.encodable(s, flatten) for s in ([smiles] if isinstance(smiles, str) else smiles)]
+        z = self.encode(items, flatten=False)
         return self.decode(z, [self.properties_of(s) for s in items], warn=False)
 
-    def interpolate(self, a: str, b: str, steps: int = 10) -> list[str | None]:
+    def interpolate(self, a: str, b: str, steps: int = 10, flatten: bool = True) -> list[str | None]:
         """Molecules along the straight line between the latent vectors of ``a`` and ``b``.
 
         Latent vectors and the two molecules' properties are interpolated together, so the ends
         reproduce ``a`` and ``b`` when the model reconstructs them. Returns ``steps`` molecules.
+        ``flatten``: see :meth:`encode_batch` (an end the model has no stereo or charge tokens for
+        is used in its flat form).
         """
         if steps < 2:
             raise BadInputError("interpolation needs at least 2 steps")
-        za, zb = self.encode([a, b])
+        a, b = self.codec.encodable(a, flatten), self.codec.encodable(b, flatten)
+        za, zb = self.encode([a, b], flatten=False)
         pa, pb = self.properties_of(a), self.properties_of(b)
         ts = np.linspace(0.0, 1.0, steps)
         z = np.stack([(1 - t) * za + t * zb for t in ts])
@@ -294,6 +305,7 @@ class MolVAE:
         seeds: Sequence[str] | None = None,
         top: int | None = 100,
         progress: bool = False,
+        flatten: bool = True,
         **settings: Any,
     ):
         """Search the latent space for molecules that score well on ``objective``.
@@ -306,6 +318,8 @@ class MolVAE:
         of the method's own settings (e.g. the ``ga``'s ``stall``; :mod:`molvae.optimize.engines`),
         which win over the file's; ``settings=SearchSettings(...)`` passes them whole; and
         ``guards=False`` accepts molecules that break the drug-likeness guards (:mod:`molvae.chem.guards`).
+        ``flatten``: a seed whose stereo or charges the model has no tokens for is optimised in
+        its form without them (see :meth:`encode_batch`).
         Returns a :class:`molvae.optimize.types.OptimizationResult`: ranked candidates, each checked
         and scored with RDKit, the counts and the progress curve. SIGINT (Ctrl-C) or SIGTERM stop
         the search with :class:`~molvae.optimize.types.OptimizationInterrupted`, whose ``result``
@@ -316,4 +330,4 @@ class MolVAE:
         """
         from molvae.optimize.run import optimize
 
-        return optimize(self.codec, objective, seeds=seeds, top=top, progress=progress, **settings)
+        return optimize(self.codec, objective, seeds=seeds, top=top, progress=progress, flatten=flatten, **settings)

@@ -86,6 +86,39 @@ def canonical_smiles(smiles: str, isomeric: bool = True) -> str | None:
     return Chem.MolToSmiles(mol, isomericSmiles=isomeric)
 
 
+def flat_forms(smiles: str) -> list[str]:
+    """Canonical SMILES of ``smiles`` without its stereo, with its charges neutralised where RDKit
+    can (``rdMolStandardize.Uncharger``: acids and protonated amines, not quaternary nitrogen or
+    nitro groups), and with both, in that order; forms equal to the molecule itself or to an
+    earlier one are left out. Empty when the SMILES cannot be parsed or has neither.
+
+    For a model whose vocabulary has no stereo or charge tokens (the shipped MOSES model has
+    neither): see :meth:`molvae.nn.codec.LatentCodec.prepare`.
+
+    >>> flat_forms("C[C@H](N)C(=O)[O-]")
+    ['CC(N)C(=O)[O-]', 'C[C@H](N)C(=O)O', 'CC(N)C(=O)O']
+    >>> flat_forms("CCO")
+    []
+    """
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return []
+    flat = Chem.Mol(mol)
+    Chem.RemoveStereochemistry(flat)
+    with quiet_rdkit():
+        uncharger = rdMolStandardize.Uncharger()
+        forms = [flat, uncharger.uncharge(mol), uncharger.uncharge(flat)]
+    own = Chem.MolToSmiles(mol)
+    out: list[str] = []
+    for form in forms:
+        text = Chem.MolToSmiles(form)
+        if text != own and text not in out:
+            out.append(text)
+    return out
+
+
 _MORGAN: dict[tuple[int, int], rdFingerprintGenerator.FingeprintGenerator64] = {}
 
 

@@ -83,11 +83,11 @@ def scaffold_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
     n, limit = req.n, req.limit
     g = codec.generator(req.seed)
     condition = req.condition
-    if req.around is not None and condition is None:
-        condition = codec.properties_of(req.around)
-    candidates = (
-        ([core.smiles] if core.smiles else []) + ([req.around] if req.around else []) + list(req.scaffold_seeds)
-    )
+    around = codec.encodable(req.around, req.flatten) if req.around is not None else None
+    if around is not None and condition is None:
+        condition = codec.properties_of(around)
+    seeds = [codec.encodable(smi, req.flatten) for smi in req.scaffold_seeds]
+    candidates = ([core.smiles] if core.smiles else []) + ([around] if around else []) + seeds
     with_core = [smi for smi in candidates if core.matches(smi)]
     if len(with_core) < len(candidates):
         log.info("ignored %d seed molecule(s) without the scaffold", len(candidates) - len(with_core))

@@ -47,6 +47,9 @@ class SampleOptions(TypedDict, total=False):
     - ``around``: sample near this molecule: z = encode(around) + radius * N(0, I); without a
       ``condition``, the seed's own properties are the condition.
     - ``radius``: standard deviation of the noise added around the seed (default 0.5).
+    - ``flatten``: an ``around`` or scaffold seed molecule whose stereo or charges the model has
+      no tokens for is used without them (charges neutralised where RDKit can), with a warning
+      (default True; False makes it an error).
     - ``batch_size``: molecules sampled at once on the model (default 4096 on a CPU, 32768 on a GPU).
     - ``n_jobs``: worker processes for the RDKit checks of large requests (default: all cores).
     - ``scaffold``: SMILES or SMARTS of a core every molecule must contain (RDKit substructure
@@ -64,6 +67,7 @@ class SampleOptions(TypedDict, total=False):
     unique: bool
     around: str | None
     radius: float
+    flatten: bool
     batch_size: int | None
     n_jobs: int | None
     scaffold: str | None
@@ -82,6 +86,7 @@ class GenerationRequest:
     unique: bool = False
     around: str | None = None
     radius: float = 0.5
+    flatten: bool = True
     batch_size: int | None = None
     n_jobs: int | None = None
     scaffold: str | None = None
@@ -242,8 +247,9 @@ def generate_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
     g = codec.generator(req.seed)
     center, condition = None, req.condition
     if req.around is not None:
-        center = torch.from_numpy(codec.encode([req.around])).to(codec.device)
-        condition = codec.properties_of(req.around) if condition is None else condition
+        around = codec.encodable(req.around, req.flatten)
+        center = torch.from_numpy(codec.encode([around])).to(codec.device)
+        condition = codec.properties_of(around) if condition is None else condition
     n, limit, unique = req.n, req.limit, req.unique
     kept = sampled = 0
 

@@ -5,6 +5,7 @@ molecule it could not use)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -12,13 +13,18 @@ import numpy as np
 import torch
 
 from molvae.chem.checks import Checked, check_symbols, tokens_to_symbols
-from molvae.chem.molecules import mol_from_smiles
+from molvae.chem.molecules import flat_forms, mol_from_smiles
 from molvae.chem.properties import compute_mol
 from molvae.data.conditioning import condition_arrays
 from molvae.data.dataset import prepare_molecule
 from molvae.errors import BadInputError, MoleculeInputError
 from molvae.nn.checkpoint import ModelRecord, contains_hashes
 from molvae.nn.model import make_condition
+
+log = logging.getLogger(__name__)
+
+#: the remedy for molecules with tokens a model lacks
+FINE_TUNE = "molvae train YOUR_MOLECULES --init pretrained"
 
 
 @dataclass
@@ -28,6 +34,8 @@ class Encoded:
     z: np.ndarray  # [n_ok, latent_dim]
     indices: list[int]  # positions in the input of the rows of ``z``
     rejects: list[tuple[int, str, str]]  # (position, input SMILES, reason)
+    #: input position -> the SMILES encoded in its place, without stereo or charges (``flatten``)
+    flattened: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,6 +51,8 @@ class Prepared:
     properties: list[list[float]] = field(default_factory=list)
     indices: list[int] = field(default_factory=list)
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    #: input position -> the SMILES prepared in its place, without stereo or charges (``flatten``)
+    flattened: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -175,26 +185,78 @@ class LatentCodec:
             raise MoleculeInputError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
         return dict(zip(self.property_names, compute_mol(mol, self.property_names)))
 
-    def prepare(self, smiles: Sequence[str]) -> Prepared:
+    def _prepare_one(self, smiles: str) -> tuple[tuple[list[int], list[float]] | None, str, bool]:
+        """Token row and property values of one molecule, or None, the reason, and whether the
+        reason is tokens the vocabulary lacks."""
+        prepared, reason = prepare_molecule(smiles, self.config.max_length, self.property_names)
+        if prepared is None:
+            return None, reason, False
+        _, symbols, values = prepared
+        lacking = self.vocab.missing(symbols)
+        if lacking:
+            return None, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}", True
+        return (self.vocab.encode(symbols) + [self.vocab.end_id], values), "", False
+
+    def _flat_form(self, smiles: str) -> tuple[str | None, tuple[list[int], list[float]] | None, str]:
+        """The first form of ``smiles`` without stereo or charges (:func:`~molvae.chem.molecules.flat_forms`)
+        that the model can encode, with its token row and property values; else (None, None, why
+        the form without either could not be encoded, or "" when there is no such form)."""
+        why = ""
+        for form in flat_forms(smiles):
+            got, why, _ = self._prepare_one(form)
+            if got is not None:
+                return form, got, ""
+        return None, None, why
+
+    def prepare(self, smiles: Sequence[str], flatten: bool = False) -> Prepared:
         """Token rows and property values of the molecules the model can encode, and reasons for the rest.
+
+        With ``flatten``, a molecule whose tokens the vocabulary lacks is prepared in a form the
+        model can encode when there is one: without its stereo, with its charges neutralised
+        where RDKit can, or both (:func:`~molvae.chem.molecules.flat_forms`);
+        :attr:`Prepared.flattened` maps its position to that SMILES. Either way the reason of a
+        molecule the vocabulary cannot take names the remedy.
 
         Feed the result to :meth:`prepared_batches` to run the encoder (or the teacher-forced decoder).
         """
         out = Prepared()
         for i, smi in enumerate(smiles):
-            prepared, reason = prepare_molecule(smi, self.config.max_length, self.property_names)
-            if prepared is None:
+            got, reason, lacking = self._prepare_one(smi)
+            if got is None and lacking:
+                flat, got_flat, why = self._flat_form(smi)
+                if flat is None:
+                    still = why.replace("the model's vocabulary", "it still")
+                    reason += (f" (and without its stereo and charges: {still})" if why else "") + (
+                        f": fine-tune a model with these tokens on molecules like it ({FINE_TUNE})"
+                    )
+                elif flatten:
+                    got = got_flat
+                    out.flattened[i] = flat
+                else:
+                    reason += (
+                        f": without its stereo and charges it can be encoded as {flat} (flatten=True, the default "
+                        f"that --no-flatten turned off), or fine-tune a model with these tokens ({FINE_TUNE})"
+                    )
+            if got is None:
                 out.rejects.append((i, smi, reason))
                 continue
-            _, symbols, values = prepared
-            lacking = self.vocab.missing(symbols)
-            if lacking:
-                out.rejects.append((i, smi, f"the model's vocabulary lacks the SELFIES tokens {' '.join(lacking)}"))
-                continue
-            out.rows.append(self.vocab.encode(symbols) + [self.vocab.end_id])
+            row, values = got
+            out.rows.append(row)
             out.properties.append(values)
             out.indices.append(i)
         return out
+
+    def encodable(self, smiles: str, flatten: bool = True) -> str:
+        """``smiles``, or with ``flatten`` the form :meth:`prepare` would encode in its place when the
+        model has no tokens for its stereo or charges (with a warning saying so). A molecule the
+        model cannot encode either way comes back unchanged: encoding it raises the error."""
+        if not flatten:
+            return smiles
+        flat = self.prepare([smiles], flatten=True).flattened.get(0)
+        if flat is None:
+            return smiles
+        log.warning("the model has no tokens for the stereo or charges of %s: it is used as %s", smiles, flat)
+        return flat
 
     def prepared_batches(self, prepared: Prepared, batch_size: int = 1024) -> Iterator[PreparedBatch]:
         """Batches of prepared molecules on the model's device, each conditioned on its own properties."""
@@ -210,27 +272,39 @@ class LatentCodec:
             yield PreparedBatch(s, tok.to(self.device), lengths, cond)
 
     @torch.no_grad()
-    def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024) -> Encoded:
+    def encode_batch(self, smiles: Sequence[str], batch_size: int = 1024, flatten: bool = False) -> Encoded:
         """Posterior means of every encodable molecule; the others come back as rejects with reasons.
 
         The encoder is given each molecule's own properties (computed with RDKit) as the condition.
+        ``flatten``: see :meth:`prepare`; the molecules encoded without their stereo or charges are
+        in :attr:`Encoded.flattened` (and a warning counts them).
         """
-        prepared = self.prepare(list(smiles))
+        prepared = self.prepare(list(smiles), flatten)
+        if prepared.flattened:
+            i, flat = next(iter(prepared.flattened.items()))
+            log.warning(
+                "%d of %d molecules were encoded without their stereo or charges, for which the model has no "
+                "tokens (the first: %s as %s)",
+                len(prepared.flattened),
+                len(smiles),
+                smiles[i],
+                flat,
+            )
         zs = []
         for b in self.prepared_batches(prepared, batch_size):
             mu, _ = self.model.encode(b.tokens, b.lengths, b.condition)
             zs.append(mu.float().cpu().numpy())
         z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim), dtype=np.float32)
-        return Encoded(z=z, indices=prepared.indices, rejects=prepared.rejects)
+        return Encoded(z=z, indices=prepared.indices, rejects=prepared.rejects, flattened=prepared.flattened)
 
-    def encode(self, smiles: Sequence[str]) -> np.ndarray:
+    def encode(self, smiles: Sequence[str], flatten: bool = False) -> np.ndarray:
         """Latent vectors (posterior means), shape [n, latent_dim].
 
         Raises :class:`~molvae.errors.MoleculeInputError` (an ``EncodingError``, a usage error) naming
         the first molecule that cannot be encoded and why (invalid SMILES, tokens the vocabulary
-        lacks, too long).
+        lacks, too long). ``flatten``: see :meth:`prepare`.
         """
-        enc = self.encode_batch(list(smiles))
+        enc = self.encode_batch(list(smiles), flatten=flatten)
         if enc.rejects:
             i, smi, reason = enc.rejects[0]
             raise MoleculeInputError(f"cannot encode {smi}: {reason}")

@@ -43,6 +43,7 @@ def optimize(
     progress: bool | Callable[[int, float], None] = False,
     settings: SearchSettings | None = None,
     guards: Any = None,
+    flatten: bool = False,
     **kwargs: Any,
 ) -> OptimizationResult:
     """Search the latent space of ``codec`` for molecules that score well on ``objective``.
@@ -60,6 +61,8 @@ def optimize(
         guards: the drug-likeness guards results must pass (:mod:`molvae.chem.guards`): ``None``
             keeps the objective's (on by default), ``False`` switches them off, ``True`` or a
             dict of :class:`~molvae.chem.guards.Guards` fields sets them.
+        flatten: a seed whose stereo or charges the model has no tokens for is searched from (and
+            compared with) its form without them (:meth:`~molvae.nn.codec.LatentCodec.encodable`).
 
     Raises :class:`~molvae.errors.ConfigError` for a bad objective or setting,
     :class:`~molvae.optimize.types.SeedError` for a seed the model cannot encode, and
@@ -75,6 +78,8 @@ def optimize(
     obj = as_objective(objective, seeds or ())
     if guards is not None:
         obj = replace(obj, constraints=replace(obj.constraints, guards=as_guards(guards)))
+    if flatten and obj.seeds:
+        obj = replace(obj, seeds=tuple(codec.encodable(s) for s in obj.seeds))
     oracle = run_search(codec, obj, settings, progress)
     result = oracle.result(top)
     if oracle.interrupted:

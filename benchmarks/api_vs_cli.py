@@ -36,7 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import machine
+USER_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before importing molvae (through _common), which sets it
+
+from _common import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "moses" / "train_20k.csv.gz"
@@ -150,7 +152,7 @@ def main() -> int:
         ap.error(f"unknown task(s) {', '.join(sorted(unknown))}")
 
     print(machine())
-    print(f"OMP_WAIT_POLICY removed from the children's environment (it was {os.environ.get('OMP_WAIT_POLICY')!r})")
+    print(f"OMP_WAIT_POLICY removed from the children's environment (this shell's: {USER_POLICY!r})")
     jobs = [(t, False) for t in tasks] + ([("optimize", True)] if args.torch_first else [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="api_vs_cli-") as tmp:

@@ -90,7 +90,8 @@ def flat_forms(smiles: str) -> list[str]:
     """Canonical SMILES of ``smiles`` without its stereo, with its charges neutralised where RDKit
     can (``rdMolStandardize.Uncharger``: acids and protonated amines, not quaternary nitrogen or
     nitro groups), and with both, in that order; forms equal to the molecule itself or to an
-    earlier one are left out. Empty when the SMILES cannot be parsed or has neither.
+    earlier one are left out. Of a salt or mixture, the forms of its largest fragment (what
+    training and encoding keep). Empty when the SMILES cannot be parsed or has neither.
 
     For a model whose vocabulary has no stereo or charge tokens (the shipped MOSES model has
     neither): see :meth:`molvae.nn.codec.LatentCodec.prepare`.
@@ -99,12 +100,15 @@ def flat_forms(smiles: str) -> list[str]:
     ['CC(N)C(=O)[O-]', 'C[C@H](N)C(=O)O', 'CC(N)C(=O)O']
     >>> flat_forms("CCO")
     []
+    >>> flat_forms("C[C@H](N)C(=O)[O-].[Na+]")[-1]
+    'CC(N)C(=O)O'
     """
     from rdkit.Chem.MolStandardize import rdMolStandardize
 
     mol = mol_from_smiles(smiles)
     if mol is None:
         return []
+    mol = largest_fragment(mol)  # what is encoded of a salt: its counter-ion would keep the charge
     flat = Chem.Mol(mol)
     Chem.RemoveStereochemistry(flat)
     with quiet_rdkit():

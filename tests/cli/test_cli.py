@@ -216,7 +216,8 @@ def test_encode_unknown_tokens_names_them(cli_run):
     with pytest.raises(EncodingError, match=r"\[N\+1\]"):
         model.encode("C[N+](C)(C)C")
     with pytest.raises(EncodingError, match=r"\[O-1\]"):  # a salt is its largest fragment: the acetate
-        model.encode("CC(=O)[O-].[Na+]")
+        model.encode("CC(=O)[O-].[Na+]", flatten=False)
+    assert model.encode("CC(=O)[O-].[Na+]").tolist() == model.encode("CC(=O)O").tolist()  # flattened by default
 
 
 def test_bad_files(cli_run, tmp_path):

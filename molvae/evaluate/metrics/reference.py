@@ -298,7 +298,9 @@ def reference_stats(
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable reference cache %s (%s); recomputing", path, exc)
     partial = path.with_name(f"{key}.rdkit.npz") if use_cache else None
-    stats = compute_reference_stats(_as_list(source), key, n_jobs, progress, device, partial=partial)
+    molecules = _as_list(source)
+    _say_first_run(f"the statistics of reference {_name(source)}", len(molecules), path if use_cache else None)
+    stats = compute_reference_stats(molecules, key, n_jobs, progress, device, partial=partial)
     if use_cache:
         try:
             _save_npz(path, stats.to_arrays())
@@ -308,6 +310,21 @@ def reference_stats(
         except OSError as exc:
             log.warning("cannot write reference cache %s: %s", path, exc)
     return stats
+
+
+LARGE = 20_000  # molecules above which a first computation is announced: it takes minutes
+
+
+def _name(source: Source) -> str:
+    return str(source) if isinstance(source, (str, os.PathLike)) else "the given molecules"
+
+
+def _say_first_run(what: str, n: int, cache: Path | None) -> None:
+    """Warn before minutes of work that a later run will not repeat (or will, without a cache)."""
+    if n < LARGE:
+        return
+    later = f"later runs read it from {cache}" if cache is not None else "there is no cache: every run repeats it"
+    log.warning("computing %s, %d molecules: minutes the first time (RDKit and ChemNet); %s", what, n, later)
 
 
 def canonical_set(
@@ -325,7 +342,11 @@ def canonical_set(
                 return frozenset(_unpack_strings(a["smiles"]))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable cache %s (%s); recomputing", path, exc)
-    canon = pmap(_features.canonical, _as_list(source), resolve_jobs(n_jobs), progress, "train")
+    molecules = _as_list(source)
+    _say_first_run(
+        f"the canonical SMILES of {_name(source)} (for novelty)", len(molecules), path if use_cache else None
+    )
+    canon = pmap(_features.canonical, molecules, resolve_jobs(n_jobs), progress, "train")
     result = frozenset(c for c in canon if c is not None)
     if use_cache:
         try:

@@ -4,6 +4,7 @@
     python benchmarks/pretrained/build.py train [--resume]    # train (resumable, chunk after chunk)
     python benchmarks/pretrained/build.py hashes              # hash table of MOSES train (cached)
     python benchmarks/pretrained/build.py package             # copy best.ckpt into molvae/pretrained/
+    python benchmarks/pretrained/build.py candidate --run R --dest F   # weights-only bf16 copy (git, <= 20 MB)
 
 Training uses ``benchmarks/pretrained/train.toml`` (``--config`` names another: ``round1.toml``
 continues the shipped model, see the model card). The run folder defaults to
@@ -138,9 +139,35 @@ def cmd_package(args) -> None:
     print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB) from {src}; default sampling temperature {temperature}")
 
 
+def cmd_candidate(args) -> None:
+    """A weights-only copy of a run's last checkpoint, floats stored as bf16, to keep in git at the
+    end of a working period: a lost run folder warm-starts from it (``train.toml``: ``init = F``)."""
+    import torch
+
+    src = Path(args.run) / "last.ckpt"
+    payload = checkpoint.load(src)
+    state = payload.pop("training_state", {}) or {}
+    payload["state_dict"] = {
+        k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in payload["state_dict"].items()
+    }
+    payload["candidate_of"] = {
+        "run": str(args.run),
+        "elapsed_minutes": round(float(state.get("elapsed_seconds", 0.0)) / 60, 2),
+        "step": int(state.get("step", 0)),
+        "storage": "bf16 weights, no optimiser state",
+    }
+    if not args.dest:
+        raise SystemExit("candidate needs --dest FILE")
+    checkpoint.save(args.dest, payload)
+    size = Path(args.dest).stat().st_size / 1e6
+    if size > 20:
+        raise SystemExit(f"{args.dest} is {size:.1f} MB, over the 20 MB a candidate in git may take")
+    print(f"wrote {args.dest} ({size:.1f} MB) from {src} after {payload['candidate_of']['elapsed_minutes']} minutes")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["data", "train", "hashes", "package"])
+    ap.add_argument("step", choices=["data", "train", "hashes", "package", "candidate"])
     ap.add_argument("--n", type=int, default=400_000, help="training molecules (0 = all of MOSES train)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default="runs/pretrained-data")
@@ -160,7 +187,13 @@ def main() -> None:
         "--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)"
     )
     args = ap.parse_args()
-    steps = {"data": cmd_data, "train": cmd_train, "hashes": moses_train_hashes, "package": cmd_package}
+    steps = {
+        "data": cmd_data,
+        "train": cmd_train,
+        "hashes": moses_train_hashes,
+        "package": cmd_package,
+        "candidate": cmd_candidate,
+    }
     steps[args.step](args)
 
 

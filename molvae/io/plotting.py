@@ -36,9 +36,7 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> None:
         a.set_xlabel("epoch")
         a.legend(fontsize=8)
         a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_curve(curve: Sequence[Any], path: str | Path) -> None:
@@ -53,6 +51,10 @@ def plot_curve(curve: Sequence[Any], path: str | Path) -> None:
     ax.set_ylabel("objective")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -35,17 +35,6 @@ def test_operator_shares_follow_success_and_never_drop_below_the_floor():
     assert operator_shares(np.zeros(4), np.zeros(4)) == pytest.approx(np.full(4, 0.25))
 
 
-def test_evaluate_scores_only_what_keep_chooses(tiny_model):
-    s = Oracle(
-        tiny_model.codec, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct")
-    )
-    x = np.random.default_rng(0).standard_normal((40, tiny_model.latent_dim)).astype(np.float32)
-    offered: list[list[str]] = []
-    ev = s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])
-    assert len(offered[0]) > 3 and s.used() == 3 and len(s.pool) + len(s.infeasible) == 3
-    assert set(s.scorer.cache) == set(offered[0][:3]) and ev.new.sum() >= 1 and len(ev.fitness) == 40
-
-
 @pytest.mark.slow
 def test_ga_spends_a_distinct_budget_exactly_with_edits_and_the_surrogate(tiny_model):
     settings = SearchSettings(budget=300, budget_counts="distinct", method="ga", seed=1)

@@ -1,0 +1,20 @@
+"""The oracle: decoding, scoring and the budget, whatever the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from molvae.optimize.objectives import Objective
+from molvae.optimize.oracle import Oracle
+from molvae.optimize.types import SearchSettings
+
+
+def test_evaluate_scores_only_what_keep_chooses(tiny_model):
+    s = Oracle(
+        tiny_model.codec, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct")
+    )
+    x = np.random.default_rng(0).standard_normal((40, tiny_model.latent_dim)).astype(np.float32)
+    offered: list[list[str]] = []
+    ev = s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])
+    assert len(offered[0]) > 3 and s.used() == 3 and len(s.pool) + len(s.infeasible) == 3
+    assert set(s.scorer.cache) == set(offered[0][:3]) and ev.new.sum() >= 1 and len(ev.fitness) == 40

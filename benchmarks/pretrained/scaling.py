@@ -18,8 +18,9 @@ for FCD against the MOSES test set. The x axis is the training process's CPU tim
 all threads, measured with ``getrusage``), so a chunk that shared the cores counts what it got.
 Rerunning ``train`` continues a size where it stopped.
 
-``report`` fits NLL(C) = a + b * C^-1/2 (C: CPU-hours) to each size's points, prints the value it
-extrapolates to at ``--budget-hours`` (the campaign's budget), and writes ``runs/scaling/scaling.png``;
+``report`` fits NLL(C) = a + b * C^-alpha (C: CPU-hours; one alpha for every size, a and b per
+size) to the last points of each size, prints the value each extrapolates to at
+``--budget-hours`` (the campaign's budget), and writes ``runs/scaling/scaling.png``;
 with ``--card`` it copies each size's table and the plot to ``benchmarks/pretrained/scaling/`` (kept
 in git: the run folders are not) and rewrites the model card's block between
 ``<!-- scaling:start -->`` and ``<!-- scaling:end -->`` from them (``--root
@@ -161,15 +162,23 @@ def cmd_train(args) -> None:
               f"({time.time() - t:.0f} s with measurement)", flush=True)  # fmt: skip
 
 
-def fit(c: list[float], y: list[float]):
-    """Least squares of y = a + b / sqrt(c); returns (a, b) or None with fewer than 2 points."""
+def fit(points: dict[str, tuple[list[float], list[float]]]) -> tuple[float, dict[str, tuple[float, float]]]:
+    """Least squares of y = a_s + b_s * c^-alpha, one exponent shared by every size (a grid over
+    alpha, linear least squares for each size's a and b): the exponent of a power law is better
+    pinned down by all the curves than by one short one. Returns alpha and {size: (a, b)}."""
     import numpy as np
 
-    if len(c) < 2:
-        return None
-    x = 1.0 / np.sqrt(np.asarray(c))
-    b, a = np.polyfit(x, np.asarray(y), 1)
-    return float(a), float(b)
+    best: tuple[float, float, dict[str, tuple[float, float]]] = (float("inf"), 0.5, {})
+    usable = {s: (np.asarray(c), np.asarray(y)) for s, (c, y) in points.items() if len(c) >= 2}
+    for alpha in np.linspace(0.1, 2.0, 191):
+        sse, ab = 0.0, {}
+        for size, (c, y) in usable.items():
+            b, a = np.polyfit(c**-alpha, y, 1)
+            sse += float(np.sum((a + b * c**-alpha - y) ** 2))
+            ab[size] = (float(a), float(b))
+        if sse < best[0]:
+            best = (sse, float(alpha), ab)
+    return best[1], best[2]
 
 
 def cmd_report(args) -> None:
@@ -214,31 +223,34 @@ def report_lines(args) -> list[str]:
 
     out = [machine()]
     print = out.append  # noqa: A001 - the report is a list of lines
-    print(f"{'size':>7} {'params':>9} {'CPU-h':>6} {'min':>5} {'epoch':>6} {'NLL/tok':>8} {'exact':>6} {'FCD T1':>7}"
-          f"  NLL/tok at {args.budget_hours:g} CPU-h (fit a + b/sqrt(C))")  # fmt: skip
-    curves = {}
-    for size in SIZES:
-        rows = read_rows(Path(args.root) / size / "scaling.csv")
-        if not rows:
-            continue
-        c = [float(r["cpu_hours"]) for r in rows]
-        y = [float(r["val_nll_token"]) for r in rows]
+    print(f"{'size':>7} {'params':>9} {'CPU-h':>6} {'min':>5} {'epoch':>6} {'NLL/tok':>8} {'exact':>6} {'FCD T1':>7}")
+    table = {size: read_rows(Path(args.root) / size / "scaling.csv") for size in SIZES}
+    table = {size: rows for size, rows in table.items() if rows}
+    points = {}
+    for size, rows in table.items():
         skip = max(0, len(rows) - args.fit_points)  # the first points are warm-up: fit the later ones
-        ab = fit(c[skip:], y[skip:])
-        curves[size] = (rows, ab)
+        points[size] = ([float(r["cpu_hours"]) for r in rows[skip:]], [float(r["val_nll_token"]) for r in rows[skip:]])
         for r in rows:
             print(f"{size:>7} {int(r['params']):>9} {float(r['cpu_hours']):>6.2f} {float(r['train_minutes']):>5.1f} "
                   f"{float(r['epoch']):>6.3f} {float(r['val_nll_token']):>8.4f} {float(r['exact_recon']):>6.3f} "
                   f"{r['fcd_t1'] or '':>7}")  # fmt: skip
-        if ab:
-            print(f"{size:>7} -> {ab[0] + ab[1] / args.budget_hours**0.5:.4f} at {args.budget_hours:g} CPU-h "
-                  f"(a {ab[0]:.4f}, b {ab[1]:.4f}; {len(c) - skip} points)")  # fmt: skip
-    if curves:
-        plot(curves, Path(args.root) / "scaling.png", args.budget_hours)
+    alpha, ab = fit(points) if points else (0.5, {})
+    print(f"fit NLL/tok = a + b * CPU-h^-alpha, alpha shared: {alpha:.2f} (last {args.fit_points} points of each size)")
+    for size, (a, b) in ab.items():
+        print(
+            f"{size:>7} -> {a + b * args.budget_hours**-alpha:.4f} at {args.budget_hours:g} CPU-h (a {a:.4f}, b {b:.4f})"
+        )
+    if table:
+        plot(
+            {s: (rows, ab.get(s)) for s, rows in table.items()},
+            Path(args.root) / "scaling.png",
+            args.budget_hours,
+            alpha,
+        )
     return out
 
 
-def plot(curves: dict, out: Path, budget: float) -> None:
+def plot(curves: dict, out: Path, budget: float, alpha: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -252,7 +264,7 @@ def plot(curves: dict, out: Path, budget: float) -> None:
         (line,) = axes[0].plot(c, [float(r["val_nll_token"]) for r in rows], "o-", label=label)
         if ab:
             xs = np.geomspace(c.min(), budget, 50)
-            axes[0].plot(xs, ab[0] + ab[1] / np.sqrt(xs), "--", color=line.get_color())
+            axes[0].plot(xs, ab[0] + ab[1] * xs**-alpha, "--", color=line.get_color())
         axes[1].plot(c, [float(r["exact_recon"]) for r in rows], "o-", label=label)
         f = [(float(r["cpu_hours"]), float(r["fcd_t1"])) for r in rows if r["fcd_t1"]]
         if f:

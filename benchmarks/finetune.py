@@ -172,7 +172,7 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.train.config import TrainConfig
-    from molvae.train.finetune import finetune_settings
+    from molvae.train.finetune import with_finetune_defaults
     from molvae.train.loop import train
 
     rows = read_series(args.series)
@@ -195,9 +195,8 @@ def main() -> None:
     import tomllib
 
     overrides = tomllib.loads("\n".join(args.set))
-    settings = (
-        finetune_settings()
-        | {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed, "properties": base.property_names}
+    settings = with_finetune_defaults(
+        {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed, "properties": base.property_names}
         | overrides
     )
     print(f"fine-tuning settings: {settings}")

@@ -3,6 +3,8 @@
     python benchmarks/finetune.py                       # the shipped series, a few CPU minutes
     python benchmarks/finetune.py --series MY.csv --core "SMARTS"   # your own series
     python benchmarks/finetune.py --build-series        # rebuild data/series/phenylpiperazines.csv
+    python benchmarks/finetune.py --series data/drugs/drugs_stereo_charges.csv --core "" --train-n 90
+                                                        # a diverse set: 120 drugs, 90 to fine-tune on
 
 The default series (``data/series/phenylpiperazines.csv``) is built from the MOSES training set:
 molecules that contain 1-phenylpiperazine, with their unassigned stereocentres given one
@@ -13,7 +15,9 @@ fine-tuning and the rest are held out.
 Before and after fine-tuning, prior samples (no condition) are scored on: the share containing
 the series' core, SNN to the series' training molecules (mean of the nearest-neighbour Tanimoto,
 Morgan radius 2, 2048 bits), validity, uniqueness, novelty against the series, and FCD to the
-held-out members.
+held-out members; and, next to the same figures of the series' fine-tuning molecules, the share
+of samples with a stereocentre, the share with a formal charge and their median molecular weight.
+``--core ""`` leaves out the core share (a diverse series has none).
 """
 
 from __future__ import annotations
@@ -92,15 +96,36 @@ def score(model, train: list[str], heldout: list[str], core: str, n: int, seed: 
     samples = model.sample(n, seed=seed)
     valid = [s for s in samples if s]
     unique = sorted(set(valid))
-    pattern = Scaffold(core)
     res = evaluate_smiles(valid, reference=heldout, train=train, unique_at=(len(valid) or 1,), n_jobs=2)
-    return {
+    out = {
         "validity": len(valid) / n,
         "uniqueness": len(unique) / max(len(valid), 1),
         "novelty vs series": res["Novelty"] if res["Novelty"] is not None else float("nan"),
-        "share with core": float(np.mean([pattern.matches(s) for s in valid])) if valid else 0.0,
-        "SNN to series": snn(valid, train),
-        "FCD to held-out": res["FCD/Test"] if res["FCD/Test"] is not None else float("nan"),
+    }
+    if core:
+        pattern = Scaffold(core)
+        out["share with core"] = float(np.mean([pattern.matches(s) for s in valid])) if valid else 0.0
+    out["SNN to series"] = snn(valid, train)
+    out["FCD to held-out"] = res["FCD/Test"] if res["FCD/Test"] is not None else float("nan")
+    return out | composition(valid)
+
+
+def composition(smiles: list[str]) -> dict[str, float]:
+    """Share of molecules with a (specified) stereocentre, share with a formal charge, median MW."""
+    import numpy as np
+    from rdkit.Chem import Descriptors
+
+    from molvae.chem.molecules import mol_from_smiles
+
+    mols = [m for m in map(mol_from_smiles, smiles) if m is not None]
+    if not mols:
+        return {"share with stereocentre": 0.0, "share charged": 0.0, "median MW": float("nan")}
+    stereo = [any(a.GetChiralTag() != a.GetChiralTag().CHI_UNSPECIFIED for a in m.GetAtoms()) for m in mols]
+    charged = [any(a.GetFormalCharge() != 0 for a in m.GetAtoms()) for m in mols]
+    return {
+        "share with stereocentre": float(np.mean(stereo)),
+        "share charged": float(np.mean(charged)),
+        "median MW": float(np.median([Descriptors.MolWt(m) for m in mols])),
     }
 
 
@@ -147,17 +172,18 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.train.config import TrainConfig
-    from molvae.train.finetune import finetune_settings
+    from molvae.train.finetune import with_finetune_defaults
     from molvae.train.loop import train
 
     rows = read_series(args.series)
-    if len(rows) < args.train_n + 50:
-        raise SystemExit(f"{args.series} has {len(rows)} molecules; need at least {args.train_n + 50}")
+    if len(rows) < args.train_n + 20:
+        raise SystemExit(f"{args.series} has {len(rows)} molecules; need at least {args.train_n + 20}")
     train_rows, heldout = rows[: args.train_n], rows[args.train_n :]
     args.run.mkdir(parents=True, exist_ok=True)
     train_file = args.run / "series_train.smi"
     train_file.write_text("\n".join(train_rows) + "\n")
-    print(f"series {args.series}: {len(train_rows)} for fine-tuning, {len(heldout)} held out; core {args.core}")
+    print(f"series {args.series}: {len(train_rows)} for fine-tuning, {len(heldout)} held out; core {args.core or '-'}")
+    inputs = composition(train_rows)
 
     base = MolVAE.pretrained(device="cpu")
     t = time.time()
@@ -169,9 +195,8 @@ def main() -> None:
     import tomllib
 
     overrides = tomllib.loads("\n".join(args.set))
-    settings = (
-        finetune_settings()
-        | {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed, "properties": base.property_names}
+    settings = with_finetune_defaults(
+        {"init": "pretrained", "max_minutes": args.minutes, "seed": args.seed, "properties": base.property_names}
         | overrides
     )
     print(f"fine-tuning settings: {settings}")
@@ -182,9 +207,10 @@ def main() -> None:
     after = score(tuned, train_rows, heldout, args.core, args.samples, args.seed)
 
     print(f"\nfine-tuned in {minutes:.1f} min (wall, including preprocessing) -> {best}")
-    print(f"{'metric (' + str(args.samples) + ' prior samples)':<34} {'base':>8} {'fine-tuned':>11}")
+    print(f"{'metric (' + str(args.samples) + ' prior samples)':<34} {'base':>8} {'fine-tuned':>11} {'inputs':>8}")
     for k in before:
-        print(f"{k:<34} {before[k]:>8.3f} {after[k]:>11.3f}")
+        series = f"{inputs[k]:>8.3f}" if k in inputs else f"{'':>8}"
+        print(f"{k:<34} {before[k]:>8.3f} {after[k]:>11.3f} {series}")
 
 
 if __name__ == "__main__":

@@ -91,11 +91,11 @@ def train(
     settings = load_toml(config_path) if config_path else {}
     if init is not None:
         settings["init"] = init
-    if settings.get("init") and not resume:
-        from molvae.train.finetune import finetune_settings
-
-        settings = finetune_settings() | settings
     settings.update({k: v for k, v in opts.items() if v is not None})
+    if settings.get("init") and not resume:
+        from molvae.train.finetune import with_finetune_defaults
+
+        settings = with_finetune_defaults(settings)
     if properties is not None:
         settings["properties"] = properties
     elif settings.get("init") and "properties" not in settings:

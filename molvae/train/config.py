@@ -40,6 +40,8 @@ class TrainConfig:
     dropout: float = 0.0
     # optimisation
     epochs: int = 30
+    # at least this many optimiser steps: epochs are raised to reach it on a small data set (0: off)
+    min_steps: int = 0
     max_minutes: float | None = None
     batch_size: int = 128
     lr: float = 2e-3
@@ -92,6 +94,7 @@ class TrainConfig:
         object.__setattr__(self, "properties", tuple(resolve(self.properties)))
         checks = [
             (self.epochs >= 1, "epochs must be at least 1"),
+            (self.min_steps >= 0, "min_steps must be >= 0"),
             (self.batch_size >= 1, "batch_size must be at least 1"),
             (self.max_length >= 1, "max_length must be at least 1"),
             (0.0 <= self.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
@@ -130,6 +133,12 @@ class TrainConfig:
             property_hidden=self.property_hidden,
             dropout=self.dropout,
         )
+
+    def epochs_for(self, n_train: int) -> int:
+        """The epochs a run over ``n_train`` training molecules makes: ``epochs``, or more when
+        that many would take fewer than ``min_steps`` optimiser steps."""
+        steps_per_epoch = max(1, -(-n_train // self.batch_size))
+        return max(self.epochs, -(-self.min_steps // steps_per_epoch))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

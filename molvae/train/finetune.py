@@ -18,7 +18,7 @@ learnt rather than rejected:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,24 +48,36 @@ PROPERTY_ROWS = ("property_head.net.4.weight", "property_head.net.4.bias")
 
 
 def finetune_settings() -> dict[str, Any]:
-    """Training settings for a few hundred to tens of thousands of molecules from a trained model.
+    """Training settings for a few dozen to tens of thousands of molecules from a trained model.
 
-    A lower learning rate on a cosine schedule, the KL weight at its final value from the first
-    step (the base model is already trained), a tenth of the molecules for validation and early
-    stopping when the validation score stops improving. Explicit settings override these.
+    A lower learning rate on a cosine schedule and the KL weight at its final value from the first
+    step (the base model is already trained). Every molecule is trained on (no validation split,
+    so the best checkpoint is the one that fits the series best, and no early stopping on a
+    handful of held-out molecules, which stopped a run on 90 drugs after 34 steps, before it had
+    learnt a single stereocentre) for at least ``min_steps`` optimiser steps, however small the
+    series. Explicit settings override these.
     """
     return {
         "lr": 1e-3,
         "lr_schedule": "cosine",
         "epochs": 30,
-        "patience": 4,
-        "batch_size": 64,
+        "min_steps": 600,
+        "batch_size": 32,
         "kl_schedule": "constant",
-        "val_fraction": 0.1,
+        "val_fraction": 0.0,
         "val_reconstruct": 200,
-        "val_samples": 200,
+        "val_samples": 100,
         "checkpoint_minutes": 1.0,
     }
+
+
+def with_finetune_defaults(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` (a user's) over :func:`finetune_settings`; epochs given there are kept as given:
+    ``min_steps`` then applies only when given too."""
+    merged = finetune_settings() | dict(settings)
+    if "epochs" in settings and "min_steps" not in settings:
+        merged["min_steps"] = 0
+    return merged
 
 
 def load_base(spec: str | Path) -> dict[str, Any]:

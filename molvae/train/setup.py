@@ -155,6 +155,12 @@ class TrainerSetup:
         self.train_idx, self.val_idx = split_indices(len(data.smiles), cfg.val_fraction, cfg.seed)
         if len(self.val_idx) > cfg.val_max:
             self.val_idx = np.sort(np.random.default_rng(cfg.seed + 1).choice(self.val_idx, cfg.val_max, replace=False))
+        epochs = cfg.epochs_for(len(self.train_idx))
+        if saved is None and epochs != cfg.epochs:  # a small data set: epochs for min_steps optimiser steps
+            # (saved in the run's config; a resumed run keeps them, or takes the --epochs it is given)
+            log.info("%d epochs (min_steps=%d on %d molecules)", epochs, cfg.min_steps, len(self.train_idx))
+            self.cfg = cfg = cfg.replace(epochs=epochs)
+            self.folder.write_config(cfg)
         if saved is not None:
             self.scaler = saved.scaler
         elif warm is not None:

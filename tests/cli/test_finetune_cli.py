@@ -40,7 +40,8 @@ def test_init_pretrained_grows_the_vocabulary_and_keeps_the_base_properties(fine
     _, _, out, res = finetuned
     assert "vocabulary grown by" in res.output and "[N+1]" in res.output and "[C@@H1]" in res.output
     config = (out / "config.toml").read_text()
-    assert 'init = "pretrained"' in config and "patience = 4" in config  # fine-tuning defaults applied
+    assert 'init = "pretrained"' in config and "val_fraction = 0.0" in config  # fine-tuning defaults applied
+    assert "epochs = 1\n" in config  # --epochs given: taken as given
     model = MolVAE.load(out, device="cpu")
     base = MolVAE.pretrained(device="cpu")
     assert model.property_names == base.property_names

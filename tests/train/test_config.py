@@ -29,3 +29,10 @@ def test_train_table_is_accepted(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text("[train]\nepochs = 4\nproperties = ['qed']\n")
     assert TrainConfig.from_dict(load_toml(p)).properties == ("qed",)
+
+
+def test_min_steps_raises_epochs_only_on_a_small_data_set():
+    cfg = TrainConfig(epochs=30, batch_size=32, min_steps=600)
+    assert cfg.epochs_for(90) == 200  # 3 steps an epoch
+    assert cfg.epochs_for(100_000) == 30  # 30 epochs are already far more than 600 steps
+    assert TrainConfig(epochs=30, batch_size=32).epochs_for(90) == 30  # off by default: training unchanged

@@ -9,7 +9,8 @@ import torch
 from molvae.data.vocabulary import Vocabulary
 from molvae.errors import CheckpointError
 from molvae.nn import checkpoint
-from molvae.train.finetune import grown_vocabulary, load_base, remap_tokens, warm_start
+from molvae.train.config import TrainConfig
+from molvae.train.finetune import grown_vocabulary, load_base, remap_tokens, warm_start, with_finetune_defaults
 
 
 def test_grown_vocabulary_appends_only_new_symbols_in_sorted_order():
@@ -75,3 +76,19 @@ def test_warm_start_maps_condition_columns_for_a_new_property_set():
     assert ws.scaler.mean[1] == pytest.approx(4.5)  # hbd scaled on the new data
     assert ws.scaler.mean[0] == pytest.approx(base["scaler"]["mean"][q])
     assert ws.state_dict["property_head.net.4.weight"].shape[0] == 2
+
+
+def test_finetuning_a_small_series_trains_long_enough_to_learn_it():
+    # 90 drugs fine-tuned with the old defaults stopped early after 34 optimiser steps (a tenth
+    # held out, patience 4), before a single stereocentre or charge appeared in the samples
+    cfg = TrainConfig.from_dict(with_finetune_defaults({"init": "pretrained"}))
+    n = 90
+    assert cfg.val_fraction == 0.0 and cfg.patience is None  # no early stop on a handful of molecules
+    steps = cfg.epochs_for(n) * -(-n // cfg.batch_size)
+    assert steps >= 600
+
+
+def test_epochs_given_by_the_user_are_kept():
+    assert TrainConfig.from_dict(with_finetune_defaults({"init": "pretrained", "epochs": 1})).epochs_for(90) == 1
+    both = with_finetune_defaults({"init": "pretrained", "epochs": 1, "min_steps": 10})
+    assert TrainConfig.from_dict(both).epochs_for(90) == 4

@@ -38,6 +38,17 @@ def test_the_optimiser_follows_the_cosine_schedule(tmp_path, moses_file):
         trainer.close()
 
 
+def test_min_steps_raises_the_epochs_of_a_run_on_few_molecules(tmp_path, moses_file):
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "min_steps": 12})
+    trainer = Trainer(moses_file, tmp_path / "r", cfg, resume=False, progress=False)
+    try:
+        trainer.run()
+        assert trainer.step == 15  # 5 steps an epoch: 3 epochs reach 12 steps
+        assert trainer.cfg.epochs == 3 and "epochs = 3" in (tmp_path / "r" / "config.toml").read_text()
+    finally:
+        trainer.close()
+
+
 @pytest.mark.slow
 def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, monkeypatch, caplog):
     import molvae.train.loop as train_module

@@ -51,12 +51,7 @@ class SearchSettings:
     engine: Any = None  # the method's own settings
 
     def __post_init__(self) -> None:
-        for f in ("budget", "samples_per_z", "batch_size"):
-            if not isinstance(getattr(self, f), int) or isinstance(getattr(self, f), bool):
-                raise ConfigError(f"{f} must be an integer, got {getattr(self, f)!r}")
-        for f in ("radius", "temperature"):
-            if isinstance(getattr(self, f), bool) or not isinstance(getattr(self, f), (int, float)):
-                raise ConfigError(f"{f} must be a number, got {getattr(self, f)!r}")
+        check_numbers(self, ("budget", "samples_per_z", "batch_size"), ("radius", "temperature"), optional=False)
         own = engines.settings_class(self.method)  # unknown methods are a ConfigError
         if self.engine is None:
             object.__setattr__(self, "engine", own())
@@ -78,15 +73,18 @@ class SearchSettings:
                 raise ConfigError(msg)
 
 
-def check_numbers(settings: Any, integers: tuple[str, ...] = (), numbers: tuple[str, ...] = ()) -> None:
-    """A :class:`ConfigError` unless the named fields of ``settings`` are integers / numbers (None allowed)."""
+def check_numbers(
+    settings: Any, integers: tuple[str, ...] = (), numbers: tuple[str, ...] = (), optional: bool = True
+) -> None:
+    """A :class:`ConfigError` unless the named fields of ``settings`` are integers / numbers
+    (None allowed when ``optional``)."""
     for f in integers:
         v = getattr(settings, f)
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+        if not (optional and v is None) and (not isinstance(v, int) or isinstance(v, bool)):
             raise ConfigError(f"{f} must be an integer, got {v!r}")
     for f in numbers:
         v = getattr(settings, f)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+        if not (optional and v is None) and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ConfigError(f"{f} must be a number, got {v!r}")
 
 

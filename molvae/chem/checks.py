@@ -4,9 +4,9 @@ Every decoded molecule is parsed, sanitised and canonicalised by RDKit; what RDK
 reported with a reason, never silently dropped. A molecule RDKit accepts is still not valid when
 :func:`chemistry_problem` finds an atom that real molecules do not have:
 
-* **radical electrons** on any atom (SELFIES symbols with a fixed hydrogen count, such as
-  ``[NH1]`` or ``[C@@H1]``, leave an atom short of bonds when the decoder gives it fewer than it
-  needs, and RDKit then counts an unpaired electron, e.g. ``C=C[NH]``);
+* **radical electrons** on any atom (an atom RDKit read from a bracket, such as ``[C@@H]``,
+  ``[NH]`` or ``[NH+]``, has exactly the hydrogens written, so with fewer bonds than its valence
+  it has an unpaired electron, e.g. ``C=C[NH]``);
 * an **unusual valence**: a hypervalent atom (above the lowest valence of its element and charge:
   S at 4 or 6, P at 5, I at 3 or 5) with more single bonds, hydrogens included, than that lowest
   valence (``C[SH](C)C``: three single bonds and a hydrogen on a neutral S, which SELFIES' default
@@ -19,6 +19,17 @@ The rule comes from data: none of the 1,584,663 molecules of the MOSES training 
 (its 171,000 hypervalent sulfur atoms are sulfoxides, sulfones and the like, none with hydrogen),
 2 of the 249,456 of ZINC250k do (two phosphoranes), and 64 of 5,000 samples of the shipped model
 did before this check (12 radicals, 52 sulfur atoms such as ``[SH]`` with three single bonds).
+
+Decoded molecules are **repaired** first, in one case only (:func:`restore_hydrogens`): a SELFIES
+symbol in brackets (a fixed hydrogen count, a charge or stereo: ``[C@@H1]``, ``[NH1]``,
+``[NH1+1]``) decodes to a SMILES bracket atom with exactly that many hydrogens, however many bonds
+the decoder gives it; where it gives fewer than the atom's valence (the ring or branch it was
+written for closes elsewhere or not at all), the atom is short of bonds and RDKit counts radical
+electrons. SELFIES fills every plain atom (``[C]``, ``[N]``) with hydrogens up to its valence; the
+repair does the same for these atoms, and a stereo tag that no longer marks a stereocentre goes
+(RDKit's stereo perception drops it; none is invented). What comes out is a closed-shell molecule,
+and every repair is counted (:attr:`Checked.repair` says what was done). A radical in a SMILES a
+user gives (``evaluate``, seeds) is never repaired: it is rejected.
 
 The chemistry costs far more than sampling on the model (about 1 ms per molecule and core for
 SELFIES decoding, RDKit parsing, canonical SMILES, logP, QED and SA), so large requests go through
@@ -46,6 +57,7 @@ RDKIT_REJECTED = "RDKit rejected"
 RADICAL = "radical electrons"
 UNUSUAL_VALENCE = "unusual valence"
 EMPTY = "decoded to an empty molecule"
+RESTORED_H = "hydrogens restored"  # how a repair's note starts (restore_hydrogens)
 _CHALCOGENS = (16, 34, 52)  # S, Se, Te: never hypervalent with a hydrogen in MOSES or ZINC250k
 
 
@@ -90,6 +102,45 @@ def chemistry_problem(mol, smiles: str = "") -> str:
     return ""
 
 
+def restore_hydrogens(mol):
+    """``(molecule, note)``: ``mol`` with hydrogens added to every atom that has radical electrons, as
+    many as it has unpaired electrons; ``(mol, "")`` when it has none.
+
+    For molecules decoded from SELFIES only (see the module docstring): such an atom came from a
+    bracket symbol with a fixed hydrogen count that the decoder left short of bonds. The atoms keep
+    their order (the note numbers them from 1, as :func:`chemistry_problem` does); RDKit's stereo
+    perception then drops the stereo tags of atoms that are no longer stereocentres. ``None`` in
+    place of the molecule if RDKit refuses the result.
+
+    >>> from rdkit import Chem
+    >>> mol, note = restore_hydrogens(Chem.MolFromSmiles("C[C@@H]C"))
+    >>> Chem.MolToSmiles(mol), note
+    ('CCC', 'hydrogens restored on atom 2 (C, 1 H added)')
+    >>> restore_hydrogens(Chem.MolFromSmiles("C[C@@H](O)F"))[1]
+    ''
+    """
+    from rdkit import Chem
+
+    short = [
+        (a.GetIdx(), a.GetSymbol(), a.GetNumRadicalElectrons()) for a in mol.GetAtoms() if a.GetNumRadicalElectrons()
+    ]
+    if not short:
+        return mol, ""
+    rw = Chem.RWMol(mol)
+    for idx, _, n in short:
+        atom = rw.GetAtomWithIdx(idx)
+        atom.SetNumRadicalElectrons(0)
+        atom.SetNumExplicitHs(atom.GetNumExplicitHs() + n)
+    atoms = ", ".join(f"{idx + 1} ({symbol}, {n} H added)" for idx, symbol, n in short)
+    note = f"{RESTORED_H} on atom{'s' if len(short) > 1 else ''} {atoms}"
+    try:
+        Chem.SanitizeMol(rw)
+        Chem.AssignStereochemistry(rw, cleanIt=True, force=True)
+    except Exception:  # RDKit refuses the result (not seen): the molecule counts as rejected by RDKit
+        return None, note
+    return rw.GetMol(), note
+
+
 def reason_kind(reason: str) -> str:
     """The kind of a reason a molecule is invalid: ``"radical electrons"``, ``"unusual valence"``,
     ``"RDKit rejected"``, ``"decoded to an empty molecule"`` (or the reason itself).
@@ -111,6 +162,7 @@ class Checked:
     smiles: str | None
     properties: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    repair: str = ""  # what restore_hydrogens did to make it valid ("" when nothing)
 
     @property
     def valid(self) -> bool:
@@ -125,6 +177,7 @@ class CheckedChunk:
     smiles: list[str | None]  # canonical SMILES, None where invalid
     properties: np.ndarray  # float64 [n, P]; NaN where invalid
     reasons: list[str]  # "" where valid
+    repairs: list[str] = field(default_factory=list)  # per molecule, "" where none (restore_hydrogens)
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -132,9 +185,10 @@ class CheckedChunk:
     def checked(self, names: Sequence[str]) -> list[Checked]:
         """The same molecules as :class:`Checked` objects."""
         rows = self.properties.tolist()
+        repairs = self.repairs or [""] * len(self)
         return [
-            Checked(sf, smi, dict(zip(names, vals)) if smi is not None else {}, reason)
-            for sf, smi, vals, reason in zip(self.selfies, self.smiles, rows, self.reasons)
+            Checked(sf, smi, dict(zip(names, vals)) if smi is not None else {}, reason, repair)
+            for sf, smi, vals, reason, repair in zip(self.selfies, self.smiles, rows, self.reasons, repairs)
         ]
 
 
@@ -154,13 +208,20 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
     smiles: list[str | None] = []
     props: list[list[float]] = []
     reasons: list[str] = []
+    repairs: list[str] = []
     nan = [float("nan")] * len(names)
     with quiet_rdkit():
         for symbols in sequences:
             selfies.append("".join(symbols))
             raw = symbols_to_smiles(symbols)
             mol = mol_from_smiles(raw) if raw else None
+            repair = ""
+            if mol is not None:
+                mol, repair = restore_hydrogens(mol)
             problem = EMPTY if not raw else f"{RDKIT_REJECTED} {raw}" if mol is None else chemistry_problem(mol, raw)
+            if problem and repair:  # the hydrogens restored did not make it valid (e.g. [SH] with 3 single bonds)
+                problem = f"{problem}, after {repair}"
+            repairs.append("" if problem else f"{repair} of {raw}" if repair else "")
             if problem:
                 smiles.append(None)
                 props.append(nan)
@@ -170,7 +231,7 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
             props.append(compute_mol(mol, names))
             reasons.append("")
     arr = np.asarray(props, dtype=np.float64).reshape(len(smiles), len(names))
-    return CheckedChunk(selfies, smiles, arr, reasons)
+    return CheckedChunk(selfies, smiles, arr, reasons, repairs)
 
 
 def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> CheckedChunk:

@@ -147,7 +147,8 @@ def generate(
         res, stopped = exc.summary, exc
     names = model.property_names if names is None else names
     what = "molecules with the scaffold" if scaffold else "valid molecules"
-    parts = [f"sampled {res.n_sampled}: wrote {res.n_written} {what} to {output}"]
+    repaired = f" ({res.n_repaired} with hydrogens restored)" if res.n_repaired else ""
+    parts = [f"sampled {res.n_sampled}: wrote {res.n_written} {what}{repaired} to {output}"]
     if scaffold:
         parts.append(f"{res.n_without_scaffold} valid without it")
     kinds = ", ".join(f"{n} {kind}" for kind, n in res.invalid_kinds.most_common())

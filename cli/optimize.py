@@ -306,7 +306,8 @@ def optimize(
         )
     parts = [
         f"decoded {result.n_decoded} molecules in {format_seconds(result.seconds)}: {result.n_invalid} invalid, "
-        f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint{guarded}, "
+        + (f"{result.n_repaired} with hydrogens restored, " if result.n_repaired else "")
+        + f"{result.n_unique} distinct valid, {result.n_infeasible} broke a constraint{guarded}, "
         f"objective computed for {result.n_scored} ({result.objective_seconds:.1f} s; the search's own time "
         f"{result.search_ms_per_call:.1f} ms per call)"
     ]

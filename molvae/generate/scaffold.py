@@ -126,6 +126,7 @@ def scaffold_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
             else:
                 seen.add(c.smiles)
                 chunk.molecules.append(c)
+                chunk.n_repaired += bool(c.repair)
                 kept += 1
         sampled += chunk.n_sampled
         without += chunk.n_without_scaffold

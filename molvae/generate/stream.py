@@ -124,7 +124,8 @@ class GenerationRequest:
 class Generation:
     """What :meth:`MolVAE.generate` returns: kept molecules and an account of the rest.
 
-    ``n_sampled == len(molecules) + len(invalid) + n_duplicates + n_without_scaffold`` always.
+    ``n_sampled == len(molecules) + len(invalid) + n_duplicates + n_without_scaffold`` always;
+    ``n_repaired`` of the ``molecules`` were repaired (:attr:`Checked.repair` says how).
     """
 
     molecules: list[Checked]
@@ -133,6 +134,7 @@ class Generation:
     n_duplicates: int = 0
     n_sampled: int = 0
     n_without_scaffold: int = 0
+    n_repaired: int = 0
 
 
 @dataclass
@@ -140,7 +142,7 @@ class GenerationChunk:
     """One chunk of :meth:`MolVAE.generate_iter`: kept molecules and an account of the rest.
 
     Summed over all chunks, ``n_sampled == len(molecules) + len(invalid) + n_duplicates +
-    n_without_scaffold``.
+    n_without_scaffold``; ``n_repaired`` of the ``molecules`` were repaired.
     """
 
     molecules: list[Checked] = field(default_factory=list)
@@ -149,13 +151,15 @@ class GenerationChunk:
     n_duplicates: int = 0
     n_sampled: int = 0
     n_without_scaffold: int = 0
+    n_repaired: int = 0
 
 
 @dataclass(repr=False)
 class GenerationSummary:
     """What :meth:`MolVAE.generate_to_file` returns: counts and the first molecules written.
 
-    ``n_sampled == n_written + n_invalid + n_duplicates + n_without_scaffold`` always. Its repr
+    ``n_sampled == n_written + n_invalid + n_duplicates + n_without_scaffold`` always; ``n_repaired``
+    of the ``n_written`` molecules were repaired (hydrogens restored: :func:`~molvae.chem.checks.restore_hydrogens`). Its repr
     is the counts and the paths on one line; the first molecules are in ``first``.
 
     >>> GenerationSummary(Path("out.csv"), Path("out.rejects.csv"), n_sampled=3, n_written=2, n_invalid=1)
@@ -173,6 +177,7 @@ class GenerationSummary:
     first: list[Checked] = field(default_factory=list)
     first_novel: list[bool] = field(default_factory=list)
     invalid_kinds: Counter[str] = field(default_factory=Counter)  # n_invalid by kind of reason (radical electrons, ...)
+    n_repaired: int = 0
 
     def __repr__(self) -> str:
         counts = ("n_sampled", "n_written", "n_invalid", "n_duplicates", "n_without_scaffold", "n_novel")
@@ -293,6 +298,7 @@ def generate_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
                     continue
                 seen.add(h)
             chunk.molecules.append(c)
+            chunk.n_repaired += bool(c.repair)
             kept_hashes.append(h)
             kept += 1
         known = checkpoint.in_table(codec.train_hashes, np.asarray(kept_hashes, dtype=np.int64))
@@ -315,6 +321,7 @@ def collect(chunks: Iterator[GenerationChunk]) -> Generation:
         result.n_duplicates += chunk.n_duplicates
         result.n_sampled += chunk.n_sampled
         result.n_without_scaffold += chunk.n_without_scaffold
+        result.n_repaired += chunk.n_repaired
     return result
 
 
@@ -409,6 +416,7 @@ def _write_chunks(
             summary.invalid_kinds.update(reason_kind(c.reason) for c in chunk.invalid)
             summary.n_duplicates += chunk.n_duplicates
             summary.n_without_scaffold += chunk.n_without_scaffold
+            summary.n_repaired += chunk.n_repaired
             summary.n_novel += sum(chunk.novel)
             bar.update(len(chunk.molecules) if req.unique or req.scaffold else chunk.n_sampled)
             if stop.received:

@@ -122,7 +122,7 @@ class Oracle:
         self.pool: dict[tuple[int, str], Record] = {}
         self.seen: set[tuple[int, str]] = set()
         self.infeasible: set[tuple[int, str]] = set()
-        self.decoded = self.invalid = self.step = 0
+        self.decoded = self.invalid = self.repaired = self.step = 0
         self.seconds = 0.0
         self.best = np.full(self.n_groups, -np.inf)
         self.closest = [0.0] * self.n_groups  # highest similarity to each seed of any valid molecule decoded
@@ -253,6 +253,7 @@ class Oracle:
             if not c.valid:
                 self.invalid += 1
                 continue
+            self.repaired += bool(c.repair)
             ev = next(evals)
             g = int(group[i])
             key = (g, ev.smiles)
@@ -349,6 +350,7 @@ class Oracle:
             seed_scores=[e.score for e in self.seed_eval],
             n_decoded=self.decoded,
             n_invalid=self.invalid,
+            n_repaired=self.repaired,
             n_unique=len(self.seen),
             n_infeasible=len(self.infeasible),
             n_failures=self.scorer.n_failures,

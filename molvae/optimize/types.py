@@ -128,6 +128,7 @@ class OptimizationResult:
     seed_scores: list[float]  # the objective of each seed itself
     n_decoded: int = 0
     n_invalid: int = 0  # decodes RDKit rejected
+    n_repaired: int = 0  # valid decodes with hydrogens restored (molvae.chem.checks.restore_hydrogens)
     n_unique: int = 0  # distinct valid molecules (per seed)
     n_infeasible: int = 0  # distinct valid molecules that broke a constraint
     n_failures: int = 0  # molecules a user function raised on or returned no number for

@@ -195,8 +195,9 @@ class MolVAE:
         """Sample ``n`` molecules from the prior at the requested properties.
 
         ``temperature`` defaults to the model's :attr:`default_temperature`. Returns ``n``
-        canonical SMILES in sampling order, ``None`` where a sample is not a valid molecule. Use
-        :meth:`generate` for properties, novelty and de-duplication. Large requests are checked
+        canonical SMILES in sampling order, ``None`` where a sample is not a valid molecule (a
+        sample whose hydrogens the check restored is returned as the molecule it now is). Use
+        :meth:`generate` for properties, novelty, de-duplication and the count of those repairs. Large requests are checked
         by ``n_jobs`` worker processes (default: all cores) while sampling goes on.
 
         >>> model.sample(2, condition={"logp": 3.0}, seed=1)  # doctest: +SKIP

@@ -1,10 +1,11 @@
-"""The MOSES test-set statistics that ship inside the package, in a compact, exact form.
+"""The MOSES test-set and scaffold-test-set statistics that ship inside the package, in a compact, exact form.
 
 The first ``molvae evaluate`` on a fresh machine would otherwise spend about 20 minutes on two
-cores computing them (ChemNet over 176,074 molecules dominates). Like MOSES's own
-``test_stats.npz``, molvae ships them precomputed: ``molvae/evaluate/metrics/data/moses_test_stats.npz``,
-made by ``python benchmarks/pretrained/reference_stats.py`` from ``data/moses/test.csv.gz`` with
-:func:`molvae.evaluate.metrics.reference.compute_reference_stats`.
+cores computing each (RDKit and ChemNet over 176,074 and 176,225 molecules). Like MOSES's own
+``test_stats.npz`` and ``test_sf_stats.npz``, molvae ships them precomputed:
+``molvae/evaluate/metrics/data/moses_test_stats.npz`` and ``moses_test_scaffolds_stats.npz``, made
+by ``python benchmarks/pretrained/reference_stats.py`` from ``data/moses/test.csv.gz`` and
+``data/moses/test_scaffolds.csv.gz`` with :func:`molvae.evaluate.metrics.reference.compute_reference_stats`.
 
 The compact form loses nothing the metrics use, so every metric is bit-for-bit what the full
 statistics give (tested):
@@ -19,7 +20,8 @@ statistics give (tested):
 
 ``MOSES_HELDOUT`` holds the first 10,000 test-set SMILES, the default held-out molecules of
 ``molvae evaluate --model``. A file whose bytes are those of the MOSES test set
-(``source_sha256``) is recognised, so ``--reference data/moses/test.csv.gz`` uses them too.
+(``source_sha256``) is recognised, so ``--reference data/moses/test.csv.gz`` uses them too; so is
+the scaffold test set (``--scaffold-reference data/moses/test_scaffolds.csv.gz``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ import numpy as np
 
 DATA = Path(__file__).resolve().parent / "data"
 MOSES_TEST_STATS = DATA / "moses_test_stats.npz"
+MOSES_TEST_SCAFFOLDS_STATS = DATA / "moses_test_scaffolds_stats.npz"
 MOSES_HELDOUT = DATA / "moses_test_heldout.smi.gz"
+#: The shipped statistics by name (the ``key`` they carry) and the repository file each was made from.
+SHIPPED = {
+    "moses-test": (MOSES_TEST_STATS, "data/moses/test.csv.gz"),
+    "moses-test-scaffolds": (MOSES_TEST_SCAFFOLDS_STATS, "data/moses/test_scaffolds.csv.gz"),
+}
 COMPACT_FORMAT = 1
 
 
@@ -153,6 +161,12 @@ def compact_fields(a) -> tuple[dict[str, Any], dict[str, Any]]:
         fcd_sigma=sigma,
     )
     return fields, meta
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` of a compact statistics file, without unpacking the rest."""
+    with np.load(path, allow_pickle=False) as a:
+        return json.loads(a["meta"].tobytes().decode())
 
 
 def save_compact(path: str | os.PathLike, stats, source_sha256: str = "") -> None:

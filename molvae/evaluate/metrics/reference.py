@@ -6,9 +6,9 @@ fragment and Bemis-Murcko scaffold counts (Frag, Scaf) and logP/SA/QED/weight va
 (Wasserstein distances). :func:`reference_stats` computes them and stores them in
 ``$MOLVAE_CACHE_DIR/reference/`` (default ``~/.cache/molvae/reference/``) as a pickle-free
 ``.npz`` named by a hash of the reference contents, the RDKit version and the cache format, so
-the next evaluation against the same reference only reads that file. The MOSES test set's
-statistics ship with the package (:mod:`molvae.evaluate.metrics.packaged`): the default reference
-(``None``) costs nothing to compute.
+the next evaluation against the same reference only reads that file. The statistics of the MOSES
+test set and scaffold test set ship with the package (:mod:`molvae.evaluate.metrics.packaged`): the
+default reference (``None``) and a file with the bytes of either set cost nothing to compute.
 
 >>> paths = default_reference_paths()          # doctest: +SKIP
 >>> stats = reference_stats(paths.test)  # minutes the first time  # doctest: +SKIP
@@ -33,7 +33,7 @@ import rdkit
 
 from molvae.errors import DataError
 from molvae.evaluate.metrics import _features, chemnet
-from molvae.evaluate.metrics.packaged import MOSES_TEST_STATS, compact_fields
+from molvae.evaluate.metrics.packaged import MOSES_TEST_STATS, SHIPPED, compact_fields, read_meta
 from molvae.io.readers import file_hash, read_smiles
 from molvae.runtime.cache import cache_dir as molvae_cache_dir
 from molvae.runtime.parallel import pmap, resolve_jobs
@@ -244,25 +244,35 @@ def from_compact(a) -> tuple[ReferenceStats, dict[str, Any]]:
     return ReferenceStats(**fields), meta
 
 
-@functools.lru_cache(maxsize=1)
-def _shipped() -> tuple[ReferenceStats, dict[str, Any]]:
-    if not MOSES_TEST_STATS.is_file():
-        raise DataError(f"the packaged MOSES test statistics are missing ({MOSES_TEST_STATS}); reinstall molvae")
-    with np.load(MOSES_TEST_STATS, allow_pickle=False) as a:
+@functools.cache
+def _shipped(path: Path = MOSES_TEST_STATS) -> tuple[ReferenceStats, dict[str, Any]]:
+    if not path.is_file():
+        raise DataError(f"the packaged reference statistics {path} are missing; reinstall molvae")
+    with np.load(path, allow_pickle=False) as a:
         return from_compact(a)
+
+
+@functools.cache
+def _source_sha256(path: Path) -> str:
+    return read_meta(path).get("source_sha256", "") if path.is_file() else ""
 
 
 def moses_test_stats() -> ReferenceStats:
     """The MOSES test-set statistics shipped with molvae (read once per process)."""
-    return _shipped()[0]
+    return _shipped(MOSES_TEST_STATS)[0]
+
+
+def shipped_stats_file(path: str | os.PathLike) -> Path | None:
+    """The shipped statistics file computed from exactly the bytes of ``path``; ``None`` if none is."""
+    if os.path.getsize(path) > (64 << 20) or not any(f.is_file() for f, _ in SHIPPED.values()):
+        return None
+    digest = file_hash(path)
+    return next((f for f, _ in SHIPPED.values() if _source_sha256(f) == digest), None)
 
 
 def is_moses_test(path: str | os.PathLike) -> bool:
-    """Whether ``path`` holds exactly the bytes the shipped statistics were computed from."""
-
-    if not MOSES_TEST_STATS.is_file() or os.path.getsize(path) > (64 << 20):
-        return False
-    return file_hash(path) == _shipped()[1].get("source_sha256")
+    """Whether ``path`` holds exactly the bytes the shipped MOSES test statistics were computed from."""
+    return shipped_stats_file(path) == MOSES_TEST_STATS
 
 
 def reference_stats(
@@ -274,8 +284,8 @@ def reference_stats(
 ) -> ReferenceStats:
     """Statistics of a reference set (file path or list of SMILES), from the cache when possible.
 
-    ``None``, or a file with the bytes of the MOSES test set, gives the statistics shipped in the
-    package (:mod:`molvae.evaluate.metrics.packaged`): nothing to compute. For anything else, the first
+    ``None``, or a file with the bytes of the MOSES test set or scaffold test set, gives the
+    statistics shipped in the package (:mod:`molvae.evaluate.metrics.packaged`): nothing to compute. For anything else, the first
     call for a given content computes them and writes ``<cache_dir()>/<hash>.npz``; later calls
     read that file. The RDKit part is cached as soon as it is done, so an interrupted run only
     has ChemNet left to do.
@@ -285,8 +295,8 @@ def reference_stats(
     if isinstance(source, (str, os.PathLike)):
         if not Path(source).is_file():
             raise DataError(f"reference file {source} does not exist")
-        if is_moses_test(source):
-            return moses_test_stats()
+        if (shipped := shipped_stats_file(source)) is not None:
+            return _shipped(shipped)[0]
     key = _content_hash(source, "reference")
     path = cache_dir() / f"{key}.npz"
     if use_cache and path.is_file():
@@ -319,12 +329,12 @@ def _name(source: Source) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else "the given molecules"
 
 
-def _say_first_run(what: str, n: int, cache: Path | None) -> None:
+def _say_first_run(what: str, n: int, cache: Path | None, work: str = "RDKit and ChemNet") -> None:
     """Warn before minutes of work that a later run will not repeat (or will, without a cache)."""
     if n < LARGE:
         return
     later = f"later runs read it from {cache}" if cache is not None else "there is no cache: every run repeats it"
-    log.warning("computing %s, %d molecules: minutes the first time (RDKit and ChemNet); %s", what, n, later)
+    log.warning("computing %s, %d molecules: minutes the first time (%s); %s", what, n, work, later)
 
 
 def canonical_set(
@@ -344,7 +354,7 @@ def canonical_set(
             log.warning("ignoring unreadable cache %s (%s); recomputing", path, exc)
     molecules = _as_list(source)
     _say_first_run(
-        f"the canonical SMILES of {_name(source)} (for novelty)", len(molecules), path if use_cache else None
+        f"the canonical SMILES of {_name(source)} (for novelty)", len(molecules), path if use_cache else None, "RDKit"
     )
     canon = pmap(_features.canonical, molecules, resolve_jobs(n_jobs), progress, "train")
     result = frozenset(c for c in canon if c is not None)

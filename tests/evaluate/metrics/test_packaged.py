@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from molvae.evaluate.metrics import evaluate_smiles, packaged, reference
-from tests.conftest import MOSES_TEST, moses
+from tests.conftest import ROOT, moses
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,18 @@ def test_an_interrupted_reference_build_keeps_its_rdkit_part(monkeypatch):
     assert stats.fcd_mu is not None and stats.n_molecules == 40
 
 
-def test_shipped_moses_statistics_are_compact_and_match_the_molecules():
+@pytest.mark.parametrize("name", sorted(packaged.SHIPPED))
+def test_shipped_moses_statistics_are_compact_and_match_the_molecules(name):
     from molvae.evaluate.metrics import _features
 
-    assert packaged.MOSES_TEST_STATS.stat().st_size < 7 * 2**20
-    stats = reference.reference_stats(None)
-    assert reference.reference_stats(MOSES_TEST) is stats  # the repository's file is recognised
-    with gzip.open(MOSES_TEST, "rt") as fh:
+    stats_file, relative = packaged.SHIPPED[name]
+    source = ROOT / relative
+    assert stats_file.stat().st_size < 7 * 2**20
+    stats = reference.reference_stats(source)  # the repository's file is recognised
+    assert stats.key == name and reference.reference_stats(source) is stats
+    if name == "moses-test":
+        assert reference.reference_stats(None) is stats
+    with gzip.open(source, "rt") as fh:
         lines = fh.read().split()[1:]
     assert stats.n_molecules + stats.n_invalid == len(lines)
     fps = {bytes(r) for r in stats.fingerprints}
@@ -69,6 +74,24 @@ def test_shipped_moses_statistics_are_compact_and_match_the_molecules():
             i = np.searchsorted(sorted_values, value)
             assert sorted_values[i] == value, name  # the exact value the full computation gives
     assert stats.fcd_sigma.shape == (512, 512) and np.allclose(stats.fcd_sigma, stats.fcd_sigma.T)
+
+
+def test_the_scaffold_test_set_costs_nothing_to_evaluate_against(tmp_path, monkeypatch):
+    """The README's first evaluate example names data/moses/test_scaffolds.csv.gz: its statistics ship."""
+    from molvae.evaluate.metrics.reference import default_reference_paths
+
+    monkeypatch.setenv("MOLVAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(reference, "compute_reference_stats", lambda *a, **k: pytest.fail("statistics computed"))
+    generated = moses(40, skip=9000)
+    res = evaluate_smiles(generated, scaffold_reference=default_reference_paths().test_scaffolds, n_jobs=1)
+    assert res["FCD/TestSF"] is not None and res["Scaf/TestSF"] is not None
+    assert not (tmp_path / "empty-cache" / "reference").exists()
+
+
+def test_the_installed_package_stays_within_40_mb():
+    package = ROOT / "molvae"
+    shipped = [f for f in package.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+    assert sum(f.stat().st_size for f in shipped) <= 40 * 10**6
 
 
 def test_first_evaluate_needs_no_checkout_and_no_cache(tmp_path, monkeypatch):

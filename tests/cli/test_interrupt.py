@@ -77,7 +77,10 @@ def test_ctrl_c_during_generate_keeps_the_rows_and_exits_130(tiny_run, tmp_path)
     args = ["generate", "-m", str(tiny_run), "-n", "2000000", "--seed", "0", "--jobs", "2", "-o", str(out)]
     code, stderr = _ctrl_c_after(args, lambda line: int(line.split()[1]) > 0)
     assert code == 130, stderr
-    summary = re.search(r"sampled (\d+): wrote (\d+) valid molecules to .*?, (?:(\d+) invalid|0 invalid)", stderr)
+    summary = re.search(
+        r"sampled (\d+): wrote (\d+) valid molecules(?: \(\d+ with hydrogens restored\))? to .*?, (?:(\d+) invalid|0 invalid)",
+        stderr,
+    )
     assert summary, stderr
     sampled, written = int(summary.group(1)), int(summary.group(2))
     assert 0 < written == len(_rows(out)) and sampled < 2_000_000

@@ -37,7 +37,8 @@ the groups take turns in each batch so that a budget that runs out mid-batch cut
 When a group's best has not risen for ``stall`` calls, and at least as many remain, the group
 starts again from fresh points (an island restart: its results so far stay results, but no longer
 breed), so that one early local optimum does not take the rest of the budget.
-The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
+The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives,
+``graph`` and ``initial`` on PMO's development tasks (``benchmarks/pmo.py``; see the README).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Settings:
     population: int = 50  # parents kept per group
     offspring: int = 100  # children per group and generation
     mutation: float = 0.3  # standard deviation of the noise added to a latent child (prior units)
-    initial: int = 1000  # first-generation size, at most a quarter of the budget
+    initial: int = 150  # first-generation size, at most a quarter of the budget
     edit_temperature: float = 1.0  # decoder temperature for the tokens an edit leaves free
     floor: float = 0.05  # least share of the children each operator makes
     decay: float = 0.8  # weight of past generations in an operator's success rate

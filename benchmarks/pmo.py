@@ -60,6 +60,7 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tomllib  # noqa: E402
 import types  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import asdict, dataclass, field, replace  # noqa: E402
@@ -112,7 +113,9 @@ def _model(path: str | None) -> Any:
     return _MODELS[path]
 
 
-def run_molvae(task: str, budget: int, seed: int, model: str | None, search: str, guards: bool) -> Run:
+def run_molvae(
+    task: str, budget: int, seed: int, model: str | None, search: str, guards: bool, changes: dict[str, Any]
+) -> Run:
     from molvae.chem.guards import as_guards
     from molvae.optimize.config import search_settings
     from molvae.optimize.objectives import as_objective
@@ -126,7 +129,7 @@ def run_molvae(task: str, budget: int, seed: int, model: str | None, search: str
     objective = as_objective("_pmo_objective:score")
     if not guards:  # what model.optimize(..., guards=False) does
         objective = replace(objective, constraints=replace(objective.constraints, guards=as_guards(False)))
-    settings = search_settings(dict(budget=budget, budget_counts="distinct", method=search, seed=seed))
+    settings = search_settings(dict(budget=budget, budget_counts="distinct", method=search, seed=seed, **changes))
     t0 = time.perf_counter()
     found = run_search(codec, objective, settings)
     wall = time.perf_counter() - t0
@@ -171,7 +174,7 @@ def settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
 
         version = getattr(mol_ga, "__version__", "?")
         return dict(budget=args.budget, start=args.start, offspring=GA_OFFSPRING, mol_ga=version)
-    return dict(budget=args.budget, model=args.model, search=args.search, commit=_commit())
+    return dict(budget=args.budget, model=args.model, search=args.search, set=args.changes, commit=_commit())
 
 
 def execute(job: tuple[str, str, int, dict[str, Any]]) -> Run:
@@ -179,7 +182,7 @@ def execute(job: tuple[str, str, int, dict[str, Any]]) -> Run:
     if method == "mol-ga":
         run = run_mol_ga(task, s["budget"], seed, s["start"])
     else:
-        run = run_molvae(task, s["budget"], seed, s["model"], s["search"], guards=method == "molvae")
+        run = run_molvae(task, s["budget"], seed, s["model"], s["search"], method == "molvae", s["set"])
     run.method = method
     run.meta = {**run.meta, **s}
     return run
@@ -425,6 +428,8 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
     ap.add_argument("--model", default=None, help="checkpoint or run folder (default: the shipped model)")
     ap.add_argument("--search", default="ga", help="molvae's search method (default ga)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                    help="a setting of molvae's search, its value in TOML (e.g. --set graph=false); repeatable")  # fmt: skip
     ap.add_argument("--start", type=int, default=1000, help="random MOSES training molecules mol-ga starts from")
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (processes)")
     ap.add_argument("--out", type=Path, default=Path("runs/pmo"), help="output folder")
@@ -439,6 +444,15 @@ def main() -> int:
     if args.budget < 1 or args.seeds < 1:
         raise SystemExit("--budget and --seeds must be positive")
     drawn = task_list(args.draw) if args.draw else tasks[:3]
+    args.changes = {}
+    for item in args.sets:
+        key, eq, value = item.partition("=")
+        try:
+            args.changes[key.strip()] = tomllib.loads(f"v = {value}")["v"] if eq else None
+        except tomllib.TOMLDecodeError:
+            raise SystemExit(f'--set {item}: the value must be written as in TOML (e.g. false, 0.3, "ga")') from None
+        if not eq:
+            raise SystemExit(f"--set {item}: use KEY=VALUE")
     args.out.mkdir(parents=True, exist_ok=True)
     if "mol-ga" in methods:
         import mol_ga
@@ -448,7 +462,9 @@ def main() -> int:
     print(" ".join(["python", *sys.argv]))
     print(machine())
     print(
-        f"model: {args.model or 'the shipped model molvae/pretrained/moses-cvae.ckpt'}, molvae search {args.search}, "
+        f"model: {args.model or 'the shipped model molvae/pretrained/moses-cvae.ckpt'}, molvae search {args.search}"
+        + "".join(f" {k}={v}" for k, v in args.changes.items())
+        + ", "
         f"commit {_commit()}; "
         + (
             f"mol-ga {ga_version} default_ga, offspring_size {GA_OFFSPRING}, {args.start} MOSES molecules to start; "

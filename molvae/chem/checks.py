@@ -198,22 +198,21 @@ def tokens_to_symbols(vocab: Vocabulary, ids) -> list[list[str]]:
     return [vocab.decode(row) for row in arr.tolist()]
 
 
-def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ...]) -> CheckedChunk:
+def _check_smiles_list(raws: Iterable[str], names: tuple[str, ...], selfies: list[str]) -> CheckedChunk:
+    """The one check: each raw SMILES parsed and sanitised by RDKit, refused with a reason when
+    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``."""
     from rdkit import Chem
 
     from molvae.chem.molecules import mol_from_smiles, quiet_rdkit
     from molvae.chem.properties import compute_mol
 
-    selfies: list[str] = []
     smiles: list[str | None] = []
     props: list[list[float]] = []
     reasons: list[str] = []
     repairs: list[str] = []
     nan = [float("nan")] * len(names)
     with quiet_rdkit():
-        for symbols in sequences:
-            selfies.append("".join(symbols))
-            raw = symbols_to_smiles(symbols)
+        for raw in raws:
             mol = mol_from_smiles(raw) if raw else None
             repair = ""
             if mol is not None:
@@ -232,6 +231,29 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
             reasons.append("")
     arr = np.asarray(props, dtype=np.float64).reshape(len(smiles), len(names))
     return CheckedChunk(selfies, smiles, arr, reasons, repairs)
+
+
+def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ...]) -> CheckedChunk:
+    selfies: list[str] = []
+
+    def raws() -> Iterator[str]:
+        for symbols in sequences:
+            selfies.append("".join(symbols))
+            yield symbols_to_smiles(symbols)
+
+    return _check_smiles_list(raws(), names, selfies)
+
+
+def check_smiles(smiles: Sequence[str], property_names: Sequence[str] = ()) -> list[Checked]:
+    """The check of every decoded molecule (RDKit, then :func:`chemistry_problem`), for molecules
+    made as SMILES rather than decoded (the graph operators of a search): canonical SMILES, or
+    ``None`` with the reason. Their ``selfies`` is empty.
+
+    >>> [(c.smiles, c.reason) for c in check_smiles(["OCC", "C=C[NH]"])]
+    [('CCO', ''), (None, 'radical electrons on atom 3 (N, 1 unpaired) of C=C[NH]')]
+    """
+    names = tuple(property_names)
+    return _check_smiles_list(smiles, names, [""] * len(smiles)).checked(names)
 
 
 def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> CheckedChunk:

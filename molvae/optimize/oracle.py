@@ -237,6 +237,44 @@ class Oracle:
             )
         checked = checked[:n_dec]
         point = np.tile(np.arange(m), samples)[: len(checked)]
+        return self._score(x, group, method, checked, point, room, keep)
+
+    def evaluate_smiles(
+        self,
+        smiles: list[str],
+        x: np.ndarray,
+        group: np.ndarray,
+        method: str,
+        end: int | None = None,
+        keep: Callable[[list[str]], list[str]] | None = None,
+    ) -> Evaluation:
+        """Score molecules an engine made without the decoder (graph edits), one per point, as
+        :meth:`evaluate` scores decodes: the same check every decode passes
+        (:func:`molvae.chem.checks.check_smiles`: an invalid one counts as an invalid decode), the
+        same budget, ``keep`` and bookkeeping. ``x`` is the point each came from (its parent's)."""
+        from molvae.chem.checks import check_smiles
+
+        if self.stop is not None and self.stop.received:
+            raise SearchStopped(self.stop.received)
+        self.step += 1
+        room = (self.total_budget if end is None else end) - self.used()
+        n_dec = max(0, min(room if self.s.budget_counts == "decoded" else len(smiles), self.max_decoded - self.decoded))
+        checked = check_smiles(smiles[:n_dec])
+        return self._score(x, group, method, checked, np.arange(len(checked)), room, keep)
+
+    def _score(
+        self,
+        x: np.ndarray,
+        group: np.ndarray,
+        method: str,
+        checked: list,
+        point: np.ndarray,
+        room: int,
+        keep: Callable[[list[str]], list[str]] | None,
+    ) -> Evaluation:
+        """Score checked molecules (``point``: the index of the point each came from), record
+        them, and return the fitness of each of the ``len(x)`` points (see :meth:`evaluate`)."""
+        n, by_decodes = len(x), self.s.budget_counts == "decoded"
         if keep is not None:
             fresh = list(dict.fromkeys(c.smiles for c in checked if c.valid and c.smiles not in self.scorer.cache))
             dropped = set(fresh) - set(keep(fresh))  # type: ignore[arg-type]

@@ -18,3 +18,15 @@ def test_evaluate_scores_only_what_keep_chooses(tiny_model):
     ev = s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=lambda new: offered.append(new) or new[:3])
     assert len(offered[0]) > 3 and s.used() == 3 and len(s.pool) + len(s.infeasible) == 3
     assert set(s.scorer.cache) == set(offered[0][:3]) and ev.new.sum() >= 1 and len(ev.fitness) == 40
+
+
+def test_evaluate_smiles_checks_counts_and_stops_at_the_budget_like_a_decode(tiny_model):
+    from molvae.optimize.types import WORST
+
+    s = Oracle(tiny_model.codec, Objective.build(maximize=["qed"]), SearchSettings(budget=3, budget_counts="distinct"))
+    made = ["OCC", "C=C[NH]", "c1ccccc1", "CCN", "CCCl"]  # a radical, then more valid molecules than the budget
+    x = np.arange(5 * s.width, dtype=np.float32).reshape(5, s.width)
+    ev = s.evaluate_smiles(made, x, np.zeros(5, dtype=int), "ga")
+    assert s.invalid == 1 and s.used() == 3 and sorted(s.scorer.cache) == ["CCN", "CCO", "c1ccccc1"]
+    assert ev.fitness[1] == WORST and ev.fitness[4] == WORST and ev.new.tolist() == [True, False, True, True, False]
+    assert (s.pool[(0, "CCN")].x == x[3]).all()  # the point it came from is kept with it

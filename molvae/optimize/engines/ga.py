@@ -12,7 +12,11 @@ made by one of these operators:
   latent vector, at ``edit_temperature``: precise, small changes that the latent moves of an
   imprecise model cannot make;
 - ``grow``: a methyl, amino, hydroxyl, fluoro or chloro group on an atom that carries a hydrogen;
-- ``cross``: the first tokens of one parent, the rest decoded under the other parent's latent vector.
+- ``cross``: the first tokens of one parent, the rest decoded under the other parent's latent vector;
+- ``graft``, ``mutate`` (:mod:`molvae.optimize.engines.graph`, with ``graph`` on): a side of one
+  parent joined to a side of another, or one change of a parent's graph (an atom or bond added,
+  taken out or changed, a ring closed or opened), made by RDKit without the model, so that good
+  fragments of different molecules meet whatever the model would write there.
 
 A parent's latent vector is its encoding (the posterior mean), not the point that happened to
 decode to it. Each operator is chosen in proportion to how often its recent children entered the
@@ -33,7 +37,8 @@ the groups take turns in each batch so that a budget that runs out mid-batch cut
 When a group's best has not risen for ``stall`` calls, and at least as many remain, the group
 starts again from fresh points (an island restart: its results so far stay results, but no longer
 breed), so that one early local optimum does not take the rest of the budget.
-The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives (see the README).
+The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives,
+``graph`` and ``initial`` on PMO's development tasks (``benchmarks/pmo.py``; see the README).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import torch
 
 from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
 from molvae.errors import ConfigError
+from molvae.optimize.engines import graph as graph_ops
 from molvae.optimize.engines.edits import pad_rows, random_symbols, template
 from molvae.optimize.oracle import Oracle, Record
 from molvae.optimize.scoring import Scorer
@@ -55,7 +61,8 @@ from molvae.optimize.types import INFEASIBLE, check_numbers
 
 log = logging.getLogger(__name__)
 
-OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross")
+OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross", "graft", "mutate")
+GRAPH = ("graft", "mutate")  # the operators that need no model (on with ``Settings.graph``)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class Settings:
     population: int = 50  # parents kept per group
     offspring: int = 100  # children per group and generation
     mutation: float = 0.3  # standard deviation of the noise added to a latent child (prior units)
-    initial: int = 1000  # first-generation size, at most a quarter of the budget
+    initial: int = 150  # first-generation size, at most a quarter of the budget
     edit_temperature: float = 1.0  # decoder temperature for the tokens an edit leaves free
     floor: float = 0.05  # least share of the children each operator makes
     decay: float = 0.8  # weight of past generations in an operator's success rate
@@ -73,6 +80,7 @@ class Settings:
     train_recent: int = 1000  # ... and the latest scored molecules
     noise: float = 0.1  # noise variance of the surrogate, in units of the scores' variance
     stall: int = 4000  # calls (per group) without a better best before a group's population starts afresh
+    graph: bool = True  # also breed with the graph operators (crossover and mutation by RDKit)
 
     def __post_init__(self) -> None:
         ints = ("population", "offspring", "initial", "oversample", "train_top", "train_recent", "stall")
@@ -82,6 +90,7 @@ class Settings:
             (min(self.offspring, self.initial, self.oversample, self.stall) >= 1,
              "offspring, initial, oversample and stall must be positive"),
             (min(self.train_top, self.train_recent) >= 1, "train_top and train_recent must be positive"),
+            (isinstance(self.graph, bool), f"graph must be true or false, got {self.graph!r}"),
             (self.mutation >= 0 and self.edit_temperature >= 0 and self.noise > 0,
              "mutation and edit_temperature must be non-negative, noise positive"),
             (0 <= self.floor * len(OPERATORS) <= 1, f"floor must be in [0, {1 / len(OPERATORS):.3g}]"),
@@ -159,7 +168,9 @@ def run(search: Oracle, settings: Settings) -> None:
     ids = vocab.index
     max_length = codec.max_length
     codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
-    successes, tries = np.zeros(len(OPERATORS)), np.zeros(len(OPERATORS))
+    operators = OPERATORS if ga.graph else tuple(o for o in OPERATORS if o not in GRAPH)
+    successes, tries = np.zeros(len(operators)), np.zeros(len(operators))
+    mols: dict[str, object] = {}  # canonical SMILES -> RDKit molecule, for the graph operators
     since = np.zeros(groups, dtype=int)  # a group breeds from molecules found after this step
     island_best, gain_at = np.full(groups, -np.inf), np.zeros(groups)  # its best since, and when it rose
 
@@ -217,7 +228,8 @@ def run(search: Oracle, settings: Settings) -> None:
     else:
         search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
     while not search.spent():
-        latent, edits = _Batch(), _Batch()
+        latent, edits, made = _Batch(), _Batch(), _Batch()
+        made_smiles: list[str] = []
         bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population
         share = operator_shares(successes, tries, ga.floor)
         log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
@@ -238,8 +250,20 @@ def run(search: Oracle, settings: Settings) -> None:
             encode([r.smiles for r in pop])
             x = np.stack([np.concatenate([codes.get(r.smiles, r.x[:d]), r.x[d:]]) for r in pop]).astype(np.float32)
             ranks = parent_ranks(rng, len(pop), 2 * kids).reshape(2, kids)
-            for op, a, b in zip(rng.choice(len(OPERATORS), kids, p=share), *ranks):
-                name = OPERATORS[op]
+            for op, a, b in zip(rng.choice(len(operators), kids, p=share), *ranks):
+                name = operators[op]
+                if name in GRAPH:
+                    for r in (pop[a], pop[b]):
+                        if r.smiles not in mols:
+                            mols[r.smiles] = mol_from_smiles(r.smiles)
+                    pa, pb = mols[pop[a].smiles], mols[pop[b].smiles]
+                    made_smi = (
+                        graph_ops.crossover(pa, pb, rng) if name == "graft" else graph_ops.mutate(pa, rng)
+                    ) if pa is not None and pb is not None else None  # fmt: skip
+                    if made_smi is not None:
+                        made.add(x[a], g, op)
+                        made_smiles.append(made_smi)
+                    continue
                 grow = name == "grow"  # a SMILES from an atom with a hydrogen, one token shorter than the limit
                 symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
                 if not symbols:  # a latent child (also when the parent cannot be written in tokens)
@@ -252,20 +276,26 @@ def run(search: Oracle, settings: Settings) -> None:
                 else:
                     row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
                     edits.add(x[a], g, op, row)
-        for batch, temperature in ((latent, None), (edits, ga.edit_temperature)):
+        made.rows = [[k] for k in range(len(made_smiles))]  # which SMILES each is, through interleave()
+        for batch, temperature in ((latent, None), (edits, ga.edit_temperature), (made, None)):
             if not batch.x or search.spent():
                 continue
             if groups > 1 and parents:
                 batch.interleave()  # groups take turns, so that a budget that runs out mid-batch cuts each alike
             group = np.asarray(batch.group)
-            result = search.evaluate(
-                np.stack(batch.x).astype(np.float32),
-                group,
-                "ga",
-                temperature=temperature,
-                template=torch.from_numpy(pad_rows(batch.rows, vocab.pad_id)) if batch.rows else None,
-                keep=chooser(-(-len(batch.x) // oversample)) if oversample > 1 else None,
-            )
+            keep = chooser(-(-len(batch.x) // oversample)) if oversample > 1 else None
+            if batch is made:
+                smiles = [made_smiles[row[0]] for row in batch.rows]
+                result = search.evaluate_smiles(smiles, np.stack(batch.x).astype(np.float32), group, "ga", keep=keep)
+            else:
+                result = search.evaluate(
+                    np.stack(batch.x).astype(np.float32),
+                    group,
+                    "ga",
+                    temperature=temperature,
+                    template=torch.from_numpy(pad_rows(batch.rows, vocab.pad_id)) if batch.rows else None,
+                    keep=keep,
+                )
             fitness = result.fitness
             won = result.new & (fitness < INFEASIBLE) & (-fitness > bar[group])
             op = np.asarray(batch.op)

@@ -84,3 +84,18 @@ def test_a_group_whose_best_stops_rising_starts_a_fresh_population(tiny_model, c
         s = run_search(tiny_model.codec, flat, settings)
     assert s.used() == 300  # a restart spends the same budget
     assert any("restarts" in r.getMessage() for r in caplog.records) == restarts
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_graph_operators_breed_only_when_on(tiny_model, monkeypatch, on):
+    from molvae.optimize.config import search_settings
+    from molvae.optimize.engines import graph
+
+    made = []
+    for name in ("crossover", "mutate"):
+        real = getattr(graph, name)
+        monkeypatch.setattr(graph, name, lambda *a, _real=real, **k: made.append(1) or _real(*a, **k))
+    settings = search_settings(dict(budget=150, budget_counts="distinct", seed=0, graph=on, initial=40))
+    s = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings)
+    assert s.used() == 150
+    assert bool(made) == on

@@ -198,9 +198,12 @@ def tokens_to_symbols(vocab: Vocabulary, ids) -> list[list[str]]:
     return [vocab.decode(row) for row in arr.tolist()]
 
 
-def _check_smiles_list(raws: Iterable[str], names: tuple[str, ...], selfies: list[str]) -> CheckedChunk:
+def _check_smiles_list(
+    raws: Iterable[str], names: tuple[str, ...], selfies: list[str], repair_hydrogens: bool = False
+) -> CheckedChunk:
     """The one check: each raw SMILES parsed and sanitised by RDKit, refused with a reason when
-    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``."""
+    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``.
+    ``repair_hydrogens`` (SMILES decoded from SELFIES only): :func:`restore_hydrogens` first."""
     from rdkit import Chem
 
     from molvae.chem.molecules import mol_from_smiles, quiet_rdkit
@@ -215,7 +218,7 @@ def _check_smiles_list(raws: Iterable[str], names: tuple[str, ...], selfies: lis
         for raw in raws:
             mol = mol_from_smiles(raw) if raw else None
             repair = ""
-            if mol is not None:
+            if mol is not None and repair_hydrogens:
                 mol, repair = restore_hydrogens(mol)
             problem = EMPTY if not raw else f"{RDKIT_REJECTED} {raw}" if mol is None else chemistry_problem(mol, raw)
             if problem and repair:  # the hydrogens restored did not make it valid (e.g. [SH] with 3 single bonds)
@@ -241,13 +244,14 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
             selfies.append("".join(symbols))
             yield symbols_to_smiles(symbols)
 
-    return _check_smiles_list(raws(), names, selfies)
+    return _check_smiles_list(raws(), names, selfies, repair_hydrogens=True)
 
 
 def check_smiles(smiles: Sequence[str], property_names: Sequence[str] = ()) -> list[Checked]:
     """The check of every decoded molecule (RDKit, then :func:`chemistry_problem`), for molecules
     made as SMILES rather than decoded (the graph operators of a search): canonical SMILES, or
-    ``None`` with the reason. Their ``selfies`` is empty.
+    ``None`` with the reason. Their ``selfies`` is empty. Nothing is repaired: a radical here is one
+    the operator made, not a SELFIES symbol's fixed hydrogen count.
 
     >>> [(c.smiles, c.reason) for c in check_smiles(["OCC", "C=C[NH]"])]
     [('CCO', ''), (None, 'radical electrons on atom 3 (N, 1 unpaired) of C=C[NH]')]

@@ -13,6 +13,7 @@ from molvae.chem.checks import (
     RADICAL,
     RESTORED_H,
     UNUSUAL_VALENCE,
+    check_smiles,
     check_symbols,
     chemistry_problem,
     reason_kind,
@@ -93,6 +94,8 @@ def test_a_radical_a_user_gives_is_still_invalid():
     from molvae.evaluate.metrics import evaluate_smiles
 
     assert reason_kind(chemistry_problem(Chem.MolFromSmiles("CC[CH]C"))) == RADICAL
+    (made,) = check_smiles(["CC[CH]C"])  # a molecule a search's graph operator made, not a decode
+    assert made.smiles is None and reason_kind(made.reason) == RADICAL and made.repair == ""
     res = evaluate_smiles(["CC[CH]C", "CCCC"], reference=["CCO", "CCN"], unique_at=(1,), n_jobs=1)
     assert res["n_valid_strict"] == 1
 

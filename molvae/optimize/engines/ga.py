@@ -169,7 +169,13 @@ def run(search: Oracle, settings: Settings) -> None:
     codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
     operators = OPERATORS if ga.graph else tuple(o for o in OPERATORS if o not in GRAPH)
     successes, tries = np.zeros(len(operators)), np.zeros(len(operators))
-    mols: dict[str, object] = {}  # canonical SMILES -> RDKit molecule, for the graph operators
+    mols: dict[str, object] = {}  # canonical SMILES -> RDKit molecule, of parents (each parsed once)
+
+    def parent_mol(smiles: str) -> object:
+        if smiles not in mols:
+            mols[smiles] = mol_from_smiles(smiles)
+        return mols[smiles]
+
     since = np.zeros(groups, dtype=int)  # a group breeds from molecules found after this step
     island_best, gain_at = np.full(groups, -np.inf), np.zeros(groups)  # its best since, and when it rose
 
@@ -252,10 +258,7 @@ def run(search: Oracle, settings: Settings) -> None:
             for op, a, b in zip(rng.choice(len(operators), kids, p=share), *ranks):
                 name = operators[op]
                 if name in GRAPH:
-                    for r in (pop[a], pop[b]):
-                        if r.smiles not in mols:
-                            mols[r.smiles] = mol_from_smiles(r.smiles)
-                    pa, pb = mols[pop[a].smiles], mols[pop[b].smiles]
+                    pa, pb = parent_mol(pop[a].smiles), parent_mol(pop[b].smiles)
                     made_smi = (
                         graph_ops.crossover(pa, pb, rng) if name == "graft" else graph_ops.mutate(pa, rng)
                     ) if pa is not None and pb is not None else None  # fmt: skip
@@ -264,7 +267,11 @@ def run(search: Oracle, settings: Settings) -> None:
                         made_smiles.append(made_smi)
                     continue
                 grow = name == "grow"  # a SMILES from an atom with a hydrogen, one token shorter than the limit
-                symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
+                if name == "latent":
+                    symbols = []
+                else:
+                    smi = pop[a].smiles
+                    symbols = random_symbols(smi, rng, max_length - grow, ids, grow, mol=parent_mol(smi))
                 if not symbols:  # a latent child (also when the parent cannot be written in tokens)
                     child = np.where(rng.random(width) < 0.5, x[a], x[b])
                     child[:d] += ga.mutation * rng.standard_normal(d)

@@ -28,10 +28,12 @@ samples the next batch, and results come back in submission order.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -67,12 +69,14 @@ def chemistry_problem(mol, smiles: str = "") -> str:
     from rdkit import Chem
 
     of = f" of {smiles}" if smiles else ""
-    for atom in mol.GetAtoms():
-        if n := atom.GetNumRadicalElectrons():
-            return f"{RADICAL} on atom {atom.GetIdx() + 1} ({atom.GetSymbol()}, {n} unpaired){of}"
+    radical, suspect = _atom_queries()
+    for atom in mol.GetAtomsMatchingQuery(radical):  # the first, in the atoms' order
+        n = atom.GetNumRadicalElectrons()
+        return f"{RADICAL} on atom {atom.GetIdx() + 1} ({atom.GetSymbol()}, {n} unpaired){of}"
     table = Chem.GetPeriodicTable()
     single = Chem.BondType.SINGLE
-    for atom in mol.GetAtoms():
+    for (i,) in sorted(mol.GetSubstructMatches(suspect, uniquify=False, maxMatches=mol.GetNumAtoms())):
+        atom = mol.GetAtomWithIdx(i)  # the only atoms that can be above their lowest valence, in order
         # the lowest valence of the element with this many electrons: N+ counts as C, S+ as P, O- as F
         z = atom.GetAtomicNum() - atom.GetFormalCharge()
         valences = [v for v in table.GetValenceList(z) if v > 0] if 0 < z < 119 else []
@@ -88,6 +92,26 @@ def chemistry_problem(mol, smiles: str = "") -> str:
             bonds = f"{singles} single bond{'s' if singles != 1 else ''}" + (f" and {hydrogens} H" if hydrogens else "")
             return f"{UNUSUAL_VALENCE} on atom {atom.GetIdx() + 1} ({name}: {bonds}, valence {valence}){of}"
     return ""
+
+
+@functools.cache
+def _atom_queries() -> tuple[Any, Any]:
+    """Queries that RDKit evaluates in C++ (not atom by atom in Python) for :func:`chemistry_problem`:
+    atoms with radical electrons, and atoms that may be above the lowest valence of their element
+    and charge, a superset of those it flags: charged atoms, atoms of elements with several
+    valences, and atoms of an element with one valence above it."""
+    from rdkit import Chem
+    from rdkit.Chem import rdqueries
+
+    table = Chem.GetPeriodicTable()
+    terms = ["!+0"]
+    for z in range(1, 119):
+        valences = [v for v in table.GetValenceList(z) if v > 0]
+        if len(valences) > 1:
+            terms.append(f"#{z}")
+        elif valences:
+            terms.append(f"#{z}&v{{{valences[0] + 1}-}}")
+    return rdqueries.NumRadicalElectronsGreaterQueryAtom(0), Chem.MolFromSmarts(f"[{','.join(terms)}]")
 
 
 def reason_kind(reason: str) -> str:

@@ -135,6 +135,8 @@ class Checked:
     smiles: str | None
     properties: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    #: the RDKit molecule the check parsed, when asked for (``check_symbols(..., molecules=True)``)
+    mol: Any = field(default=None, compare=False, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -149,6 +151,7 @@ class CheckedChunk:
     smiles: list[str | None]  # canonical SMILES, None where invalid
     properties: np.ndarray  # float64 [n, P]; NaN where invalid
     reasons: list[str]  # "" where valid
+    mols: list[Any] | None = None  # the parsed molecules (None where invalid), when kept; never sent between processes
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -156,9 +159,10 @@ class CheckedChunk:
     def checked(self, names: Sequence[str]) -> list[Checked]:
         """The same molecules as :class:`Checked` objects."""
         rows = self.properties.tolist()
+        mols = self.mols if self.mols is not None else [None] * len(self.smiles)
         return [
-            Checked(sf, smi, dict(zip(names, vals)) if smi is not None else {}, reason)
-            for sf, smi, vals, reason in zip(self.selfies, self.smiles, rows, self.reasons)
+            Checked(sf, smi, dict(zip(names, vals)) if smi is not None else {}, reason, mol)
+            for sf, smi, vals, reason, mol in zip(self.selfies, self.smiles, rows, self.reasons, mols)
         ]
 
 
@@ -168,9 +172,12 @@ def tokens_to_symbols(vocab: Vocabulary, ids) -> list[list[str]]:
     return [vocab.decode(row) for row in arr.tolist()]
 
 
-def _check_smiles_list(raws: Iterable[str], names: tuple[str, ...], selfies: list[str]) -> CheckedChunk:
+def _check_smiles_list(
+    raws: Iterable[str], names: tuple[str, ...], selfies: list[str], molecules: bool = False
+) -> CheckedChunk:
     """The one check: each raw SMILES parsed and sanitised by RDKit, refused with a reason when
-    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``."""
+    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``
+    (and, with ``molecules``, the parsed molecules)."""
     from rdkit import Chem
 
     from molvae.chem.molecules import mol_from_smiles, quiet_rdkit
@@ -179,6 +186,7 @@ def _check_smiles_list(raws: Iterable[str], names: tuple[str, ...], selfies: lis
     smiles: list[str | None] = []
     props: list[list[float]] = []
     reasons: list[str] = []
+    mols: list[Any] = []
     nan = [float("nan")] * len(names)
     with quiet_rdkit():
         for raw in raws:
@@ -188,15 +196,19 @@ def _check_smiles_list(raws: Iterable[str], names: tuple[str, ...], selfies: lis
                 smiles.append(None)
                 props.append(nan)
                 reasons.append(problem)
+                mols.append(None)
                 continue
             smiles.append(Chem.MolToSmiles(mol))
             props.append(compute_mol(mol, names))
             reasons.append("")
+            mols.append(mol)
     arr = np.asarray(props, dtype=np.float64).reshape(len(smiles), len(names))
-    return CheckedChunk(selfies, smiles, arr, reasons)
+    return CheckedChunk(selfies, smiles, arr, reasons, mols if molecules else None)
 
 
-def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ...]) -> CheckedChunk:
+def _check_symbol_lists(
+    sequences: Iterable[Sequence[str]], names: tuple[str, ...], molecules: bool = False
+) -> CheckedChunk:
     selfies: list[str] = []
 
     def raws() -> Iterator[str]:
@@ -204,19 +216,19 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
             selfies.append("".join(symbols))
             yield symbols_to_smiles(symbols)
 
-    return _check_smiles_list(raws(), names, selfies)
+    return _check_smiles_list(raws(), names, selfies, molecules)
 
 
-def check_smiles(smiles: Sequence[str], property_names: Sequence[str] = ()) -> list[Checked]:
+def check_smiles(smiles: Sequence[str], property_names: Sequence[str] = (), molecules: bool = False) -> list[Checked]:
     """The check of every decoded molecule (RDKit, then :func:`chemistry_problem`), for molecules
     made as SMILES rather than decoded (the graph operators of a search): canonical SMILES, or
-    ``None`` with the reason. Their ``selfies`` is empty.
+    ``None`` with the reason. Their ``selfies`` is empty. ``molecules``: see :func:`check_symbols`.
 
     >>> [(c.smiles, c.reason) for c in check_smiles(["OCC", "C=C[NH]"])]
     [('CCO', ''), (None, 'radical electrons on atom 3 (N, 1 unpaired) of C=C[NH]')]
     """
     names = tuple(property_names)
-    return _check_smiles_list(smiles, names, [""] * len(smiles)).checked(names)
+    return _check_smiles_list(smiles, names, [""] * len(smiles), molecules).checked(names)
 
 
 def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> CheckedChunk:
@@ -227,17 +239,22 @@ def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> Chec
 
 
 def check_symbols(
-    sequences: Sequence[Sequence[str]], property_names: Sequence[str], n_jobs: int | None = None
+    sequences: Sequence[Sequence[str]],
+    property_names: Sequence[str],
+    n_jobs: int | None = None,
+    molecules: bool = False,
 ) -> list[Checked]:
     """Decode SELFIES symbol sequences to canonical SMILES with RDKit and compute properties.
 
-    Large batches are spread over a process pool (``n_jobs``, default all cores).
+    Large batches are spread over a process pool (``n_jobs``, default all cores). ``molecules``:
+    each valid :class:`Checked` keeps the RDKit molecule the check parsed (the same molecule as
+    its canonical SMILES, so a caller need not parse it again), when checked in this process.
     """
     names = tuple(property_names)
     seqs = [list(s) for s in sequences]
     n_jobs = resolve_jobs(n_jobs)
     if n_jobs <= 1 or len(seqs) < POOL_ABOVE:
-        return _check_symbol_lists(seqs, names).checked(names)
+        return _check_symbol_lists(seqs, names, molecules).checked(names)
     out: list[Checked] = []
     with executor(n_jobs) as pool:
         parts = [seqs[i : i + CHUNK] for i in range(0, len(seqs), CHUNK)]

@@ -63,6 +63,14 @@ def test_decoded_radicals_and_hypervalent_sulfur_are_invalid_with_their_reason()
     assert checked[0].properties == {} and checked[2].smiles == "CO"
 
 
+def test_the_check_can_hand_over_the_molecules_it_parsed():
+    seqs = [["[C]", "[=C]", "[NH1]"], ["[C]", "[O]"], ["[C]", "[C]", "[Branch1]", "[C]", "[O]", "[N]"]]
+    kept = check_symbols(seqs, [], n_jobs=1, molecules=True)
+    assert kept[0].mol is None and [Chem.MolToSmiles(c.mol) for c in kept[1:]] == [c.smiles for c in kept[1:]]
+    plain = check_symbols(seqs, [], n_jobs=1)
+    assert all(c.mol is None for c in plain) and plain == kept  # equal: the molecule is not part of the result
+
+
 def test_decoding_a_radical_gives_an_invalid_molecule():
     """The codec's decoding (behind decode, interpolate, optimize) goes through the check."""
     from molvae import MolVAE

@@ -201,7 +201,7 @@ def run(search: Oracle, settings: Settings) -> None:
 
     def first_generation(n_keep: int):
         def keep(new: list[str]) -> list[str]:
-            mols = [mol_from_smiles(m) for m in new]
+            mols = [search.mol(m) for m in new]
             picked = guarded_pick(search.scorer, new, mols, np.arange(len(new)), n_keep, n_keep, rng)
             return [new[i] for i in picked]
 
@@ -334,7 +334,7 @@ def choose(
     scored = [(ev.score, smi) for smi, ev in cache.items() if ev.scored and not ev.failed]
     train = sorted(scored, key=lambda t: -t[0])[: ga.train_top] + scored[-ga.train_recent :]
     train = list({smi: (v, smi) for v, smi in train}.values())  # a molecule both best and latest once
-    mols = [mol_from_smiles(m) for m in new]
+    mols = [search.mol(m) for m in new]
     fps = [morgan_fingerprint(m) for m in mols]
     gp = TanimotoGP(noise=ga.noise, gram=gram)
     keys = [smi for _, smi in train]

@@ -44,6 +44,7 @@ from molvae.runtime.progress import progress_bar
 from molvae.runtime.signals import StopSignals
 
 if TYPE_CHECKING:  # pragma: no cover
+    from molvae.chem.checks import Checked
     from molvae.nn.codec import LatentCodec
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,7 @@ class Oracle:
         x: np.ndarray,
         group: np.ndarray,
         method: str,
-        checked: list,
+        checked: list[Checked],
         point: np.ndarray,
         room: int,
         keep: Callable[[list[str]], list[str]] | None,

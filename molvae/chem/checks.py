@@ -39,10 +39,12 @@ samples the next batch, and results come back in submission order.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,12 +81,14 @@ def chemistry_problem(mol, smiles: str = "") -> str:
     from rdkit import Chem
 
     of = f" of {smiles}" if smiles else ""
-    for atom in mol.GetAtoms():
-        if n := atom.GetNumRadicalElectrons():
-            return f"{RADICAL} on atom {atom.GetIdx() + 1} ({atom.GetSymbol()}, {n} unpaired){of}"
+    radical, suspect = _atom_queries()
+    for atom in mol.GetAtomsMatchingQuery(radical):  # the first, in the atoms' order
+        n = atom.GetNumRadicalElectrons()
+        return f"{RADICAL} on atom {atom.GetIdx() + 1} ({atom.GetSymbol()}, {n} unpaired){of}"
     table = Chem.GetPeriodicTable()
     single = Chem.BondType.SINGLE
-    for atom in mol.GetAtoms():
+    for (i,) in sorted(mol.GetSubstructMatches(suspect, uniquify=False, maxMatches=mol.GetNumAtoms())):
+        atom = mol.GetAtomWithIdx(i)  # the only atoms that can be above their lowest valence, in order
         # the lowest valence of the element with this many electrons: N+ counts as C, S+ as P, O- as F
         z = atom.GetAtomicNum() - atom.GetFormalCharge()
         valences = [v for v in table.GetValenceList(z) if v > 0] if 0 < z < 119 else []
@@ -141,6 +145,26 @@ def restore_hydrogens(mol):
     return rw.GetMol(), note
 
 
+@functools.cache
+def _atom_queries() -> tuple[Any, Any]:
+    """Queries that RDKit evaluates in C++ (not atom by atom in Python) for :func:`chemistry_problem`:
+    atoms with radical electrons, and atoms that may be above the lowest valence of their element
+    and charge, a superset of those it flags: charged atoms, atoms of elements with several
+    valences, and atoms of an element with one valence above it."""
+    from rdkit import Chem
+    from rdkit.Chem import rdqueries
+
+    table = Chem.GetPeriodicTable()
+    terms = ["!+0"]
+    for z in range(1, 119):
+        valences = [v for v in table.GetValenceList(z) if v > 0]
+        if len(valences) > 1:
+            terms.append(f"#{z}")
+        elif valences:
+            terms.append(f"#{z}&v{{{valences[0] + 1}-}}")
+    return rdqueries.NumRadicalElectronsGreaterQueryAtom(0), Chem.MolFromSmarts(f"[{','.join(terms)}]")
+
+
 def reason_kind(reason: str) -> str:
     """The kind of a reason a molecule is invalid: ``"radical electrons"``, ``"unusual valence"``,
     ``"RDKit rejected"``, ``"decoded to an empty molecule"`` (or the reason itself).
@@ -163,6 +187,8 @@ class Checked:
     properties: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     repair: str = ""  # what restore_hydrogens did to make it valid ("" when nothing)
+    #: the RDKit molecule the check parsed, when asked for (``check_symbols(..., molecules=True)``)
+    mol: Any = field(default=None, compare=False, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -178,6 +204,7 @@ class CheckedChunk:
     properties: np.ndarray  # float64 [n, P]; NaN where invalid
     reasons: list[str]  # "" where valid
     repairs: list[str] = field(default_factory=list)  # per molecule, "" where none (restore_hydrogens)
+    mols: list[Any] | None = None  # the parsed molecules (None where invalid), when kept; never sent between processes
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -186,9 +213,10 @@ class CheckedChunk:
         """The same molecules as :class:`Checked` objects."""
         rows = self.properties.tolist()
         repairs = self.repairs or [""] * len(self)
+        mols = self.mols if self.mols is not None else [None] * len(self.smiles)
         return [
-            Checked(sf, smi, dict(zip(names, vals)) if smi is not None else {}, reason, repair)
-            for sf, smi, vals, reason, repair in zip(self.selfies, self.smiles, rows, self.reasons, repairs)
+            Checked(sf, smi, dict(zip(names, vals)) if smi is not None else {}, reason, repair, mol)
+            for sf, smi, vals, reason, repair, mol in zip(self.selfies, self.smiles, rows, self.reasons, repairs, mols)
         ]
 
 
@@ -199,11 +227,16 @@ def tokens_to_symbols(vocab: Vocabulary, ids) -> list[list[str]]:
 
 
 def _check_smiles_list(
-    raws: Iterable[str], names: tuple[str, ...], selfies: list[str], repair_hydrogens: bool = False
+    raws: Iterable[str],
+    names: tuple[str, ...],
+    selfies: list[str],
+    molecules: bool = False,
+    repair_hydrogens: bool = False,
 ) -> CheckedChunk:
     """The one check: each raw SMILES parsed and sanitised by RDKit, refused with a reason when
-    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``.
-    ``repair_hydrogens`` (SMILES decoded from SELFIES only): :func:`restore_hydrogens` first."""
+    :func:`chemistry_problem` finds one, else canonicalised, with the properties ``names``
+    (and, with ``molecules``, the parsed molecules). ``repair_hydrogens`` (SMILES decoded from
+    SELFIES only): :func:`restore_hydrogens` first."""
     from rdkit import Chem
 
     from molvae.chem.molecules import mol_from_smiles, quiet_rdkit
@@ -213,6 +246,7 @@ def _check_smiles_list(
     props: list[list[float]] = []
     reasons: list[str] = []
     repairs: list[str] = []
+    mols: list[Any] = []
     nan = [float("nan")] * len(names)
     with quiet_rdkit():
         for raw in raws:
@@ -228,15 +262,19 @@ def _check_smiles_list(
                 smiles.append(None)
                 props.append(nan)
                 reasons.append(problem)
+                mols.append(None)
                 continue
             smiles.append(Chem.MolToSmiles(mol))
             props.append(compute_mol(mol, names))
             reasons.append("")
+            mols.append(mol)
     arr = np.asarray(props, dtype=np.float64).reshape(len(smiles), len(names))
-    return CheckedChunk(selfies, smiles, arr, reasons, repairs)
+    return CheckedChunk(selfies, smiles, arr, reasons, repairs, mols if molecules else None)
 
 
-def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ...]) -> CheckedChunk:
+def _check_symbol_lists(
+    sequences: Iterable[Sequence[str]], names: tuple[str, ...], molecules: bool = False
+) -> CheckedChunk:
     selfies: list[str] = []
 
     def raws() -> Iterator[str]:
@@ -244,20 +282,21 @@ def _check_symbol_lists(sequences: Iterable[Sequence[str]], names: tuple[str, ..
             selfies.append("".join(symbols))
             yield symbols_to_smiles(symbols)
 
-    return _check_smiles_list(raws(), names, selfies, repair_hydrogens=True)
+    return _check_smiles_list(raws(), names, selfies, molecules, repair_hydrogens=True)
 
 
-def check_smiles(smiles: Sequence[str], property_names: Sequence[str] = ()) -> list[Checked]:
+def check_smiles(smiles: Sequence[str], property_names: Sequence[str] = (), molecules: bool = False) -> list[Checked]:
     """The check of every decoded molecule (RDKit, then :func:`chemistry_problem`), for molecules
     made as SMILES rather than decoded (the graph operators of a search): canonical SMILES, or
-    ``None`` with the reason. Their ``selfies`` is empty. Nothing is repaired: a radical here is one
-    the operator made, not a SELFIES symbol's fixed hydrogen count.
+    ``None`` with the reason. Their ``selfies`` is empty. ``molecules``: see :func:`check_symbols`.
+    Nothing is repaired: a radical here is one the operator made, not a SELFIES symbol's fixed
+    hydrogen count.
 
     >>> [(c.smiles, c.reason) for c in check_smiles(["OCC", "C=C[NH]"])]
     [('CCO', ''), (None, 'radical electrons on atom 3 (N, 1 unpaired) of C=C[NH]')]
     """
     names = tuple(property_names)
-    return _check_smiles_list(smiles, names, [""] * len(smiles)).checked(names)
+    return _check_smiles_list(smiles, names, [""] * len(smiles), molecules).checked(names)
 
 
 def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> CheckedChunk:
@@ -268,17 +307,22 @@ def check_ids(args: tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]) -> Chec
 
 
 def check_symbols(
-    sequences: Sequence[Sequence[str]], property_names: Sequence[str], n_jobs: int | None = None
+    sequences: Sequence[Sequence[str]],
+    property_names: Sequence[str],
+    n_jobs: int | None = None,
+    molecules: bool = False,
 ) -> list[Checked]:
     """Decode SELFIES symbol sequences to canonical SMILES with RDKit and compute properties.
 
-    Large batches are spread over a process pool (``n_jobs``, default all cores).
+    Large batches are spread over a process pool (``n_jobs``, default all cores). ``molecules``:
+    each valid :class:`Checked` keeps the RDKit molecule the check parsed (the same molecule as
+    its canonical SMILES, so a caller need not parse it again), when checked in this process.
     """
     names = tuple(property_names)
     seqs = [list(s) for s in sequences]
     n_jobs = resolve_jobs(n_jobs)
     if n_jobs <= 1 or len(seqs) < POOL_ABOVE:
-        return _check_symbol_lists(seqs, names).checked(names)
+        return _check_symbol_lists(seqs, names, molecules).checked(names)
     out: list[Checked] = []
     with executor(n_jobs) as pool:
         parts = [seqs[i : i + CHUNK] for i in range(0, len(seqs), CHUNK)]

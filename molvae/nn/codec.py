@@ -140,6 +140,7 @@ class LatentCodec:
         properties: Sequence[str] | None = None,
         n_jobs: int | None = None,
         template: torch.Tensor | None = None,
+        molecules: bool = False,
     ) -> list[Checked]:
         """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
         :meth:`condition_tensor` and :func:`molvae.nn.model.make_condition`) and check them with RDKit.
@@ -148,7 +149,8 @@ class LatentCodec:
         (default: the model's conditioning properties; ``()`` for none, which is faster).
         ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
         ``template`` (token ids [n, T], ``<pad>`` where free) imposes tokens: see
-        :meth:`molvae.nn.model.ConditionalVAE.generate`.
+        :meth:`molvae.nn.model.ConditionalVAE.generate`. ``molecules``: see
+        :func:`~molvae.chem.checks.check_symbols`.
         """
         if z.ndim != 2 or z.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
@@ -172,7 +174,7 @@ class LatentCodec:
             )
             symbols.extend(tokens_to_symbols(self.vocab, ids))
         names = self.property_names if properties is None else list(properties)
-        return check_symbols(symbols, names, n_jobs=n_jobs)
+        return check_symbols(symbols, names, n_jobs=n_jobs, molecules=molecules)
 
     def is_novel(self, smiles: Sequence[str]) -> list[bool]:
         """Whether each canonical SMILES is absent from the model's training data."""

@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ from molvae.runtime.progress import progress_bar
 from molvae.runtime.signals import StopSignals
 
 if TYPE_CHECKING:  # pragma: no cover
+    from molvae.chem.checks import Checked
     from molvae.nn.codec import LatentCodec
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class Oracle:
         self.seconds = 0.0
         self.best = np.full(self.n_groups, -np.inf)
         self.closest = [0.0] * self.n_groups  # highest similarity to each seed of any valid molecule decoded
+        self.parsed: dict[str, Any] = {}  # canonical SMILES -> RDKit molecule, of the batch being chosen (see mol)
         self.history: list[tuple[int, int, float]] = []
         self.curve: list[CurvePoint] = []
         self._progress = progress
@@ -220,6 +222,7 @@ class Oracle:
                 properties=(),
                 n_jobs=1,
                 template=None if template is None else template[:m],
+                molecules=keep is not None,
             )
             if m
             else []
@@ -234,6 +237,7 @@ class Oracle:
                 batch_size=s.batch_size,
                 properties=(),
                 n_jobs=1,
+                molecules=keep is not None,
             )
         checked = checked[:n_dec]
         point = np.tile(np.arange(m), samples)[: len(checked)]
@@ -259,7 +263,7 @@ class Oracle:
         self.step += 1
         room = (self.total_budget if end is None else end) - self.used()
         n_dec = max(0, min(room if self.s.budget_counts == "decoded" else len(smiles), self.max_decoded - self.decoded))
-        checked = check_smiles(smiles[:n_dec])
+        checked = check_smiles(smiles[:n_dec], molecules=keep is not None)
         return self._score(x, group, method, checked, np.arange(len(checked)), room, keep)
 
     def _score(
@@ -267,7 +271,7 @@ class Oracle:
         x: np.ndarray,
         group: np.ndarray,
         method: str,
-        checked: list,
+        checked: list[Checked],
         point: np.ndarray,
         room: int,
         keep: Callable[[list[str]], list[str]] | None,
@@ -276,6 +280,7 @@ class Oracle:
         them, and return the fitness of each of the ``len(x)`` points (see :meth:`evaluate`)."""
         n, by_decodes = len(x), self.s.budget_counts == "decoded"
         if keep is not None:
+            self.parsed = {c.smiles: c.mol for c in checked if c.smiles is not None and c.mol is not None}
             fresh = list(dict.fromkeys(c.smiles for c in checked if c.valid and c.smiles not in self.scorer.cache))
             dropped = set(fresh) - set(keep(fresh))  # type: ignore[arg-type]
             kept = [k for k, c in enumerate(checked) if c.smiles not in dropped]
@@ -284,6 +289,7 @@ class Oracle:
         new = np.zeros(n, dtype=bool)
         valid = [c.smiles for c in checked if c.smiles is not None]
         evals = iter(self.scorer.evaluate(valid, limit=None if by_decodes else room))
+        self.parsed = {}
         for i, c in zip(point, checked):
             if c.valid and c.smiles not in self.scorer.cache:
                 break  # past the last new molecule the budget allows
@@ -336,6 +342,12 @@ class Oracle:
         return Evaluation(fitness, new)
 
     # ------------------------------------------------------------------ engines' helpers
+    def mol(self, smiles: str) -> Any:
+        """The RDKit molecule of ``smiles``: for a molecule ``keep`` is choosing from, the one the
+        decoding check parsed (no second parse); else parsed now (None when RDKit rejects it)."""
+        mol = self.parsed.get(smiles)
+        return mol if mol is not None else mol_from_smiles(smiles)
+
     def starts(self, per_group: int) -> tuple[np.ndarray, np.ndarray]:
         """Starting latent points: prior draws, or the seed (first) and points around it."""
         d = self.latent_dim

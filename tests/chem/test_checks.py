@@ -117,6 +117,18 @@ def test_restoring_hydrogens_keeps_only_real_stereocentres(smiles, repaired, ato
     assert Chem.MolToSmiles(mol) == repaired and note == f"{RESTORED_H} on atom {atom} (C, 1 H added)"
 
 
+def test_the_check_can_hand_over_the_molecules_it_parsed():
+    seqs = [
+        ["[O]", "[=C]", "[O]", "[S]", "[Branch1]", "[C]", "[C]", "[C]"],
+        ["[C]", "[O]"],
+        ["[C]", "[C]", "[Branch1]", "[C]", "[O]", "[N]"],
+    ]
+    kept = check_symbols(seqs, [], n_jobs=1, molecules=True)
+    assert kept[0].mol is None and [Chem.MolToSmiles(c.mol) for c in kept[1:]] == [c.smiles for c in kept[1:]]
+    plain = check_symbols(seqs, [], n_jobs=1)
+    assert all(c.mol is None for c in plain) and plain == kept  # equal: the molecule is not part of the result
+
+
 def test_decoding_a_radical_gives_a_repaired_molecule():
     """The codec's decoding (behind decode, interpolate, optimize) goes through the check."""
     from molvae import MolVAE
@@ -142,3 +154,46 @@ def test_generate_writes_no_radical_and_counts_the_repaired(tmp_path):
     assert {reason_kind(r) for r in rejects} == {UNUSUAL_VALENCE}
     assert f"wrote {len(written)} valid molecules (2 with hydrogens restored)" in res.stderr
     assert "unusual valence" in res.stderr and "radical" not in res.stderr
+
+
+def _problem_atom_by_atom(mol, smiles):
+    """The rule as first written, every atom visited in Python: the reference for the C++ queries."""
+    table = Chem.GetPeriodicTable()
+    for atom in mol.GetAtoms():
+        if n := atom.GetNumRadicalElectrons():
+            return f"{RADICAL} on atom {atom.GetIdx() + 1} ({atom.GetSymbol()}, {n} unpaired) of {smiles}"
+    for atom in mol.GetAtoms():
+        z = atom.GetAtomicNum() - atom.GetFormalCharge()
+        valences = [v for v in table.GetValenceList(z) if v > 0] if 0 < z < 119 else []
+        valence = atom.GetTotalValence()
+        if not valences or valence <= min(valences):
+            continue
+        hydrogens = atom.GetTotalNumHs(includeNeighbors=True)
+        singles = sum(
+            b.GetBondType() == Chem.BondType.SINGLE and b.GetOtherAtom(atom).GetAtomicNum() != 1
+            for b in atom.GetBonds()
+        )
+        if (hydrogens and atom.GetAtomicNum() in (16, 34, 52)) or singles + hydrogens > min(valences):
+            charge = atom.GetFormalCharge()
+            name = atom.GetSymbol() + (f"{charge:+d}" if charge else "")
+            bonds = f"{singles} single bond{'s' if singles != 1 else ''}" + (f" and {hydrogens} H" if hydrogens else "")
+            return f"{UNUSUAL_VALENCE} on atom {atom.GetIdx() + 1} ({name}: {bonds}, valence {valence}) of {smiles}"
+    return ""
+
+
+def test_the_check_finds_what_a_visit_of_every_atom_finds():
+    """chemistry_problem asks RDKit for the few atoms that can break the rule (in C++) instead of
+    visiting each atom in Python; it must name the same first atom, for the same reason."""
+    from tests.conftest import moses
+
+    odd = [
+        "C=C[NH]", "[CH2]C[CH]C", "CC[CH]C.[CH3]", "C[SH](C)C", "CC(=N[SH](=O)=O)c1ccccc1", "FS(F)(F)(F)F",
+        "CP(C)(C)(C)C", "C[S+](C)C", "C[N+](C)(C)C", "[O-]S(=O)(=O)[O-]", "C[Se](C)=O", "C[SeH](C)C", "C[TeH](C)C",
+        "C[I](C)C", "CI(=O)=O", "C[Cl+]C", "C[Br](=O)=O", "[Na+].[Cl-]", "C[Fe](C)(C)(C)(C)C", "OB(O)O",
+        "[B-](F)(F)(F)F", "C[Si](C)(C)C", "[NH4+]", "C[O+](C)C", "[H]C([H])([H])S([H])(C)C", "CS(C)=O",
+        "CCS(C)(C)(C)C.C[SH](C)C", "C[PH](C)(C)C", "CO[PH](C)=O", "C[As](C)(C)(C)C", "C[Sn](C)(C)C",
+    ]  # fmt: skip
+    for smi in odd + moses(300):
+        mol = Chem.MolFromSmiles(smi)
+        if mol is not None:
+            assert chemistry_problem(mol, smi) == _problem_atom_by_atom(mol, smi), smi

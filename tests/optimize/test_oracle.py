@@ -30,3 +30,26 @@ def test_evaluate_smiles_checks_counts_and_stops_at_the_budget_like_a_decode(tin
     assert s.invalid == 1 and s.used() == 3 and sorted(s.scorer.cache) == ["CCN", "CCO", "c1ccccc1"]
     assert ev.fitness[1] == WORST and ev.fitness[4] == WORST and ev.new.tolist() == [True, False, True, True, False]
     assert (s.pool[(0, "CCN")].x == x[3]).all()  # the point it came from is kept with it
+
+
+def test_keep_gets_the_molecules_the_decoding_check_parsed(tiny_model):
+    """A chooser asks ``mol`` for the molecules it picks from: the check's own (no second parse),
+    the same molecule as the SMILES; outside a choice, ``mol`` parses."""
+    from rdkit import Chem
+
+    s = Oracle(
+        tiny_model.codec, Objective.build(maximize=["qed"]), SearchSettings(budget=500, budget_counts="distinct")
+    )
+    x = np.random.default_rng(1).standard_normal((40, tiny_model.latent_dim)).astype(np.float32)
+    seen = []
+
+    def keep(new: list[str]) -> list[str]:
+        for smi in new:
+            mol = s.mol(smi)
+            assert mol is s.parsed[smi] and Chem.MolToSmiles(mol) == smi
+            seen.append(smi)
+        return new[:2]
+
+    s.evaluate(x, np.zeros(40, dtype=int), "ga", keep=keep)
+    assert seen and s.parsed == {}
+    assert Chem.MolToSmiles(s.mol(seen[0])) == seen[0] and s.mol("not a molecule") is None

@@ -23,7 +23,8 @@ or another molecule's for a crossover). Every SELFIES string is a molecule, so e
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,30 +35,41 @@ SUBSTITUENTS = ("[C]", "[N]", "[O]", "[F]", "[Cl]")
 
 
 def random_symbols(
-    smiles: str, rng: np.random.Generator, max_length: int, vocabulary: Mapping[str, int], rooted: bool = False
+    smiles: str,
+    rng: np.random.Generator,
+    max_length: int,
+    vocabulary: Mapping[str, int],
+    rooted: bool = False,
+    mol: Any = None,
 ) -> list[str]:
     """SELFIES symbols of a random SMILES of the molecule (its canonical one as a fallback); with
     ``rooted``, one of a few that start at a random atom carrying a hydrogen.
 
+    ``mol``: the molecule already parsed from ``smiles`` (a search that edits the same parent many
+    times parses it once); the result and the draws from ``rng`` are the same with or without it.
     Returns ``[]`` when none can be written in ``vocabulary`` within ``max_length`` tokens.
     """
     from rdkit import Chem
 
     from molvae.chem.molecules import mol_from_smiles
 
-    mol = mol_from_smiles(smiles)
+    if mol is None:
+        mol = mol_from_smiles(smiles)
     if mol is None:
         return []
+    options: Iterable[str]
     if rooted:
         atoms = [a.GetIdx() for a in mol.GetAtoms() if a.GetTotalNumHs() > 0]
         if not atoms:
             return []
-        root, options = int(rng.choice(atoms)), []
-        for _ in range(4):  # random walks from the root (reproducibly: the atoms in a random order)
-            order = [int(i) for i in rng.permutation(mol.GetNumAtoms())]
-            options.append(
-                Chem.MolToSmiles(Chem.RenumberAtoms(mol, order), rootedAtAtom=order.index(root), canonical=False)
-            )
+        root = int(rng.choice(atoms))
+        # random walks from the root (reproducibly: the atoms in a random order); all four orders
+        # are drawn, but a walk is written only when the ones before it did not fit
+        orders = [[int(i) for i in rng.permutation(mol.GetNumAtoms())] for _ in range(4)]
+        options = (
+            Chem.MolToSmiles(Chem.RenumberAtoms(mol, order), rootedAtAtom=order.index(root), canonical=False)
+            for order in orders
+        )
     else:
         options = list(Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(rng.integers(1, 1 << 30)))) + [smiles]
     for smi in options:

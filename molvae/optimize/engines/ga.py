@@ -56,7 +56,7 @@ from molvae.optimize.engines import graph as graph_ops
 from molvae.optimize.engines.edits import pad_rows, random_symbols, template
 from molvae.optimize.oracle import Oracle, Record
 from molvae.optimize.scoring import Scorer
-from molvae.optimize.surrogates.gp import TanimotoGP
+from molvae.optimize.surrogates.gp import Gram, TanimotoGP
 from molvae.optimize.types import INFEASIBLE, check_numbers
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,14 @@ def run(search: Oracle, settings: Settings) -> None:
     codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
     operators = OPERATORS if ga.graph else tuple(o for o in OPERATORS if o not in GRAPH)
     successes, tries = np.zeros(len(operators)), np.zeros(len(operators))
-    mols: dict[str, object] = {}  # canonical SMILES -> RDKit molecule, for the graph operators
+    mols: dict[str, object] = {}  # canonical SMILES -> RDKit molecule, of parents (each parsed once)
+
+    def parent_mol(smiles: str) -> object:
+        if smiles not in mols:
+            mols[smiles] = mol_from_smiles(smiles)
+        return mols[smiles]
+
+    gram = Gram()  # the surrogate's kernel, kept from one choice to the next
     since = np.zeros(groups, dtype=int)  # a group breeds from molecules found after this step
     island_best, gain_at = np.full(groups, -np.inf), np.zeros(groups)  # its best since, and when it rose
 
@@ -195,7 +202,7 @@ def run(search: Oracle, settings: Settings) -> None:
 
     def first_generation(n_keep: int):
         def keep(new: list[str]) -> list[str]:
-            mols = [mol_from_smiles(m) for m in new]
+            mols = [search.mol(m) for m in new]
             picked = guarded_pick(search.scorer, new, mols, np.arange(len(new)), n_keep, n_keep, rng)
             return [new[i] for i in picked]
 
@@ -203,7 +210,7 @@ def run(search: Oracle, settings: Settings) -> None:
 
     def chooser(n_keep: int):
         def keep(new: list[str]) -> list[str]:
-            return choose(search, new, n_keep, rng, ga)
+            return choose(search, new, n_keep, rng, ga, gram)
 
         return keep
 
@@ -253,10 +260,7 @@ def run(search: Oracle, settings: Settings) -> None:
             for op, a, b in zip(rng.choice(len(operators), kids, p=share), *ranks):
                 name = operators[op]
                 if name in GRAPH:
-                    for r in (pop[a], pop[b]):
-                        if r.smiles not in mols:
-                            mols[r.smiles] = mol_from_smiles(r.smiles)
-                    pa, pb = mols[pop[a].smiles], mols[pop[b].smiles]
+                    pa, pb = parent_mol(pop[a].smiles), parent_mol(pop[b].smiles)
                     made_smi = (
                         graph_ops.crossover(pa, pb, rng) if name == "graft" else graph_ops.mutate(pa, rng)
                     ) if pa is not None and pb is not None else None  # fmt: skip
@@ -265,7 +269,11 @@ def run(search: Oracle, settings: Settings) -> None:
                         made_smiles.append(made_smi)
                     continue
                 grow = name == "grow"  # a SMILES from an atom with a hydrogen, one token shorter than the limit
-                symbols = [] if name == "latent" else random_symbols(pop[a].smiles, rng, max_length - grow, ids, grow)
+                if name == "latent":
+                    symbols = []
+                else:
+                    smi = pop[a].smiles
+                    symbols = random_symbols(smi, rng, max_length - grow, ids, grow, mol=parent_mol(smi))
                 if not symbols:  # a latent child (also when the parent cannot be written in tokens)
                     child = np.where(rng.random(width) < 0.5, x[a], x[b])
                     child[:d] += ga.mutation * rng.standard_normal(d)
@@ -305,22 +313,33 @@ def run(search: Oracle, settings: Settings) -> None:
             np.add.at(tries, op, 1.0)
 
 
-def choose(search: Oracle, new: list[str], n: int, rng: np.random.Generator, ga: Settings = Settings()) -> list[str]:
+def choose(
+    search: Oracle,
+    new: list[str],
+    n: int,
+    rng: np.random.Generator,
+    ga: Settings = Settings(),
+    gram: Gram | None = None,
+) -> list[str]:
     """``n`` of the ``new`` molecules to score: the best by a :class:`TanimotoGP` fitted on the
     best ``ga.train_top`` and the latest ``ga.train_recent`` scored molecules (each once), and a
-    share ``ga.explore`` at random from the rest.
+    share ``ga.explore`` at random from the rest. ``gram`` keeps the surrogate's kernel from one
+    call to the next (the same choice, computed faster).
 
     Molecules that break a drug-likeness guard (a free check, unlike the objective) are passed
     over while others are left to choose, so that the budget goes to possible results; they are
     taken only to make up ``n``."""
     if len(new) <= n:
         return new
-    scored = [(ev.score, ev.fingerprint) for ev in search.scorer.cache.values() if ev.scored and not ev.failed]
+    cache = search.scorer.cache
+    scored = [(ev.score, smi) for smi, ev in cache.items() if ev.scored and not ev.failed]
     train = sorted(scored, key=lambda t: -t[0])[: ga.train_top] + scored[-ga.train_recent :]
-    train = list({id(fp): (v, fp) for v, fp in train}.values())  # a molecule both best and latest once
-    mols = [mol_from_smiles(m) for m in new]
+    train = list({smi: (v, smi) for v, smi in train}.values())  # a molecule both best and latest once
+    mols = [search.mol(m) for m in new]
     fps = [morgan_fingerprint(m) for m in mols]
-    pred = TanimotoGP(noise=ga.noise).fit([f for _, f in train], [v for v, _ in train]).predict(fps)
+    gp = TanimotoGP(noise=ga.noise, gram=gram)
+    keys = [smi for _, smi in train]
+    pred = gp.fit([cache[smi].fingerprint for smi in keys], [v for v, _ in train], keys).predict(fps)
     order = np.argsort(-np.nan_to_num(pred, nan=-np.inf), kind="stable")
     picked = guarded_pick(search.scorer, new, mols, order, n, n - int(ga.explore * n), rng)
     return [new[i] for i in picked]

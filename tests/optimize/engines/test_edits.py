@@ -86,3 +86,52 @@ def test_grow_puts_a_small_substituent_on_an_atom_that_carries_a_hydrogen():
     expected |= {canonical_smiles(f"O=C(O{x})c1ccccc1") for x in subs}  # on the acid's oxygen
     assert grown == expected  # every hydrogen-bearing atom, every substituent; never on the carbonyl carbon
     assert random_symbols("FC(F)(F)F", rng, 50, {"[C]": 3, "[F]": 4}, rooted=True) == []  # no hydrogen anywhere
+
+
+def _eager_random_symbols(smiles, rng, max_length, vocabulary, rooted=False):
+    """random_symbols as first written: every option computed before the first that fits is taken."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles)
+    if rooted:
+        atoms = [a.GetIdx() for a in mol.GetAtoms() if a.GetTotalNumHs() > 0]
+        if not atoms:
+            return []
+        root, options = int(rng.choice(atoms)), []
+        for _ in range(4):
+            order = [int(i) for i in rng.permutation(mol.GetNumAtoms())]
+            options.append(
+                Chem.MolToSmiles(Chem.RenumberAtoms(mol, order), rootedAtAtom=order.index(root), canonical=False)
+            )
+    else:
+        options = list(Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(rng.integers(1, 1 << 30)))) + [smiles]
+    for smi in options:
+        symbols = smiles_to_symbols(smi)
+        if symbols and len(symbols) <= max_length and all(t in vocabulary for t in symbols):
+            return symbols
+    return []
+
+
+@pytest.mark.parametrize("rooted", [False, True])
+def test_random_symbols_from_a_parsed_parent_are_the_eager_ones_with_the_same_draws(rooted):
+    """A search passes each parent's parsed molecule, reused for many children, and writes a
+    rooted walk only when the ones before it did not fit: neither may change a symbol or a draw."""
+    from molvae.chem.molecules import mol_from_smiles
+
+    smiles = ["CC(=O)Nc1ccc(O)cc1", "O=C(O)c1ccccc1", "CN1CCN(c2ccc3[nH]ccc3c2)CC1", "C1CC2CCC1C2"]
+
+    class Ids(dict):  # every symbol is in the vocabulary
+        def __contains__(self, t):
+            return True
+
+    for smi in smiles:
+        mol = mol_from_smiles(smi)
+        lengths = [len(smiles_to_symbols(smi) or []) + k for k in (-2, 0, 1, 3)]  # some walks too long, some not
+        new, old = np.random.default_rng(1), np.random.default_rng(1)
+        for max_length in lengths * 10:
+            got = random_symbols(smi, new, max_length, Ids(), rooted, mol=mol)
+            assert got == _eager_random_symbols(smi, old, max_length, Ids(), rooted)
+            assert new.integers(1 << 30) == old.integers(1 << 30)  # the same draws were made
+        assert random_symbols(smi, np.random.default_rng(2), 50, Ids(), rooted) == random_symbols(
+            smi, np.random.default_rng(2), 50, Ids(), rooted, mol=mol
+        )

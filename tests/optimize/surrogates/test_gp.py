@@ -49,3 +49,29 @@ def test_mismatched_lengths_are_refused():
 
     with pytest.raises(ValueError, match="2 fingerprints for 1 scores"):
         TanimotoGP().fit(_fps(SMILES[:2]), [1.0])
+
+
+def test_a_kept_kernel_is_the_fresh_one_entry_for_entry_as_the_training_set_moves():
+    """A search refits after every batch on a set that gains new molecules, loses old ones and
+    changes order: the kernel it keeps must equal a fresh one exactly, and so must the predictions."""
+    from molvae.optimize.surrogates.gp import Gram
+    from tests.conftest import moses
+
+    mols = moses(260)
+    fps = dict(zip(mols, _fps(mols)))
+    rng = np.random.default_rng(0)
+    gram, kept = Gram(), TanimotoGP(noise=0.1, gram=Gram())
+    for start in range(0, 200, 20):  # a window that slides, with a few of the earliest always in it
+        keys = list(rng.permutation(mols[:10] + mols[start : start + 60]))
+        keys = list(dict.fromkeys(keys))
+        train = [fps[k] for k in keys]
+        x, k = gram(keys, train)
+        fresh = fingerprint_matrix(train)
+        assert (x != fresh).nnz == 0
+        assert np.array_equal(k, tanimoto_matrix(fresh, fresh))
+        scores = rng.random(len(keys))
+        test = [fps[m] for m in mols[200:]]
+        assert np.array_equal(
+            kept.fit(train, scores, keys).predict(test), TanimotoGP(noise=0.1).fit(train, scores).predict(test)
+        )
+    assert len(gram.rows) == len(keys)  # molecules that left the set are forgotten

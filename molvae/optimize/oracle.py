@@ -200,12 +200,9 @@ class Oracle:
         unit): points past it are not decoded and molecules past it not scored; their fitness is
         the worst. Raises :class:`SearchStopped` when :attr:`stop` has received a signal.
         """
-        if self.stop is not None and self.stop.received:
-            raise SearchStopped(self.stop.received)
-        self.step += 1
+        room = self._next_step(end)
         s, n = self.s, len(x)
         samples = s.samples_per_z if temperature is None else 1
-        room = (self.total_budget if end is None else end) - self.used()
         by_decodes = s.budget_counts == "decoded"
         n_dec = max(0, min(room if by_decodes else n * samples, self.max_decoded - self.decoded))
         m = min(n, -(-n_dec // samples))  # points worth decoding
@@ -258,13 +255,18 @@ class Oracle:
         same budget, ``keep`` and bookkeeping. ``x`` is the point each came from (its parent's)."""
         from molvae.chem.checks import check_smiles
 
-        if self.stop is not None and self.stop.received:
-            raise SearchStopped(self.stop.received)
-        self.step += 1
-        room = (self.total_budget if end is None else end) - self.used()
+        room = self._next_step(end)
         n_dec = max(0, min(room if self.s.budget_counts == "decoded" else len(smiles), self.max_decoded - self.decoded))
         checked = check_smiles(smiles[:n_dec], molecules=keep is not None)
         return self._score(x, group, method, checked, np.arange(len(checked)), room, keep)
+
+    def _next_step(self, end: int | None) -> int:
+        """Start an evaluation: raise :class:`SearchStopped` once a stop signal has arrived, count
+        the step, and return the room left in the budget (or before ``end``)."""
+        if self.stop is not None and self.stop.received:
+            raise SearchStopped(self.stop.received)
+        self.step += 1
+        return (self.total_budget if end is None else end) - self.used()
 
     def _score(
         self,

@@ -97,7 +97,7 @@ def crossover(a: Chem.Mol, b: Chem.Mol, rng: np.random.Generator, max_atoms: int
 
 
 def _hydrogens(atom: Chem.Atom) -> int:
-    return atom.GetTotalNumHs() if atom.GetNoImplicit() else atom.GetNumExplicitHs() + atom.GetNumImplicitHs()
+    return atom.GetTotalNumHs()
 
 
 def _bonded(atom: Chem.Atom, change: int) -> bool:

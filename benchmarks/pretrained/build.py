@@ -116,17 +116,16 @@ def moses_train_hashes(args):
 
 
 def cmd_package(args) -> None:
-    import torch
-
     src = Path(args.run) / "best.ckpt"
     payload = checkpoint.load(src)
     payload.pop("training_state", None)
     shipped = checkpoint.load(checkpoint.pretrained_path())
     if shipped.get("novelty_reference", "").startswith("MOSES training set"):  # the same table: no RDKit work
-        hashes = shipped["train_smiles_hashes"]
+        hashes = checkpoint.read_hashes(shipped)
     else:
-        hashes = torch.from_numpy(moses_train_hashes(args))
-    payload["train_smiles_hashes"] = hashes
+        hashes = moses_train_hashes(args)
+    payload.pop("train_smiles_hashes", None)  # a format-1 run's plain table
+    payload["train_hashes_packed"] = checkpoint.pack_hashes(hashes)
     payload["novelty_reference"] = "MOSES training set (1,584,663 molecules)"
     if args.temperature is not None:  # the decoder temperature generate uses unless told otherwise
         if not 0.0 <= args.temperature < float("inf"):

@@ -20,7 +20,7 @@ def test_round_trip_gives_the_same_model(tiny_run, tiny_model, tmp_path):
         "format_version",
         "versions",
         "data_hash",
-        "train_smiles_hashes",
+        "train_hashes_packed",
         "train_config",
     ):
         assert key in payload
@@ -85,6 +85,44 @@ def test_novelty_hashes():
     table = checkpoint.smiles_hashes(["CCO", "c1ccccc1", "CCO"])
     assert len(table) == 2
     assert checkpoint.contains_hashes(table, ["CCO", "CCN", "c1ccccc1"]).tolist() == [True, False, True]
+
+
+def test_packed_hashes_round_trip_in_signed_order():
+    rng = np.random.default_rng(0)
+    extremes = np.array([np.iinfo(np.int64).min, -1, 0, 1, np.iinfo(np.int64).max], dtype=np.int64)
+    raw = np.concatenate(
+        [rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, 50_000, dtype=np.int64), extremes]
+    )
+    packed = checkpoint.pack_hashes(raw[::-1])  # any order in
+    assert packed["low"].dtype == torch.int32 and packed["counts"].shape == (1 << 16,)
+    table = checkpoint.unpack_hashes(packed)
+    assert np.array_equal(table, np.unique(raw & checkpoint.HASH_MASK))  # sorted, top 48 bits
+    assert checkpoint.in_table(table, raw).all()
+    assert not checkpoint.in_table(table, raw[:100] ^ np.int64(1 << 20)).any()  # a bit above the kept 48 flips
+    packed["counts"][0] += 1
+    with pytest.raises(ValueError, match="counts"):
+        checkpoint.unpack_hashes(packed)
+
+
+def test_training_hashes_survive_a_checkpoint_and_format_1_tables_still_read(tiny_run, tiny_model, tmp_path):
+    record = checkpoint.ModelRecord.read(tiny_run / "best.ckpt")
+    assert len(record.train_hashes) > 0
+    smiles = ["CCO", "c1ccc2ccccc2c1"]
+    record.train_hashes = checkpoint.smiles_hashes(smiles)
+    record.write(tmp_path / "v2.ckpt")
+    payload = checkpoint.load(tmp_path / "v2.ckpt")
+    assert "train_smiles_hashes" not in payload and payload["format_version"] == 2
+    assert MolVAE.load(tmp_path / "v2.ckpt", device="cpu").codec.is_novel(smiles + ["CCN"]) == [False, False, True]
+    # a format-1 file: plain 64-bit hashes, unpacked
+    payload.pop("train_hashes_packed")
+    payload["train_smiles_hashes"] = torch.from_numpy(np.unique(checkpoint.hash64(smiles)))
+    torch.save({**payload, "format_version": 1}, tmp_path / "v1.ckpt")
+    old = MolVAE.load(tmp_path / "v1.ckpt", device="cpu")
+    assert old.codec.is_novel(smiles + ["CCN"]) == [False, False, True]
+    payload["train_smiles_hashes"] = "not a table"
+    torch.save({**payload, "format_version": 1}, tmp_path / "bad.ckpt")
+    with pytest.raises(CheckpointError, match="malformed"):
+        MolVAE.load(tmp_path / "bad.ckpt", device="cpu")
 
 
 def test_default_sampling_temperature_travels_with_the_checkpoint(tiny_run, tiny_model, tmp_path):

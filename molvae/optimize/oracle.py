@@ -164,7 +164,8 @@ class Oracle:
             m[:, i] = 1.0
         return v, m
 
-    def _condition(self, x: np.ndarray, group: np.ndarray) -> torch.Tensor:
+    def condition(self, x: np.ndarray, group: np.ndarray) -> torch.Tensor:
+        """The decoder's condition input for search points ``x`` of groups ``group``."""
         v, m = self.cond_v[group].copy(), self.cond_m[group]
         if self.searched:
             v[:, self.searched] = np.clip(x[:, self.latent_dim :], -4, 4)
@@ -207,7 +208,7 @@ class Oracle:
         n_dec = max(0, min(room if by_decodes else n * samples, self.max_decoded - self.decoded))
         m = min(n, -(-n_dec // samples))  # points worth decoding
         z = torch.from_numpy(np.ascontiguousarray(x[:m, : self.latent_dim], dtype=np.float32)).to(self.dev)
-        cond = self._condition(x[:m], group[:m])
+        cond = self.condition(x[:m], group[:m])
         # properties=(): the search scores molecules itself, and only new ones
         checked = (
             self.codec.decode_latents(

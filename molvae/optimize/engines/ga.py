@@ -37,12 +37,17 @@ the groups take turns in each batch so that a budget that runs out mid-batch cut
 When a group's best has not risen for ``stall`` calls, and at least as many remain, the group
 starts again from fresh points (an island restart: its results so far stay results, but no longer
 breed), so that one early local optimum does not take the rest of the budget.
+With ``tune`` (optimiser steps, 0 = off) the decoder that writes the children is a private copy
+that learns the search's ``tune_top`` best molecules every ``tune_every`` calls
+(:mod:`molvae.optimize.engines.tune`: the idea of REINVENT's augmented memory and Genetic GFN).
+
 The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives,
 ``graph`` and ``initial`` on PMO's development tasks (``benchmarks/pmo.py``; see the README).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from dataclasses import dataclass
@@ -54,6 +59,7 @@ from molvae.chem.molecules import mol_from_smiles, morgan_fingerprint
 from molvae.errors import ConfigError
 from molvae.optimize.engines import graph as graph_ops
 from molvae.optimize.engines.edits import pad_rows, random_symbols, template
+from molvae.optimize.engines.tune import DecoderTuner
 from molvae.optimize.oracle import Oracle, Record
 from molvae.optimize.scoring import Scorer
 from molvae.optimize.surrogates.gp import Gram, TanimotoGP
@@ -81,16 +87,23 @@ class Settings:
     noise: float = 0.1  # noise variance of the surrogate, in units of the scores' variance
     stall: int = 4000  # calls (per group) without a better best before a group's population starts afresh
     graph: bool = True  # also breed with the graph operators (crossover and mutation by RDKit)
+    tune: int = 0  # optimiser steps of decoder fine-tuning on the best molecules, each refresh (0: off)
+    tune_every: int = 500  # calls between refreshes
+    tune_top: int = 128  # the best this many molecules are what the decoder learns
+    tune_lr: float = 1e-3  # its learning rate (Adam)
 
     def __post_init__(self) -> None:
-        ints = ("population", "offspring", "initial", "oversample", "train_top", "train_recent", "stall")
-        check_numbers(self, ints, ("mutation", "edit_temperature", "floor", "decay", "explore", "noise"))
+        ints = ("population", "offspring", "initial", "oversample", "train_top", "train_recent", "stall", "tune",
+                "tune_every", "tune_top")  # fmt: skip
+        check_numbers(self, ints, ("mutation", "edit_temperature", "floor", "decay", "explore", "noise", "tune_lr"))
         checks = [
             (self.population >= 2, "population must be at least 2"),
             (min(self.offspring, self.initial, self.oversample, self.stall) >= 1,
              "offspring, initial, oversample and stall must be positive"),
             (min(self.train_top, self.train_recent) >= 1, "train_top and train_recent must be positive"),
             (isinstance(self.graph, bool), f"graph must be true or false, got {self.graph!r}"),
+            (self.tune >= 0 and min(self.tune_every, self.tune_top) >= 1 and self.tune_lr > 0,
+             "tune must be non-negative; tune_every, tune_top and tune_lr positive"),
             (self.mutation >= 0 and self.edit_temperature >= 0 and self.noise > 0,
              "mutation and edit_temperature must be non-negative, noise positive"),
             (0 <= self.floor * len(OPERATORS) <= 1, f"floor must be in [0, {1 / len(OPERATORS):.3g}]"),
@@ -159,6 +172,17 @@ def _rank_score(score: float) -> float:
 
 def run(search: Oracle, settings: Settings) -> None:
     """Run generations until the oracle's budget is spent."""
+    if not settings.tune:
+        return _run(search, settings, None)
+    tuner = DecoderTuner(search.codec, settings.tune, settings.tune_lr, seed=search.s.seed or 0)
+    passed, search.codec = search.codec, tuner.codec  # children are decoded by the tuned copy
+    try:
+        _run(search, settings, tuner)
+    finally:
+        search.codec = passed
+
+
+def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None:
     s, rng, codec, ga = search.s, search.rng, search.codec, settings
     d = codec.latent_dim
     width = search.width
@@ -234,7 +258,23 @@ def run(search: Oracle, settings: Settings) -> None:
         search.evaluate(x0, np.tile(np.arange(groups), 2 * n0), "ga", keep=first_generation(n0 * groups))
     else:
         search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
+    tuned_at = search.used()
+
+    def tune() -> (
+        None
+    ):  # the decoder learns the best molecules so far (with the points and conditions they decode from)
+        elite = [r for r in heapq.nlargest(ga.tune_top, search.pool.values(), key=lambda r: r.score)]
+        encode([r.smiles for r in elite])
+        elite = [r for r in elite if r.smiles in codes]
+        if tuner is None or len(elite) < 2:
+            return
+        x = np.stack([np.concatenate([codes[r.smiles], r.x[d:]]) for r in elite]).astype(np.float32)
+        tuner.fit([r.smiles for r in elite], x[:, :d], search.condition(x, np.array([r.group for r in elite])))
+
     while not search.spent():
+        if tuner is not None and search.used() - tuned_at >= ga.tune_every:
+            tuned_at = search.used()
+            tune()
         latent, edits, made = _Batch(), _Batch(), _Batch()
         made_smiles: list[str] = []
         bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population

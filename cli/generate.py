@@ -33,6 +33,15 @@ from molvae_cli.common import (
     help="Decoder temperature: 1 samples the model's distribution, lower is more conservative, 0 = greedy. "
     "Default: the one the model's checkpoint names (1 unless set; the shipped model's card gives its own).",
 )
+@click.option(
+    "--guidance",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Classifier-free guidance on --condition: decoder steps pushed away from the unconditioned model by "
+    "this factor, so molecules follow the requested values more closely (0.5 measured best on the shipped "
+    "model; sampling takes twice as long).",
+)
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible output.")
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")
 @click.option("--around", metavar="SMILES", default=None, help="Sample near this molecule.")
@@ -82,6 +91,7 @@ def generate(
     n,
     conditions,
     temperature,
+    guidance,
     seed,
     unique,
     around,
@@ -131,6 +141,7 @@ def generate(
             n,
             condition=condition,
             temperature=temperature,
+            guidance=guidance,
             seed=seed,
             unique=unique,
             around=around,

@@ -191,6 +191,7 @@ class MolVAE:
         temperature: float | None = None,
         seed: int | None = None,
         n_jobs: int | None = None,
+        guidance: float = 0.0,
     ) -> list[str | None]:
         """Sample ``n`` molecules from the prior at the requested properties.
 
@@ -198,7 +199,8 @@ class MolVAE:
         canonical SMILES in sampling order, ``None`` where a sample is not a valid molecule (a
         sample whose hydrogens the check restored is returned as the molecule it now is). Use
         :meth:`generate` for properties, novelty, de-duplication and the count of those repairs. Large requests are checked
-        by ``n_jobs`` worker processes (default: all cores) while sampling goes on.
+        by ``n_jobs`` worker processes (default: all cores) while sampling goes on. ``guidance``:
+        classifier-free guidance on the condition (see :class:`~molvae.generate.stream.SampleOptions`).
 
         >>> model.sample(2, condition={"logp": 3.0}, seed=1)  # doctest: +SKIP
         ['Cc1ccc(NC(=O)c2ccco2)cc1C', 'CCN(CC)C(=O)c1ccc(Cl)cc1']
@@ -214,6 +216,7 @@ class MolVAE:
             generator=codec.generator(seed),
             n_jobs=n_jobs,
             expected=n,
+            guidance=guidance,
         )
         for part in generation.stream_checked(codec, stream):
             out.extend(part.smiles)

@@ -114,11 +114,12 @@ def condition_control(
     seed: int = 0,
     properties: Sequence[str] | None = None,
     temperature: float | None = None,
+    guidance: float = 0.0,
 ) -> dict[str, Any]:
     """For each conditioning property: requested values spread over its 5th–95th training
     percentiles, ``n_per_value`` samples each (other properties free, decoder ``temperature``,
-    default the model's); measured MAE, share within tolerance, and per-value mean/std of the
-    measured property (for sweep plots).
+    default the model's; classifier-free ``guidance``, default none); measured MAE, share within
+    tolerance, and per-value mean/std of the measured property (for sweep plots).
     """
     out: dict[str, Any] = {}
     for name in properties or codec.property_names:
@@ -128,7 +129,9 @@ def condition_control(
         requested, means, stds, errors, hits = [], [], [], [], []
         n_valid = n_total = 0
         for k, value in enumerate(np.linspace(lo, hi, n_values)):
-            req = GenerationRequest(n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature)
+            req = GenerationRequest(
+                n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature, guidance=guidance
+            )
             gen = collect(generate_chunks(codec, req))
             got = np.array([m.properties[name] for m in gen.molecules], dtype=np.float64)
             got = got[np.isfinite(got)]

@@ -108,7 +108,9 @@ def scaffold_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
             pick = torch.randint(0, len(pool), (m - n_prior,), generator=g, device=codec.device)
             z[n_prior:] = pool[pick] + radius * z[n_prior:]
         cond = codec.condition_tensor(condition, m, warn=sampled == 0)
-        checked = codec.decode_latents(z, cond, temperature=req.temperature_for(codec), generator=g, n_jobs=req.n_jobs)
+        checked = codec.decode_latents(
+            z, cond, temperature=req.temperature_for(codec), generator=g, n_jobs=req.n_jobs, guidance=req.guidance
+        )
         chunk = GenerationChunk()
         hits = 0
         for i, c in enumerate(checked):

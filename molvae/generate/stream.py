@@ -40,6 +40,10 @@ class SampleOptions(TypedDict, total=False):
     - ``condition``: requested property values, e.g. ``{"logp": 2.5}``; others are left free.
     - ``temperature``: softmax temperature of the decoder (0 = greedy; default: the model's
       ``default_temperature``, which its checkpoint sets; 1 samples the model's own distribution).
+    - ``guidance``: classifier-free guidance on the ``condition`` (default 0: none): each decoder
+      step's logits are pushed away from those with no property given, by this factor, so that
+      molecules follow the requested values more closely (0.5 measured best on the shipped model;
+      sampling costs twice as much).
     - ``seed``: random seed for reproducible samples (the same ``seed`` and ``batch_size`` give
       the same molecules whatever ``n_jobs`` is).
     - ``unique``: drop duplicates (by 64-bit hashes of the canonical SMILES) and keep sampling
@@ -63,6 +67,7 @@ class SampleOptions(TypedDict, total=False):
 
     condition: Condition | None
     temperature: float | None
+    guidance: float
     seed: int | None
     unique: bool
     around: str | None
@@ -82,6 +87,7 @@ class GenerationRequest:
     n: int
     condition: Condition | None = None
     temperature: float | None = None  # None: the model's default_temperature
+    guidance: float = 0.0  # classifier-free guidance on the condition (0: none)
     seed: int | None = None
     unique: bool = False
     around: str | None = None
@@ -97,6 +103,8 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         if self.n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {self.n}")
+        if not (isinstance(self.guidance, (int, float)) and 0 <= self.guidance < float("inf")):
+            raise BadInputError(f"guidance must be 0 (none) or a positive finite number, got {self.guidance!r}")
         if self.properties is not None:
             from molvae.chem.properties import resolve
 
@@ -196,6 +204,7 @@ class StreamSpec:
     temperature: float
     generator: torch.Generator
     condition: Condition | None = None
+    guidance: float = 0.0
     center: torch.Tensor | None = None
     radius: float = 0.0
     properties: Sequence[str] = ()
@@ -234,6 +243,7 @@ def stream_checked(codec: LatentCodec, spec: StreamSpec) -> Iterator[CheckedChun
                     generator=g,
                     first_allowed=codec.first_allowed,
                     dtype=codec.sample_dtype,
+                    guidance=spec.guidance,
                 )
             produced, size = produced + m, min(bs, 2 * size)
             arr = ids.to(id_dtype).cpu().numpy()
@@ -270,6 +280,7 @@ def generate_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
         temperature=req.temperature_for(codec),
         generator=g,
         condition=condition,
+        guidance=req.guidance,
         center=center,
         radius=req.radius,
         properties=names,

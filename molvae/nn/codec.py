@@ -141,6 +141,7 @@ class LatentCodec:
         n_jobs: int | None = None,
         template: torch.Tensor | None = None,
         molecules: bool = False,
+        guidance: float = 0.0,
     ) -> list[Checked]:
         """Decode latent vectors ``z`` [n, latent_dim] under condition rows [n, 2 * P] (see
         :meth:`condition_tensor` and :func:`molvae.nn.model.make_condition`) and check them with RDKit.
@@ -150,7 +151,9 @@ class LatentCodec:
         ``temperature`` 0 decodes greedily; otherwise ``generator`` makes sampling reproducible.
         ``template`` (token ids [n, T], ``<pad>`` where free) imposes tokens: see
         :meth:`molvae.nn.model.ConditionalVAE.generate`. ``molecules``: see
-        :func:`~molvae.chem.checks.check_symbols`.
+        :func:`~molvae.chem.checks.check_symbols`. ``guidance`` > 0 decodes with classifier-free
+        guidance on the condition (against the same rows with no property given; see
+        :meth:`molvae.nn.model.ConditionalVAE.generate`).
         """
         if z.ndim != 2 or z.size(1) != self.latent_dim:
             raise BadInputError(f"latent vectors must have shape [n, {self.latent_dim}], got {tuple(z.shape)}")
@@ -171,6 +174,7 @@ class LatentCodec:
                 first_allowed=self.first_allowed,
                 dtype=self.sample_dtype,
                 template=None if template is None else template[i : i + batch_size],
+                guidance=guidance,
             )
             symbols.extend(tokens_to_symbols(self.vocab, ids))
         names = self.property_names if properties is None else list(properties)

@@ -187,6 +187,8 @@ def test_encode_decode_interpolate_around(cli_run, tmp_path):
         (["generate", "-n", "5", "--condition", "logp", "-o", "x.csv"], 2, "NAME=VALUE"),
         (["generate", "-n", "5", "-c", "logp=1", "-c", "logp=3", "-o", "x.csv"], 2, "logp is given twice"),
         (["generate", "-n", "5", "-o", "x.xyz"], 2, "unknown output format"),
+        (["generate", "-n", "5", "--guidance", "-1", "-o", "x.csv"], 2, "guidance must be 0"),
+        (["generate", "-n", "5", "--guidance", "nan", "-o", "x.csv"], 2, "guidance must be 0"),
         (["encode", "[Na+].[Cl-]", "-o", "z.npy"], 1, "no usable molecule"),  # README: 1 when none is usable
         # an invalid molecule given as an option or argument is a usage error, the same in every command
         (["generate", "-n", "5", "--around", "C1CC", "-o", "x.csv"], 2, "invalid SMILES"),

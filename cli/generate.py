@@ -38,9 +38,10 @@ from molvae_cli.common import (
     type=float,
     default=0.0,
     show_default=True,
-    help="Classifier-free guidance on --condition: decoder steps pushed away from the unconditioned model by "
-    "this factor, so molecules follow the requested values more closely (0.5 measured best on the shipped "
-    "model; sampling takes twice as long).",
+    help="Classifier-free guidance on --condition: each decoder step pushed away from the unconditioned "
+    "model by this factor, so molecules follow the requested values more closely (on the shipped model 0.25 "
+    "lowers the error for every property, 0.5 more for logP, QED and TPSA; the README has the figures). "
+    "Sampling takes about twice as long.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible output.")
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")

@@ -6,6 +6,7 @@
     python benchmarks/pretrained/scaling.py train --size large
     python benchmarks/pretrained/scaling.py report                      # table, extrapolation, plot
     python benchmarks/pretrained/scaling.py report --card               # also: keep the figures, rewrite the card
+    python benchmarks/pretrained/scaling.py fcd --model RUN/last.ckpt   # FCD/Test of any checkpoint at T = 1 and 0.2
 
 Each size trains from scratch on the same 250,000 MOSES training molecules (seed 1: rounds 1-3's
 subset and validation split), with the same settings apart from the decoder (constant learning
@@ -104,13 +105,13 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def fcd_t1(ckpt: Path, n: int, jobs: int) -> float:
-    """FCD/Test of ``n`` prior samples at temperature 1 (seed 0)."""
+def fcd_t1(ckpt: Path, n: int, jobs: int, temperature: float = 1.0) -> float:
+    """FCD/Test of ``n`` prior samples at ``temperature`` (default 1; seed 0)."""
     from molvae import MolVAE
     from molvae.evaluate.metrics import chemnet, reference_stats
 
     model = MolVAE.load(ckpt, device="cpu")
-    valid = [s for s in model.sample(n, temperature=1.0, seed=0, n_jobs=jobs) if s]
+    valid = [s for s in model.sample(n, temperature=temperature, seed=0, n_jobs=jobs) if s]
     acts = chemnet.activations(valid, "cpu", False, jobs)
     ref = reference_stats(None)
     return chemnet.frechet_distance(*chemnet.statistics(acts), ref.fcd_mu, ref.fcd_sigma)
@@ -296,9 +297,23 @@ def plot(curves: dict, out: Path, budget: float, alpha: float) -> None:
     print(f"wrote {out}")
 
 
+def cmd_fcd(args) -> None:
+    """FCD/Test of any checkpoint at each temperature: the campaign run's trajectory between its chunks."""
+    if not args.model:
+        raise SystemExit("fcd needs --model (a .ckpt or a run folder)")
+    for t in (float(x) for x in args.temperatures.split(",")):
+        t0 = time.time()
+        value = fcd_t1(Path(args.model), args.fcd_n, args.jobs, temperature=t)
+        print(
+            f"{args.model}: FCD/Test {value:.4f} at temperature {t:g} ({args.fcd_n} samples, seed 0; {time.time() - t0:.0f} s)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["train", "report"])
+    ap.add_argument("step", choices=["train", "report", "fcd"])
+    ap.add_argument("--model", default=None, help="fcd: the checkpoint to measure")
+    ap.add_argument("--temperatures", default="1,0.2", help="fcd: comma-separated decoder temperatures")
     ap.add_argument("--size", choices=list(SIZES), default="small")
     ap.add_argument("--root", default="runs/scaling", help="one run folder per size under this")
     ap.add_argument("--minutes", type=float, default=40.0, help="training minutes per size")
@@ -311,7 +326,7 @@ def main() -> None:
     ap.add_argument("--fit-points", type=int, default=4, help="report: fit the last this many points")
     ap.add_argument("--card", action="store_true", help="report: keep the tables and rewrite the model card's block")
     args = ap.parse_args()
-    {"train": cmd_train, "report": cmd_report}[args.step](args)
+    {"train": cmd_train, "report": cmd_report, "fcd": cmd_fcd}[args.step](args)
 
 
 if __name__ == "__main__":

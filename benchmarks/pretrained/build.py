@@ -149,11 +149,13 @@ def cmd_candidate(args) -> None:
     payload["state_dict"] = {
         k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in payload["state_dict"].items()
     }
+    for key in ("train_smiles_hashes", "train_hashes_packed"):  # a warm start does not need them; package adds them
+        payload.pop(key, None)
     payload["candidate_of"] = {
         "run": str(args.run),
         "elapsed_minutes": round(float(state.get("elapsed_seconds", 0.0)) / 60, 2),
         "step": int(state.get("step", 0)),
-        "storage": "bf16 weights, no optimiser state",
+        "storage": "bf16 weights, no optimiser state, no training hashes",
     }
     if not args.dest:
         raise SystemExit("candidate needs --dest FILE")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from molvae.errors import BadInputError
+from molvae.nn.stepper import Stepper
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,9 @@ class Decoder(nn.Module):
         h = torch.tanh(self.init_hidden(side))
         return h.view(z.size(0), self.cfg.decoder_layers, self.cfg.decoder_hidden).transpose(0, 1).contiguous()
 
-    def stepper(self, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None = None) -> _Stepper:
-        """A step-by-step decoder for generation (see :class:`_Stepper`)."""
-        return _Stepper(self, z, cond, dtype)
+    def stepper(self, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None = None) -> Stepper:
+        """A step-by-step decoder for generation (see :class:`molvae.nn.stepper.Stepper`)."""
+        return Stepper(self, z, cond, dtype)
 
     def forward(self, inputs: torch.Tensor, z: torch.Tensor, cond: torch.Tensor, hidden=None):
         """Logits [B, T, V] for teacher-forced ``inputs`` [B, T]; also the final hidden state."""
@@ -399,62 +399,3 @@ class ConditionalVAE(nn.Module):
                     if unguided is not None:
                         unguided.select(keep)
         return out
-
-
-class _Stepper:
-    """One decoder step at a time for :meth:`ConditionalVAE.generate`, without recomputing constants.
-
-    The first GRU layer's input is ``[embedding(token), z, condition]``; its input projection is
-    split into a per-token table (``[V, 3H]``, computed once) and the z/condition part (``[B, 3H]``,
-    computed once per sequence), so a step costs one table lookup and the recurrent products.
-    Gate order and formulas are those of :class:`torch.nn.GRU`.
-    """
-
-    def __init__(self, dec: Decoder, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None):
-        gru: Any = dec.gru  # an nn.GRU (module attributes read as Tensor | Module to mypy)
-        e = dec.cfg.embed_dim
-        self.dtype = dtype or torch.float32
-        self.h_size = hs = gru.hidden_size
-        side = torch.cat([z, cond], dim=-1).float()
-        w0 = gru.weight_ih_l0.float()
-        b_hh0 = gru.bias_hh_l0.float()
-        self.token_gates = F.linear(dec.embedding.weight.float(), w0[:, :e])  # [V, 3H]
-        # z/condition part of the input gates, with the r and z parts of the recurrent bias folded in
-        self.side_gates = F.linear(side, w0[:, e:], gru.bias_ih_l0.float())  # [B, 3H]
-        self.side_gates[:, : 2 * hs] += b_hh0[: 2 * hs]
-        self.hidden = [h for h in dec.initial_state(z, cond).float()]  # per layer [B, H]
-        cast = lambda w: w.detach().to(self.dtype).t()  # noqa: E731  (transposed for x @ w)
-        self.w_hh = [cast(getattr(gru, f"weight_hh_l{i}")) for i in range(gru.num_layers)]
-        self.b_hh = [getattr(gru, f"bias_hh_l{i}").float() for i in range(gru.num_layers)]
-        self.w_ih: list[Any] = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
-        self.b_ih: list[Any] = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
-        self.w_out, self.b_out = cast(dec.out.weight), dec.out.bias.float()
-
-    def _mm_add(self, base: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """``base + x @ w`` in float32, the product in ``self.dtype``."""
-        if self.dtype == torch.float32:
-            return torch.addmm(base, x, w)
-        return base + (x.to(self.dtype) @ w).float()
-
-    def __call__(self, token: torch.Tensor) -> torch.Tensor:
-        """Float32 logits [B, V] of the next token after ``token`` [B]; advances the state."""
-        hs = self.h_size
-        x: Any = None
-        for i, h in enumerate(self.hidden):
-            if i == 0:
-                gi = self.token_gates.index_select(0, token).add_(self.side_gates)  # r/z parts hold b_hh
-                b_n = self.b_hh[0][2 * hs :]
-            else:
-                gi = self._mm_add(self.b_ih[i], x, self.w_ih[i])
-                gi[:, : 2 * hs] += self.b_hh[i][: 2 * hs]
-                b_n = self.b_hh[i][2 * hs :]
-            rz = self._mm_add(gi[:, : 2 * hs], h, self.w_hh[i][:, : 2 * hs]).sigmoid_()
-            gh_n = self._mm_add(b_n, h, self.w_hh[i][:, 2 * hs :])
-            n = torch.addcmul(gi[:, 2 * hs :], rz[:, :hs], gh_n).tanh_()
-            self.hidden[i] = x = n.lerp_(h, rz[:, hs:])  # (1 - u) * n + u * h, in n's memory
-        return self._mm_add(self.b_out, x, self.w_out)
-
-    def select(self, keep: torch.Tensor) -> None:
-        """Keep only the rows ``keep`` of the batch."""
-        self.side_gates = self.side_gates[keep]
-        self.hidden = [h[keep] for h in self.hidden]

@@ -25,6 +25,7 @@ from molvae.errors import BadInputError, Interrupted
 from molvae.io.writers import MoleculeWriter, TableWriter, output_format, sibling
 from molvae.nn import checkpoint
 from molvae.nn.codec import LatentCodec
+from molvae.nn.model import check_sampling_setting
 from molvae.runtime.parallel import resolve_jobs, torch_threads
 from molvae.runtime.progress import progress_bar
 from molvae.runtime.signals import StopSignals
@@ -103,8 +104,7 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         if self.n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {self.n}")
-        if not (isinstance(self.guidance, (int, float)) and 0 <= self.guidance < float("inf")):
-            raise BadInputError(f"guidance must be 0 (none) or a positive finite number, got {self.guidance!r}")
+        check_sampling_setting("guidance", self.guidance, "none")
         if self.properties is not None:
             from molvae.chem.properties import resolve
 

@@ -151,6 +151,18 @@ def _cuda_autocast_on() -> bool:
         return torch.is_autocast_enabled()
 
 
+def check_sampling_setting(name: str, value: object, zero: str) -> None:
+    """Refuse a sampling setting (temperature, guidance) that is not 0 (meaning ``zero``) or a
+    positive finite number, with one message wherever it is checked (NaN and text refused)."""
+    try:
+        ok = bool(0 <= value < float("inf"))  # type: ignore[operator]
+    except TypeError:
+        ok = False
+    if not ok:
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise BadInputError(f"{name} must be 0 ({zero}) or a positive finite number, got {shown}")
+
+
 def make_condition(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Condition vector ``[values * mask, mask]`` from standardised values and a 0/1 mask."""
     mask = mask.to(values.dtype)
@@ -343,15 +355,13 @@ class ConditionalVAE(nn.Module):
         work is proportional to the molecules' lengths, not to the longest one. Inference only:
         dropout is never applied here.
         """
-        if not temperature >= 0 or temperature == float("inf"):  # NaN fails the first test
-            raise BadInputError(f"temperature must be 0 (greedy) or a positive finite number, got {temperature}")
+        check_sampling_setting("temperature", temperature, "greedy")
         max_length = max_length or self.cfg.max_length
         b, dev = z.size(0), z.device
         out = torch.full((b, max_length + 1), self.PAD, dtype=torch.long, device=dev)
         if b == 0:
             return out
-        if not guidance >= 0 or guidance == float("inf"):
-            raise BadInputError(f"guidance must be 0 (none) or a positive finite number, got {guidance}")
+        check_sampling_setting("guidance", guidance, "none")
         step = self.decoder.stepper(z, cond, dtype)
         unguided = None
         if guidance > 0:

@@ -260,10 +260,9 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
         search.evaluate(fresh(n0), np.repeat(np.arange(groups), n0), "ga")
     tuned_at = search.used()
 
-    def tune() -> (
-        None
-    ):  # the decoder learns the best molecules so far (with the points and conditions they decode from)
-        elite = [r for r in heapq.nlargest(ga.tune_top, search.pool.values(), key=lambda r: r.score)]
+    def tune() -> None:
+        """The decoder learns the best molecules so far (with the points and conditions they decode from)."""
+        elite = heapq.nlargest(ga.tune_top, search.pool.values(), key=lambda r: r.score)
         encode([r.smiles for r in elite])
         elite = [r for r in elite if r.smiles in codes]
         if tuner is None or len(elite) < 2:

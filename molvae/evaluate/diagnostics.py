@@ -94,6 +94,26 @@ def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
         "active_units": n_active,
         "latent_dim": int(mu.size(1)),
         "collapsed": bool(collapsed),
+        "aggregate": aggregate_posterior(mu, logvar),
+    }
+
+
+def aggregate_posterior(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, float]:
+    """How far the aggregate posterior (the mixture of every molecule's posterior) is from the prior
+    N(0, I) that sampling draws from: its mean's norm, the extreme eigenvalues of its covariance
+    (Cov(mu) + mean posterior variance), and the KL from the Gaussian with those moments to N(0, I)
+    (nats; 0 when the moments match the prior's). Prior samples land where the decoder was trained
+    only when this is small."""
+    mu64, var = mu.double(), logvar.double().exp()
+    mean = mu64.mean(0)
+    cov = torch.cov(mu64.T).reshape(mu.size(1), mu.size(1)) + torch.diag(var.mean(0))
+    eig = torch.linalg.eigvalsh(cov).clamp_min(1e-12)
+    kl = 0.5 * float(eig.sum() + mean.pow(2).sum() - mu.size(1) - eig.log().sum())
+    return {
+        "mean_norm": float(mean.norm()),
+        "cov_eig_min": float(eig[0]),
+        "cov_eig_max": float(eig[-1]),
+        "gaussian_kl_to_prior": kl,
     }
 
 

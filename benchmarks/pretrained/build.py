@@ -5,6 +5,8 @@
     python benchmarks/pretrained/build.py hashes              # hash table of MOSES train (cached)
     python benchmarks/pretrained/build.py package             # copy best.ckpt into molvae/pretrained/
     python benchmarks/pretrained/build.py candidate --run R --dest F   # weights-only bf16 copy (git, <= 20 MB)
+    python benchmarks/pretrained/build.py prior --model M --dest F [--components K] [--prior-n N]
+                                              # M with a latent prior fitted to N training encodings
 
 Training uses ``benchmarks/pretrained/train.toml`` (``--config`` names another: ``round1.toml``
 continues the shipped model, see the model card). The run folder defaults to
@@ -166,9 +168,37 @@ def cmd_candidate(args) -> None:
     print(f"wrote {args.dest} ({size:.1f} MB) from {src} after {payload['candidate_of']['elapsed_minutes']} minutes")
 
 
+def cmd_prior(args) -> None:
+    """A copy of ``--model`` that samples from a latent prior fitted to the encodings of
+    ``--prior-n`` random MOSES training molecules (``--seed``): issue 23 item 2."""
+    from molvae import MolVAE
+    from molvae.train.prior import fit_prior
+
+    if not args.model or not args.dest:
+        raise SystemExit("prior needs --model and --dest")
+    t = time.time()
+    model = MolVAE.load(args.model, device="cpu")
+    smiles = moses_train()
+    rng = random.Random(args.seed)
+    smiles = rng.sample(smiles, min(args.prior_n, len(smiles)))
+    prior = fit_prior(model.codec, smiles, components=args.components, seed=args.seed)
+    record = checkpoint.ModelRecord.read(args.model)
+    record.prior = prior
+    record.training_state = None  # a model to sample from, not a run to resume
+    record.train_config = {
+        **record.train_config,
+        "latent_prior": {"components": args.components, "molecules": len(smiles), "seed": args.seed},
+    }
+    record.write(args.dest)
+    print(
+        f"wrote {args.dest}: {args.model} with a prior of {args.components} Gaussian(s) fitted to "
+        f"{len(smiles)} training molecules' encodings ({time.time() - t:.0f} s)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["data", "train", "hashes", "package", "candidate"])
+    ap.add_argument("step", choices=["data", "train", "hashes", "package", "candidate", "prior"])
     ap.add_argument("--n", type=int, default=400_000, help="training molecules (0 = all of MOSES train)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default="runs/pretrained-data")
@@ -187,6 +217,9 @@ def main() -> None:
     ap.add_argument(
         "--dest", default=None, help="package to this file instead of molvae/pretrained/ (to measure first)"
     )
+    ap.add_argument("--model", default=None, help="prior: the checkpoint to fit a latent prior for")
+    ap.add_argument("--components", type=int, default=1, help="prior: Gaussians in the mixture")
+    ap.add_argument("--prior-n", type=int, default=50_000, help="prior: training molecules encoded for the fit")
     args = ap.parse_args()
     steps = {
         "data": cmd_data,
@@ -194,6 +227,7 @@ def main() -> None:
         "hashes": moses_train_hashes,
         "package": cmd_package,
         "candidate": cmd_candidate,
+        "prior": cmd_prior,
     }
     steps[args.step](args)
 

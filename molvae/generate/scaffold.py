@@ -104,6 +104,7 @@ def scaffold_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
         m = min(batch, limit - sampled)
         n_prior = m if len(pool) == 0 else int(round(m * PRIOR_SHARE))
         z = torch.randn((m, codec.latent_dim), generator=g, device=codec.device)
+        z[:n_prior] = codec.prior_latents(z[:n_prior], g)
         if m > n_prior:
             pick = torch.randint(0, len(pool), (m - n_prior,), generator=g, device=codec.device)
             z[n_prior:] = pool[pick] + radius * z[n_prior:]

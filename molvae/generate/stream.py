@@ -234,7 +234,7 @@ def stream_checked(codec: LatentCodec, spec: StreamSpec) -> Iterator[CheckedChun
         while (m := min(size, spec.wanted(produced))) > 0:
             with torch_threads(threads):
                 noise = torch.randn((m, codec.latent_dim), generator=g, device=codec.device)
-                z = center + spec.radius * noise if center is not None else noise
+                z = center + spec.radius * noise if center is not None else codec.prior_latents(noise, g)
                 cond = codec.condition_tensor(spec.condition, m, warn=produced == 0)
                 ids = codec.model.generate(
                     z,

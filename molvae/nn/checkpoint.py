@@ -5,7 +5,9 @@ written with ``torch.save`` and read back with ``torch.load(weights_only=True)``
 file never runs code from it. It holds everything needed to use the model: weights, model
 config (which holds the maximum length), vocabulary, property names and scaler statistics,
 format version, package versions, a hash of the training data, hashes of the training molecules (for the
-``novel`` flag) and, in ``last.ckpt`` files, the state needed to resume training.
+``novel`` flag), in ``last.ckpt`` files the state needed to resume training, and, when one was
+fitted, the latent prior that sampling draws from (format version 3, so that older readers refuse
+the file rather than sample from N(0, I) unknowingly).
 
 The training molecules' hashes are kept to their top 48 bits (a chance of about 1.6M / 2^48, or
 6e-9, that a new molecule is taken for a training one) and stored packed: each sorted hash as its
@@ -31,11 +33,13 @@ from molvae.data.conditioning import PropertyScaler
 from molvae.data.vocabulary import Vocabulary
 from molvae.errors import CheckpointError
 from molvae.nn.model import ConditionalVAE, ModelConfig
+from molvae.nn.prior import LatentPrior
 from molvae.version import __version__
 
 FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 2  # written; 2 packs the training hashes (see above)
-READABLE_VERSIONS = (1, 2)
+PRIOR_VERSION = 3  # written instead when the file carries a fitted latent prior, which older readers would ignore
+READABLE_VERSIONS = (1, 2, 3)
 HASH_MASK = np.int64(~0xFFFF)  # the top 48 bits of a hash are what membership compares
 _SIGN = np.uint64(1 << 63)  # flipping the sign bit turns signed order into unsigned order
 PRETRAINED_NAME = "moses-cvae"
@@ -157,7 +161,7 @@ def save(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """Write a checkpoint atomically (to a temporary file, then renamed)."""
     payload = dict(payload)
     payload["format"] = FORMAT
-    payload["format_version"] = FORMAT_VERSION
+    payload["format_version"] = PRIOR_VERSION if payload.get("latent_prior") is not None else FORMAT_VERSION
     payload.setdefault("versions", package_versions())
     payload = _plain(payload)
     path = Path(path)
@@ -207,13 +211,24 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     return payload
 
 
+def _prior_of(payload: dict[str, Any], latent_dim: int) -> LatentPrior | None:
+    """The fitted prior a payload carries (None when it has none); ValueError when it is malformed."""
+    if payload.get("latent_prior") is None:
+        return None
+    prior = LatentPrior.from_payload(payload["latent_prior"])
+    if prior.dim != latent_dim:
+        raise ValueError(f"latent prior of {prior.dim} dimensions for a {latent_dim}-dimensional latent space")
+    return prior
+
+
 @dataclass
 class ModelRecord:
     """The contents of a checkpoint as one typed record: what :func:`save` writes and :func:`load` reads.
 
     ``training_state`` (in ``last.ckpt`` files only) is the trainer's own dict, needed to resume.
     ``temperature`` is the decoder temperature the model samples at unless told otherwise (its
-    card's figures are measured there; 1 samples the model's own distribution).
+    card's figures are measured there; 1 samples the model's own distribution). ``prior``, when
+    set, is the density prior samples come from instead of N(0, I) (:mod:`molvae.nn.prior`).
     """
 
     model_config: ModelConfig
@@ -226,6 +241,7 @@ class ModelRecord:
     versions: dict[str, str] = field(default_factory=dict)
     training_state: dict[str, Any] | None = None
     temperature: float = 1.0
+    prior: LatentPrior | None = None
 
     @property
     def property_names(self) -> list[str]:
@@ -265,6 +281,8 @@ class ModelRecord:
             payload["sampling_temperature"] = self.temperature
         if self.training_state is not None:
             payload["training_state"] = self.training_state
+        if self.prior is not None:
+            payload["latent_prior"] = self.prior.to_payload()
         return payload
 
     @classmethod
@@ -285,6 +303,7 @@ class ModelRecord:
                 versions=dict(payload.get("versions") or {}),
                 training_state=payload.get("training_state"),
                 temperature=temperature,
+                prior=_prior_of(payload, int(payload["model_config"]["latent_dim"])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"checkpoint fields are malformed ({type(exc).__name__}: {exc})") from None

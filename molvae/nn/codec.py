@@ -94,6 +94,25 @@ class LatentCodec:
         self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
         #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
         self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        #: the density prior samples come from: fitted to the training encodings, or None for N(0, I)
+        self.prior = record.prior
+
+    def prior_latents(self, noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latent points from the model's prior, made from standard-normal ``noise`` [n, d]: the
+        noise itself for N(0, I); else through the fitted :attr:`prior` (a mixture's components
+        drawn with ``generator``)."""
+        if self.prior is None:
+            return noise
+        u = None
+        if self.prior.components > 1:
+            u = torch.rand(noise.size(0), generator=generator, device=noise.device, dtype=torch.float64)
+        return self.prior.transform_torch(noise, u)
+
+    def prior_points(self, noise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """:meth:`prior_latents` for NumPy arrays (a latent search's draws), with ``rng``."""
+        if self.prior is None:
+            return noise
+        return self.prior.transform(noise, rng.random(len(noise)) if self.prior.components > 1 else None)
 
     @property
     def latent_dim(self) -> int:

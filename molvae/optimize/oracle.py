@@ -357,7 +357,7 @@ class Oracle:
         noise = self.rng.standard_normal((self.n_groups * per_group, d)).astype(np.float32)
         group = np.repeat(np.arange(self.n_groups), per_group)
         if not self.seeds:
-            return noise, group
+            return self.codec.prior_points(noise, self.rng), group
         noise[::per_group] = 0.0
         return self.seed_z[group] + self.s.radius * noise, group
 

@@ -210,6 +210,8 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
         if search.seeds:
             x *= s.radius
             x[:, :d] += np.repeat(search.seed_z, n, axis=0)
+        else:
+            x[:, :d] = search.codec.prior_points(x[:, :d], rng)
         if search.searched:
             x[:, d:] = np.repeat(search.cond_v[:, search.searched], n, axis=0)
         return x

@@ -102,9 +102,9 @@ def first_smiles(path: Path) -> str:
 
 
 def history(run: Path) -> list[dict[str, str]]:
-    """A run's history.csv without its wall-clock column."""
+    """A run's history.csv without its clock columns (wall minutes, CPU-hours)."""
     with open(run / "history.csv") as fh:
-        return [{k: v for k, v in row.items() if k != "minutes"} for row in csv.DictReader(fh)]
+        return [{k: v for k, v in row.items() if k not in ("minutes", "cpu_hours")} for row in csv.DictReader(fh)]
 
 
 def run_optimize(work: Path, torch_first: bool) -> dict:

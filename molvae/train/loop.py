@@ -164,6 +164,7 @@ class Trainer(TrainerSetup):
             "batch_in_epoch": self.batch_in_epoch,
             "step": self.step,
             "elapsed_seconds": self.elapsed,
+            "cpu_seconds": self.cpu_seconds,
             "best": self.best,
             "stale": self.stale,
             "history": self.history,
@@ -319,6 +320,7 @@ class Trainer(TrainerSetup):
         self.last_save = last_shown = time.monotonic()
         self.last_save_step = self.step
         t0 = time.monotonic() - self.elapsed
+        cpu0 = time.process_time() - self.cpu_seconds
         self.model.train()
         stopped = self.elapsed >= limit
         beta = 0.0
@@ -344,7 +346,7 @@ class Trainer(TrainerSetup):
                         acc=f"{s['correct'] / max(s['tokens'], 1):.3f}",
                         beta=f"{beta:.3f}",
                     )
-                self.elapsed = now - t0
+                self.elapsed, self.cpu_seconds = now - t0, time.process_time() - cpu0
                 stop, save, interrupt = self.elapsed >= limit, self._checkpoint_due(now), signals.received is not None
                 if world > 1:  # every rank must make the same choice; agree every SYNC_EVERY steps
                     if self.step % SYNC_EVERY:
@@ -375,6 +377,7 @@ class Trainer(TrainerSetup):
             + (1 if epoch_done else self.batch_in_epoch / max(1, math.ceil(len(self.train_idx) / self.cfg.batch_size))),
             "step": self.step,
             "minutes": self.elapsed / 60,
+            "cpu_hours": self.cpu_seconds / 3600,
             "beta": beta,
             "train_loss": s["loss"] / n,
             "train_recon": s["recon"] / n,

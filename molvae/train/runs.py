@@ -110,7 +110,7 @@ class TrainingInterrupted(Interrupted):
 
 
 HISTORY_FIELDS = [
-    "epoch", "step", "minutes", "beta",
+    "epoch", "step", "minutes", "cpu_hours", "beta",
     "train_loss", "train_recon", "train_kl", "train_prop", "train_acc",
     "val_recon", "val_kl", "val_prop_mse", "val_acc", "val_nll_token", "val_exact_recon",
     "sample_validity", "sample_uniqueness",

@@ -206,6 +206,7 @@ class TrainerSetup:
         self.gen.manual_seed(cfg.seed)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.elapsed = 0.0
+        self.cpu_seconds = 0.0  # this process's CPU time (all threads) in training, resumed chunks included
         self.best = math.inf
         self.stale = 0  # epochs since the validation score last improved (for ``patience``)
         self.history: list[dict[str, float]] = []
@@ -219,6 +220,7 @@ class TrainerSetup:
         self.opt.load_state_dict(ts["optimizer"])
         self.epoch, self.batch_in_epoch, self.step = ts["epoch"], ts["batch_in_epoch"], ts["step"]
         self.elapsed, self.best = ts["elapsed_seconds"], ts["best"]
+        self.cpu_seconds = float(ts.get("cpu_seconds", 0.0))  # older checkpoints did not count it
         self.stale = int(ts.get("stale", 0))
         self.history = list(ts["history"])
         if self.main:  # the saved sums are global: one rank carries them on

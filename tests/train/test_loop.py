@@ -77,6 +77,7 @@ def test_max_minutes_stops_mid_run_and_a_resume_continues(tmp_path, moses_file, 
     assert state["elapsed_seconds"] >= 60 and state["step"] < 25  # well short of 5 epochs
     rows = list(csv.DictReader(open(tmp_path / "r" / "history.csv")))
     assert float(rows[-1]["epoch"]) < 5 and float(rows[-1]["minutes"]) >= 1.0
+    assert float(rows[-1]["cpu_hours"]) > 0 and state["cpu_seconds"] > 0  # CPU time is counted too
     train(moses_file, tmp_path / "r", resume=True, overrides={"max_minutes": 100.0})
     state = checkpoint.load(tmp_path / "r" / "last.ckpt")["training_state"]
     assert state["epoch"] == 5

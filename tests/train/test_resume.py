@@ -35,6 +35,7 @@ def test_resume_mid_epoch_matches_uninterrupted_run(tmp_path, moses_file, monkey
     monkeypatch.setattr(Trainer, "save_last", real_save)
     state = checkpoint.load(tmp_path / "b" / "last.ckpt")["training_state"]
     assert state["epoch"] == 1 and 0 < state["batch_in_epoch"] < 5
+    assert state["cpu_seconds"] > 0
 
     train(moses_file, tmp_path / "b", resume=True)
     a = checkpoint.load(tmp_path / "a" / "last.ckpt")
@@ -46,6 +47,28 @@ def test_resume_mid_epoch_matches_uninterrupted_run(tmp_path, moses_file, monkey
     assert [r["epoch"] for r in rows_a] == [r["epoch"] for r in rows_b] == ["1", "2", "3"]
     assert rows_a[-1]["val_recon"] == rows_b[-1]["val_recon"]
     assert (tmp_path / "b" / "curves.png").stat().st_size > 1000
+
+
+def test_cpu_time_adds_up_across_resumed_chunks(tmp_path, moses_file, monkeypatch):
+    import molvae.train.loop as loop
+
+    cfg = TrainConfig(**{**TINY, "epochs": 1})
+    train(moses_file, tmp_path / "r", cfg)
+    first = checkpoint.load(tmp_path / "r" / "last.ckpt")["training_state"]["cpu_seconds"]
+    assert first > 0
+    cpu = {"t": 0.0}
+
+    def fake_process_time():  # the resumed chunk: 1 s of CPU per reading
+        cpu["t"] += 1.0
+        return cpu["t"]
+
+    monkeypatch.setattr(loop.time, "process_time", fake_process_time)
+    train(moses_file, tmp_path / "r", resume=True, overrides={"epochs": 2})
+    state = checkpoint.load(tmp_path / "r" / "last.ckpt")["training_state"]
+    rows = list(csv.DictReader(open(tmp_path / "r" / "history.csv")))
+    assert state["cpu_seconds"] == pytest.approx(first + cpu["t"] - 1.0)
+    assert float(rows[0]["cpu_hours"]) * 3600 == pytest.approx(first, rel=1e-4)
+    assert float(rows[-1]["cpu_hours"]) * 3600 == pytest.approx(state["cpu_seconds"], rel=1e-4)
 
 
 def test_resume_needs_a_run_and_a_new_run_needs_an_empty_folder(tmp_path, moses_file, tiny_run):

@@ -395,22 +395,15 @@ class Trainer(TrainerSetup):
             return
         row.update(self.validate())
         self.history.append(row)
+        shown = ("epoch", "val_recon", "val_kl", "val_acc", "val_exact_recon", "sample_validity", "sample_uniqueness")
         log.info(
             "epoch %.2f: val recon %.3f, KL %.2f, acc %.3f, exact %.3f, valid %.3f, unique %.3f",
-            row["epoch"],
-            row["val_recon"],
-            row["val_kl"],
-            row["val_acc"],
-            row["val_exact_recon"],
-            row["sample_validity"],
-            row["sample_uniqueness"],
+            *(row[k] for k in shown),
         )
         # Best by the objective training ends with (reconstruction + final beta * KL) on the
         # validation set; with no validation set, on the training set.
-        if len(self.val_idx):
-            score = row["val_recon"] + self.cfg.beta * row["val_kl"]
-        else:
-            score = row["train_recon"] + self.cfg.beta * row["train_kl"]
+        part = "val" if len(self.val_idx) else "train"
+        score = row[f"{part}_recon"] + self.cfg.beta * row[f"{part}_kl"]
         if score < self.best or not (self.out / "best.ckpt").is_file():
             self.best = min(score, self.best)
             self.stale = 0

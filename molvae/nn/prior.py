@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 
 #: added to every fitted covariance's diagonal (the encodings' variances are of order 1)
 RIDGE = 1e-4
@@ -68,9 +69,9 @@ class LatentPrior:
     def transform(self, noise: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
         """Points of the prior from standard-normal ``noise`` [n, d] and, for a mixture, uniform
         draws ``u`` [n] that choose each point's component: ``mean_k + scale_k @ noise``."""
-        k = np.zeros(len(noise), dtype=np.int64) if self.components == 1 or u is None else self.component_of(u)
         if self.components > 1 and u is None:
             raise ValueError("a mixture prior needs uniform draws to choose its components")
+        k = np.zeros(len(noise), dtype=np.int64) if u is None or self.components == 1 else self.component_of(u)
         z = self.means[k] + np.einsum("nij,nj->ni", self.scales[k], np.asarray(noise, dtype=np.float64))
         return z.astype(np.asarray(noise).dtype, copy=False)
 
@@ -81,7 +82,7 @@ class LatentPrior:
 
     def log_density(self, z: np.ndarray) -> np.ndarray:
         """log p(z) of each point of ``z`` [n, d] under the mixture."""
-        return _logsumexp(self._log_joint(np.asarray(z, dtype=np.float64)), axis=1)
+        return logsumexp(self._log_joint(np.asarray(z, dtype=np.float64)), axis=1)
 
     def _log_joint(self, z: np.ndarray) -> np.ndarray:
         """[n, K]: log weight_k + log N(z; mean_k, cov_k)."""
@@ -111,7 +112,7 @@ class LatentPrior:
         prior, last = cls._m_step(z, resp), -np.inf
         for _ in range(iterations):
             joint = prior._log_joint(z)
-            total = _logsumexp(joint, axis=1)
+            total = logsumexp(joint, axis=1)
             ll = float(total.mean())
             if ll - last < tol:
                 break
@@ -142,11 +143,6 @@ class LatentPrior:
     def from_payload(cls, payload: dict[str, Any]) -> LatentPrior:
         w = np.asarray(payload["weights"], dtype=np.float64)
         return cls(w / w.sum(), np.asarray(payload["means"]), np.tril(np.asarray(payload["scales"])))
-
-
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    top = a.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis=axis) + np.log(np.exp(a - top).sum(axis=axis))
 
 
 def _kmeans_pp_responsibilities(z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import logsumexp
 
 #: added to every fitted covariance's diagonal (the encodings' variances are of order 1)
 RIDGE = 1e-4
@@ -82,6 +81,8 @@ class LatentPrior:
 
     def log_density(self, z: np.ndarray) -> np.ndarray:
         """log p(z) of each point of ``z`` [n, d] under the mixture."""
+        from scipy.special import logsumexp  # only fitting and densities need it, not loading a model
+
         return logsumexp(self._log_joint(np.asarray(z, dtype=np.float64)), axis=1)
 
     def _log_joint(self, z: np.ndarray) -> np.ndarray:
@@ -107,6 +108,8 @@ class LatentPrior:
             raise ValueError(f"{n} points cannot fit {components} Gaussian(s) in {d} dimensions")
         if not np.isfinite(z).all():
             raise ValueError("the points to fit hold non-finite values")
+        from scipy.special import logsumexp
+
         rng = np.random.default_rng(seed)
         resp = _kmeans_pp_responsibilities(z, components, rng)
         prior, last = cls._m_step(z, resp), -np.inf

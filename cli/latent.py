@@ -45,6 +45,17 @@ def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
         w.writerow([r["smiles"] or "", *(format_cell(r.get(c, "")) for c in columns)])
 
 
+def _refuse_file_names(smiles: tuple[str, ...]) -> None:
+    """A SMILES argument that names an existing file and is no SMILES: the user meant ``-i FILE``."""
+    import os
+
+    from molvae.chem.molecules import mol_from_smiles
+
+    for s in smiles:
+        if os.path.isfile(s) and mol_from_smiles(s) is None:
+            raise click.UsageError(f"{s} is a file, not a SMILES: encode the molecules in it with -i {s}")
+
+
 @click.command()
 @model_option
 @click.argument("smiles", nargs=-1)
@@ -79,6 +90,7 @@ def encode(model_path, smiles, input_path, smiles_column, output, flatten, devic
         raise click.BadParameter("the output must be a .npy file", param_hint="-o")
     if bool(smiles) == bool(input_path):
         raise click.UsageError("give SMILES arguments or --input FILE (one of the two)")
+    _refuse_file_names(smiles)
     records = list(iter_smiles(input_path, smiles_column)) if input_path else list(enumerate(smiles, start=1))
     if not records:
         raise click.UsageError("no molecules to encode")

@@ -44,8 +44,15 @@ def quiet_rdkit() -> Iterator[None]:
 
 
 def mol_from_smiles(smiles: str) -> Chem.Mol | None:
-    """Parse and sanitise a SMILES string; ``None`` when RDKit rejects it or it is empty."""
-    if not isinstance(smiles, str) or not smiles.strip():
+    """Parse and sanitise a SMILES string; ``None`` when RDKit rejects it or it is empty.
+
+    SMILES is ASCII: a string with any other character is refused, as RDKit would drop some of
+    them silently (``"Cé"`` would read as methane).
+
+    >>> mol_from_smiles("Cé") is None, mol_from_smiles("CCO").GetNumAtoms()
+    (True, 3)
+    """
+    if not isinstance(smiles, str) or not smiles.strip() or not smiles.isascii():
         return None
     with quiet_rdkit():
         mol = Chem.MolFromSmiles(smiles.strip())

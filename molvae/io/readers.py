@@ -183,16 +183,25 @@ def read_smiles(path: str | os.PathLike, smiles_column: str | None = None, allow
 
 
 def control_characters(text: str) -> str:
-    """Why ``text`` cannot be a SMILES because it holds control characters (a NUL byte, an escape, a
-    tab inside a CSV cell: RDKit would read only the part before one); ``""`` when it holds none.
+    """Why ``text`` cannot be a SMILES because of the characters it holds; ``""`` when it can.
+
+    Control characters (a NUL byte, an escape, a tab inside a CSV cell: RDKit would read only the
+    part before one) and characters outside ASCII, which SMILES never uses: RDKit drops some of
+    them silently (it reads ``"Cé"``, from a Latin-1 file, as methane).
 
     >>> control_characters("CCO\\x00"), control_characters("CCO")
     ('control character U+0000 in the SMILES', '')
+    >>> control_characters("Cé")
+    "non-ASCII character 'é' (U+00E9) in the SMILES"
     """
     found = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cc"})
-    if not found:
-        return ""
-    return f"control character{'s' if len(found) > 1 else ''} {', '.join(found)} in the SMILES"
+    if found:
+        return f"control character{'s' if len(found) > 1 else ''} {', '.join(found)} in the SMILES"
+    other = sorted({c for c in text if not c.isascii()})
+    if other:
+        named = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in other)
+        return f"non-ASCII character{'s' if len(other) > 1 else ''} {named} in the SMILES"
+    return ""
 
 
 def file_hash(path: str | os.PathLike) -> str:

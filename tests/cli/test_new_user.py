@@ -45,6 +45,25 @@ def test_encode_reads_latin1_and_bom_crlf_files(tiny_run, odd_files, tmp_path, n
     assert "Traceback" not in res.output and "of 5 molecules" in res.output
 
 
+def test_non_ascii_smiles_is_rejected_with_its_reason_not_read_as_another_molecule(tiny_run, tmp_path):
+    # RDKit reads "Cé" (a Latin-1 typo) as methane; molvae refuses it and says why
+    f = tmp_path / "typo.csv"
+    f.write_bytes("smiles\nCCO\nC\xe9\n".encode("latin-1"))
+    res = run("encode", "-m", tiny_run, "-i", f, "-o", tmp_path / "z.npy")
+    assert res.exit_code == 0, res.output
+    assert "encoded 1 of 2 molecules" in res.output and "1 rejected" in res.output
+    rejects = (tmp_path / "z.rejects.csv").read_text(encoding="utf-8")
+    assert "non-ASCII character 'é' (U+00E9)" in rejects
+
+
+def test_encode_with_a_file_name_as_argument_says_to_use_input(tiny_run, tmp_path):
+    f = tmp_path / "mols.smi"
+    f.write_text("CCO\n")
+    res = run("encode", "-m", tiny_run, f, "-o", tmp_path / "z.npy")
+    assert res.exit_code == 2 and f"-i {f}" in res.output and "is a file, not a SMILES" in res.output
+    assert not (tmp_path / "z.rejects.csv").exists()
+
+
 def test_evaluate_reads_a_bom_file_and_takes_smiles_column(odd_files, tmp_path):
     ref = tmp_path / "ref.smi"
     ref.write_text("\n".join(moses(60, skip=3000)) + "\n")

@@ -42,7 +42,7 @@ that learns the search's ``tune_top`` best molecules every ``tune_every`` calls
 (:mod:`molvae.optimize.engines.tune`: the idea of REINVENT's augmented memory and Genetic GFN).
 
 The defaults of :class:`Settings` were chosen on the ``benchmarks/optimize_vs_ga.py`` objectives,
-``graph`` and ``initial`` on PMO's development tasks (``benchmarks/pmo.py``; see the README).
+``graph``, ``initial`` and ``tune`` on PMO's development tasks (``benchmarks/pmo.py``; see the README).
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ class Settings:
     noise: float = 0.1  # noise variance of the surrogate, in units of the scores' variance
     stall: int = 4000  # calls (per group) without a better best before a group's population starts afresh
     graph: bool = True  # also breed with the graph operators (crossover and mutation by RDKit)
-    tune: int = 0  # optimiser steps of decoder fine-tuning on the best molecules, each refresh (0: off)
-    tune_every: int = 500  # calls between refreshes
+    tune: int = 10  # optimiser steps of decoder fine-tuning on the best molecules, each refresh (0: off)
+    tune_every: int = 250  # calls between refreshes
     tune_top: int = 128  # the best this many molecules are what the decoder learns
     tune_lr: float = 1e-3  # its learning rate (Adam)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 
 import click
@@ -47,8 +48,6 @@ def _emit(rows: list[dict], columns: list[str], output: str | None) -> None:
 
 def _refuse_file_names(smiles: tuple[str, ...]) -> None:
     """A SMILES argument that names an existing file and is no SMILES: the user meant ``-i FILE``."""
-    import os
-
     from molvae.chem.molecules import mol_from_smiles
 
     for s in smiles:

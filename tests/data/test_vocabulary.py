@@ -43,3 +43,11 @@ def test_missing_tokens_are_named():
 def test_unencodable_smiles_gives_none():
     assert smiles_to_symbols("C1CC") is None  # an unclosed ring: the docstring promises None
     assert symbols_to_smiles([]) == ""
+
+
+def test_smiles_to_symbols_answers_from_its_cache_with_a_fresh_list():
+    first = smiles_to_symbols("CCO")
+    assert first == ["[C]", "[C]", "[O]"]
+    first.append("[N]")  # a caller that changes its list does not change the next answer
+    assert smiles_to_symbols("CCO") == ["[C]", "[C]", "[O]"]
+    assert smiles_to_symbols("C1CC") is None and smiles_to_symbols("C1CC") is None  # failures are kept too

@@ -193,13 +193,13 @@ class Trainer(TrainerSetup):
         finally:
             self.gen = saved_gen
         s = totals.values()
-        n_val = max(len(self.val_idx), 1)
+        n_val, tokens = len(self.val_idx) or math.nan, s["tokens"] or math.nan  # no validation set: NaN, not 0
         row = {
             "val_recon": s["recon"] / n_val,
             "val_kl": s["kl"] / n_val,
             "val_prop_mse": s["prop"] / n_val,
-            "val_acc": s["correct"] / max(s["tokens"], 1),
-            "val_nll_token": s["recon"] / max(s["tokens"], 1),  # nats per token, end symbol included
+            "val_acc": s["correct"] / tokens,
+            "val_nll_token": s["recon"] / tokens,  # nats per token, end symbol included
         }
         # exact reconstruction: greedy decode of the posterior mean, condition fully given
         k = min(cfg.val_reconstruct, len(self.val_idx))
@@ -395,14 +395,15 @@ class Trainer(TrainerSetup):
             return
         row.update(self.validate())
         self.history.append(row)
-        shown = ("epoch", "val_recon", "val_kl", "val_acc", "val_exact_recon", "sample_validity", "sample_uniqueness")
-        log.info(
-            "epoch %.2f: val recon %.3f, KL %.2f, acc %.3f, exact %.3f, valid %.3f, unique %.3f",
-            *(row[k] for k in shown),
-        )
         # Best by the objective training ends with (reconstruction + final beta * KL) on the
-        # validation set; with no validation set, on the training set.
+        # validation set; with no validation set (fine-tuning), on the training set, as logged.
         part = "val" if len(self.val_idx) else "train"
+        shown = ["epoch", *(f"{part}_{k}" for k in ("recon", "kl", "acc")), "val_exact_recon", "sample_validity"]
+        log.info(
+            f"epoch %.2f: {part} recon %.3f, KL %.2f, acc %.3f, exact %.3f, valid %.3f, unique %.3f",
+            *(row[k] for k in shown),
+            row["sample_uniqueness"],
+        )
         score = row[f"{part}_recon"] + self.cfg.beta * row[f"{part}_kl"]
         if score < self.best or not (self.out / "best.ckpt").is_file():
             self.best = min(score, self.best)

@@ -131,3 +131,16 @@ def test_training_from_python_shows_progress_unless_told_to_be_quiet(tmp_path, m
     assert "epoch 1/1" in capfd.readouterr().err  # plain lines when stderr is not a terminal
     train(moses_file, tmp_path / "quiet", cfg, progress=False)
     assert "epoch 1/1" not in capfd.readouterr().err
+
+
+def test_a_run_without_a_validation_set_logs_training_figures_and_no_zero_validation(tmp_path, moses_file, caplog):
+    # fine-tuning trains on every molecule: its epoch line used to read "val recon 0.000, acc 0.000"
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "val_fraction": 0.0})
+    with caplog.at_level(logging.INFO, logger="molvae.train.loop"):
+        train(moses_file, tmp_path / "run", cfg)
+    line = next(r.getMessage() for r in caplog.records if "recon" in r.getMessage())
+    assert line.startswith("epoch 1.00: train recon ") and "val recon" not in line
+    with open(tmp_path / "run" / "history.csv", newline="") as fh:
+        (row,) = csv.DictReader(fh)
+    assert math.isnan(float(row["val_recon"])) and math.isnan(float(row["val_acc"]))
+    assert float(row["train_recon"]) > 0

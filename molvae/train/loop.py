@@ -398,11 +398,10 @@ class Trainer(TrainerSetup):
         # Best by the objective training ends with (reconstruction + final beta * KL) on the
         # validation set; with no validation set (fine-tuning), on the training set, as logged.
         part = "val" if len(self.val_idx) else "train"
-        shown = ["epoch", *(f"{part}_{k}" for k in ("recon", "kl", "acc")), "val_exact_recon", "sample_validity"]
+        shown = ["epoch", f"{part}_recon", f"{part}_kl", f"{part}_acc", "val_exact_recon", "sample_validity"]
         log.info(
             f"epoch %.2f: {part} recon %.3f, KL %.2f, acc %.3f, exact %.3f, valid %.3f, unique %.3f",
-            *(row[k] for k in shown),
-            row["sample_uniqueness"],
+            *(row[k] for k in [*shown, "sample_uniqueness"]),
         )
         score = row[f"{part}_recon"] + self.cfg.beta * row[f"{part}_kl"]
         if score < self.best or not (self.out / "best.ckpt").is_file():

@@ -48,3 +48,12 @@ def sample_train(n: int, seed: int) -> list[str]:
     if n > len(train):
         raise SystemExit(f"--n {n} is larger than the training set ({len(train)})")
     return random.Random(seed).sample(train, n)
+
+
+def fcd_test(smiles: list[str], jobs: int) -> float:
+    """FCD of ``smiles`` (valid ones) to the MOSES test set, ChemNet on the CPU with ``jobs`` processes."""
+    from molvae.evaluate.metrics import chemnet, reference_stats
+
+    ref = reference_stats(None)
+    acts = chemnet.activations(smiles, "cpu", False, jobs)
+    return chemnet.frechet_distance(*chemnet.statistics(acts), ref.fcd_mu, ref.fcd_sigma)

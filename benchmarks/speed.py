@@ -48,6 +48,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import machine  # noqa: E402
 
+from molvae.runtime.device import cpu_has_bf16, resolve_precision  # noqa: E402
+
 DATA = ROOT / "data" / "moses" / "train_20k.csv.gz"
 MOSES_TRAIN_SIZE = 1_584_663
 ARCHS = {
@@ -59,13 +61,6 @@ ARCHS = {
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:
-        return False
 
 
 # --------------------------------------------------------------------------- training
@@ -335,6 +330,12 @@ def main() -> int:
         help="only the end-to-end generate figures (speed-up over one core, fewer property columns), "
         "with --model or the shipped model",
     )
+    ap.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="decoder precision of the end-to-end generate (--generate-only): as `molvae generate --precision`",
+    )
     args = ap.parse_args()
 
     import logging
@@ -407,7 +408,7 @@ def main() -> int:
                         unit="mol/s",
                         note=f"{which}, batch {batch}, mean {mean_len:.1f} SELFIES tokens",
                     )
-                model.codec.sample_dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+                model.codec.sample_dtype = resolve_precision("auto", dev)  # what generate uses by default
                 n = args.e2e_n or (
                     (50000 if args.quick else 200000) if dev.type == "cuda" else (4000 if args.quick else 20000)
                 )
@@ -451,8 +452,10 @@ def main() -> int:
 def generate_only(args) -> int:
     from molvae import MolVAE
 
-    model = MolVAE.load(args.model, device="cpu") if args.model else MolVAE.pretrained(device="cpu")
-    print(f"model: {model.source}; machine load before: {os.getloadavg()[0]:.2f}", flush=True)
+    kw = {"device": "cpu", "precision": args.precision}
+    model = MolVAE.load(args.model, **kw) if args.model else MolVAE.pretrained(**kw)
+    print(f"model: {model.source}; decoder precision {args.precision} = {model.codec.sample_dtype}", flush=True)
+    print(f"machine load before: {os.getloadavg()[0]:.2f}", flush=True)
     results: list[dict] = []
 
     def report(**row) -> None:

@@ -70,6 +70,15 @@ TEMPERATURE = click.FloatRange(min=0.0)
 
 
 def device_option(f: Callable) -> Callable:
+    """``--device`` and ``--precision``: the command takes both as ``device`` and ``precision``."""
+    f = click.option(
+        "--precision",
+        type=click.Choice(["auto", "fp32", "bf16"]),
+        default="auto",
+        show_default=True,
+        help="Precision of the decoder's matrix products: auto = bf16 on a GPU or on a CPU with native bf16 "
+        "instructions (2-3x faster), else fp32. The same seed gives the same molecules at the same precision.",
+    )(f)
     return click.option(
         "--device",
         default="auto",
@@ -88,15 +97,15 @@ def smiles_column_option(f: Callable) -> Callable:
     )(f)
 
 
-def load_model(path: str | None, device: str = "auto"):
+def load_model(path: str | None, device: str = "auto", precision: str = "auto"):
     """The model at ``path``, or the shipped pretrained model when ``path`` is None."""
     from molvae import MolVAE
 
     if path is None or path == "pretrained":
-        return MolVAE.pretrained(device=device)
+        return MolVAE.pretrained(device=device, precision=precision)
     if not os.path.exists(path):
         raise MissingFileError(f"no such model: {path} (a .ckpt file, a run folder, or 'pretrained')")
-    return MolVAE.load(path, device=device)
+    return MolVAE.load(path, device=device, precision=precision)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -105,6 +105,7 @@ def generate(
     image,
     columns,
     device,
+    precision,
     jobs,
 ) -> None:
     """Sample N molecules and write them with their properties and a `novel` flag.
@@ -134,7 +135,7 @@ def generate(
         names = [] if columns.strip().lower() == "none" else resolve(columns)
     from molvae.generate.stream import GenerationInterrupted
 
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, precision)
     stopped = None
     try:
         res = model.generate_to_file(

@@ -70,7 +70,7 @@ def _refuse_file_names(smiles: tuple[str, ...]) -> None:
 @flatten_option
 @device_option
 @handle_errors
-def encode(model_path, smiles, input_path, smiles_column, output, flatten, device) -> None:
+def encode(model_path, smiles, input_path, smiles_column, output, flatten, device, precision) -> None:
     """Encode molecules to latent vectors (posterior means) in a .npy file.
 
     Row i of OUTPUT belongs to row i of OUTPUT's .index.csv (input line, SMILES, and the SMILES
@@ -93,7 +93,7 @@ def encode(model_path, smiles, input_path, smiles_column, output, flatten, devic
     records = list(iter_smiles(input_path, smiles_column)) if input_path else list(enumerate(smiles, start=1))
     if not records:
         raise click.UsageError("no molecules to encode")
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, precision)
     enc = model.encode_batch([s for _, s in records], flatten=flatten)
     if enc.indices:  # a run that encodes nothing leaves no .npy and no index
         np.save(output, enc.z)
@@ -131,7 +131,7 @@ def encode(model_path, smiles, input_path, smiles_column, output, flatten, devic
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file; stdout when omitted.")
 @device_option
 @handle_errors
-def decode(model_path, latents, conditions, temperature, seed, output, device) -> None:
+def decode(model_path, latents, conditions, temperature, seed, output, device, precision) -> None:
     """Decode latent vectors (.npy, shape [n, latent_dim]) to molecules.
 
     Rows that do not decode to a valid molecule are written with an empty SMILES and
@@ -146,7 +146,7 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
         z = np.load(latents, allow_pickle=False)
     except ValueError as exc:
         raise click.UsageError(f"{latents}: not a plain .npy array ({exc})") from None
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, precision)
     smiles = model.decode(z, condition=parse_conditions(conditions), temperature=temperature, seed=seed)
     rows = _rows(smiles, model.property_names, "row")
     _emit(rows, ["row", "valid", *model.property_names], output)
@@ -164,7 +164,7 @@ def decode(model_path, latents, conditions, temperature, seed, output, device) -
 @flatten_option
 @device_option
 @handle_errors
-def interpolate(model_path, a, b, steps, output, flatten, device) -> None:
+def interpolate(model_path, a, b, steps, output, flatten, device, precision) -> None:
     """Molecules on the latent line from molecule A to molecule B.
 
     \b
@@ -173,7 +173,7 @@ def interpolate(model_path, a, b, steps, output, flatten, device) -> None:
     """
     if steps < 2:
         raise click.BadParameter("needs at least 2", param_hint="--steps")
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, precision)
     smiles = model.interpolate(a, b, steps, flatten=flatten)
     rows = _rows(smiles, model.property_names, "step")
     _emit(rows, ["step", "valid", *model.property_names], output)

@@ -235,6 +235,7 @@ def optimize(
     top,
     image,
     device,
+    precision,
     quiet,
     **search,
 ) -> None:
@@ -282,7 +283,7 @@ def optimize(
         search={k: v for k, v in search.items() if v is not None},
     )
 
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, precision)
     if file_seeds:
         usable = _usable_seeds(model, file_seeds, starts_file, output, flatten)
         objective = dataclasses.replace(objective, seeds=(*starts, *usable))

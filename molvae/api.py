@@ -49,13 +49,19 @@ class MolVAE:
     returned as ``None`` so that outputs line up with inputs.
     """
 
-    def __init__(self, record: checkpoint.ModelRecord | dict[str, Any], device: str | torch.device = "cpu"):
-        """A model from a :class:`~molvae.nn.checkpoint.ModelRecord` (or a checkpoint payload dict)."""
+    def __init__(
+        self,
+        record: checkpoint.ModelRecord | dict[str, Any],
+        device: str | torch.device = "cpu",
+        precision: str = "auto",
+    ):
+        """A model from a :class:`~molvae.nn.checkpoint.ModelRecord` (or a checkpoint payload dict);
+        ``precision`` as in :meth:`load`."""
         warn_if_openmp_spins()
         if not isinstance(record, checkpoint.ModelRecord):
             record = checkpoint.ModelRecord.from_payload(record)
         #: the network, vocabulary, scaler and device: what generation and search work through
-        self.codec = LatentCodec(record, device)
+        self.codec = LatentCodec(record, device, precision)
         self.source = "(in memory)"  # where the model was loaded from, for reports
         self.train_config: dict[str, Any] = record.train_config
         self.data_hash: str = record.data_hash
@@ -82,24 +88,27 @@ class MolVAE:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> MolVAE:
+    def load(cls, path: str | Path, device: str = "auto", precision: str = "auto") -> MolVAE:
         """Load a checkpoint file or run folder. Raises :class:`~molvae.errors.CheckpointError`.
 
-        ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
+        ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``. ``precision``
+        is that of the decoder's matrix products when it samples or decodes: ``"auto"`` (bf16 on a
+        GPU or on a CPU with native bf16 instructions, else float32), ``"fp32"`` or ``"bf16"``.
+        The same seed gives the same molecules at the same precision.
         """
-        model = cls(checkpoint.ModelRecord.read(path), resolve_device(device))
+        model = cls(checkpoint.ModelRecord.read(path), resolve_device(device), precision)
         model.source = str(path)
         return model
 
     @classmethod
-    def pretrained(cls, device: str = "auto") -> MolVAE:
+    def pretrained(cls, device: str = "auto", precision: str = "auto") -> MolVAE:
         """The model that ships with molvae: trained on MOSES, conditioned on logp, qed, sa, mw
         and tpsa. Needs no network; see ``molvae/pretrained/MODEL_CARD.md`` for what it can do.
 
         >>> model = MolVAE.pretrained()                    # doctest: +SKIP
         >>> model.sample(2, condition={"qed": 0.9}, seed=0)  # doctest: +SKIP
         """
-        model = cls.load(checkpoint.pretrained_path(), device=device)
+        model = cls.load(checkpoint.pretrained_path(), device=device, precision=precision)
         model.source = f"the shipped model {checkpoint.PRETRAINED_NAME}"
         return model
 

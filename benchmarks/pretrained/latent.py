@@ -46,6 +46,7 @@ def main() -> None:
         metavar="N",
         help="FCD/Test of decoded posterior draws of N training molecules",
     )
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="decoder precision")
     args = ap.parse_args()
 
     import torch
@@ -60,12 +61,16 @@ def main() -> None:
     held = [smi for _, smi in itertools.islice(iter_smiles(MOSES_HELDOUT), args.n)]
     for path in args.model:
         t = time.time()
-        model = MolVAE.pretrained(device="cpu") if path == "pretrained" else MolVAE.load(path, device="cpu")
+        kw = {"device": "cpu", "precision": args.precision}
+        model = MolVAE.pretrained(**kw) if path == "pretrained" else MolVAE.load(path, **kw)
         rec = reconstruction(model.codec, held)
         lat = latent_usage(rec["_mu"], rec["_logvar"])
         agg = lat["aggregate"]
         mae = property_head_error(model.codec, rec["_mu"], rec["_props"])
-        print(f"\n{path} ({rec['n']} test molecules, {time.time() - t:.0f} s, load {os.getloadavg()[0]:.1f})")
+        print(
+            f"\n{path} ({rec['n']} test molecules, decoder {model.codec.sample_dtype}, "
+            f"{time.time() - t:.0f} s, load {os.getloadavg()[0]:.1f})"
+        )
         print(f"  exact reconstruction {rec['exact']:.4f}, token accuracy {rec['token_accuracy']:.4f}")
         print(
             f"  KL to the prior {lat['kl_total']:.2f} nats, active units {lat['active_units']} of {lat['latent_dim']}"
@@ -85,19 +90,13 @@ def main() -> None:
 def posterior_fcd(model, n: int, temperatures=(1.0, 0.2)) -> dict[float, float]:
     """FCD/Test of one decode (unconditioned, seed 0) of one posterior draw of each of ``n`` random
     MOSES training molecules, at each temperature."""
-    from _common import sample_train
+    from _common import fcd_test, sample_train
 
-    from molvae.evaluate.metrics import chemnet, reference_stats
     from molvae.train.prior import aggregate_posterior_draws
 
     z = aggregate_posterior_draws(model.codec, sample_train(n, 0), seed=0)
-    ref = reference_stats(None)
-    out = {}
-    for temperature in temperatures:
-        valid = [s for s in model.decode(z, temperature=temperature, seed=0) if s]
-        acts = chemnet.activations(valid, "cpu", False, os.cpu_count() or 1)
-        out[temperature] = chemnet.frechet_distance(*chemnet.statistics(acts), ref.fcd_mu, ref.fcd_sigma)
-    return out
+    jobs = os.cpu_count() or 1
+    return {t: fcd_test([s for s in model.decode(z, temperature=t, seed=0) if s], jobs) for t in temperatures}
 
 
 if __name__ == "__main__":

@@ -84,14 +84,6 @@ FIELDS = ["chunk", "train_minutes", "cpu_hours", "epoch", "val_nll_token", "val_
           "sample_validity", "fcd_t1", "params"]  # fmt: skip
 
 
-def has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def toml_text(d: dict) -> str:
     from molvae.io.tomlfile import toml_value
 
@@ -105,28 +97,31 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def fcd_t1(ckpt: Path, n: int, jobs: int, temperature: float = 1.0) -> float:
+def fcd_t1(ckpt: Path, n: int, jobs: int, temperature: float = 1.0, precision: str = "auto") -> float:
     """FCD/Test of ``n`` prior samples at ``temperature`` (default 1; seed 0)."""
-    from molvae import MolVAE
-    from molvae.evaluate.metrics import chemnet, reference_stats
+    from _common import fcd_test
 
-    model = MolVAE.load(ckpt, device="cpu")
-    valid = [s for s in model.sample(n, temperature=temperature, seed=0, n_jobs=jobs) if s]
-    acts = chemnet.activations(valid, "cpu", False, jobs)
-    ref = reference_stats(None)
-    return chemnet.frechet_distance(*chemnet.statistics(acts), ref.fcd_mu, ref.fcd_sigma)
+    from molvae import MolVAE
+
+    model = MolVAE.load(ckpt, device="cpu", precision=precision)
+    return fcd_test([s for s in model.sample(n, temperature=temperature, seed=0, n_jobs=jobs) if s], jobs)
 
 
 def cmd_train(args) -> None:
     import torch
 
     from molvae.nn import checkpoint
+    from molvae.runtime.device import cpu_has_bf16
 
     run = Path(args.root) / args.size
     run.mkdir(parents=True, exist_ok=True)
     table = run / "scaling.csv"
     rows = read_rows(table)
-    settings = {**SETTINGS, **SIZES[args.size], "cpu_bf16": has_bf16() if args.bf16 == "auto" else args.bf16 == "on"}
+    settings = {
+        **SETTINGS,
+        **SIZES[args.size],
+        "cpu_bf16": cpu_has_bf16() if args.bf16 == "auto" else args.bf16 == "on",
+    }
     build = [sys.executable, str(HERE / "build.py"), "train", "--n", "250000", "--seed", "1", "--run", str(run),
              "--quiet"]  # fmt: skip
     cfg = run / "settings.toml"
@@ -303,9 +298,10 @@ def cmd_fcd(args) -> None:
         raise SystemExit("fcd needs --model (a .ckpt or a run folder)")
     for t in (float(x) for x in args.temperatures.split(",")):
         t0 = time.time()
-        value = fcd_t1(Path(args.model), args.fcd_n, args.jobs, temperature=t)
+        value = fcd_t1(Path(args.model), args.fcd_n, args.jobs, temperature=t, precision=args.precision)
         print(
-            f"{args.model}: FCD/Test {value:.4f} at temperature {t:g} ({args.fcd_n} samples, seed 0; {time.time() - t0:.0f} s)"
+            f"{args.model}: FCD/Test {value:.4f} at temperature {t:g} ({args.fcd_n} samples, seed 0, "
+            f"precision {args.precision}; {time.time() - t0:.0f} s)"
         )
 
 
@@ -321,7 +317,8 @@ def main() -> None:
     ap.add_argument("--fcd-chunks", default="2,5", help="chunks after which FCD is measured")
     ap.add_argument("--fcd-n", type=int, default=10000)
     ap.add_argument("--jobs", type=int, default=2, help="processes for sampling checks and ChemNet")
-    ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto", help="train: bf16 autocast")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="fcd: decoder precision")
     ap.add_argument("--budget-hours", type=float, default=15.0, help="report: extrapolate to this many CPU-hours")
     ap.add_argument("--fit-points", type=int, default=4, help="report: fit the last this many points")
     ap.add_argument("--card", action="store_true", help="report: keep the tables and rewrite the model card's block")

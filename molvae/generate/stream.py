@@ -32,6 +32,10 @@ from molvae.runtime.signals import StopSignals
 
 log = logging.getLogger(__name__)
 
+#: molecules sampled at once on a CPU: the decoder's per-step state (a few MB) stays in cache; with
+#: the large decoder in bf16, 1,024 rows sample 20-35% faster than 4,096 (float32: no difference)
+CPU_BATCH = 1024
+
 Condition = Mapping[str, float]
 
 
@@ -55,7 +59,7 @@ class SampleOptions(TypedDict, total=False):
     - ``flatten``: an ``around`` or scaffold seed molecule whose stereo or charges the model has
       no tokens for is used without them (charges neutralised where RDKit can), with a warning
       (default True; False makes it an error).
-    - ``batch_size``: molecules sampled at once on the model (default 4096 on a CPU, 32768 on a GPU).
+    - ``batch_size``: molecules sampled at once on the model (default 1024 on a CPU, 32768 on a GPU).
     - ``n_jobs``: worker processes for the RDKit checks of large requests (default: all cores).
     - ``scaffold``: SMILES or SMARTS of a core every molecule must contain (RDKit substructure
       match); sampling then goes around encodings of molecules that contain it (see
@@ -221,7 +225,7 @@ def stream_checked(codec: LatentCodec, spec: StreamSpec) -> Iterator[CheckedChun
     memory stays bounded. Without an explicit ``n_jobs``, fewer than ``POOL_ABOVE`` ``expected``
     molecules are checked in this process (a pool would cost more than it saves).
     """
-    bs = spec.batch_size or (32768 if codec.device.type == "cuda" else 4096)
+    bs = spec.batch_size or (32768 if codec.device.type == "cuda" else CPU_BATCH)
     jobs = resolve_jobs(spec.n_jobs) if spec.n_jobs is not None or spec.expected >= POOL_ABOVE else 1
     id_dtype = torch.uint8 if len(codec.vocab) < 256 else torch.int16
     g, center = spec.generator, spec.center

@@ -20,6 +20,7 @@ from molvae.data.dataset import prepare_molecule
 from molvae.errors import BadInputError, MoleculeInputError
 from molvae.nn.checkpoint import ModelRecord, contains_hashes
 from molvae.nn.model import make_condition
+from molvae.runtime.device import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class LatentCodec:
     >>> [c.smiles for c in codec.decode_latents(torch.from_numpy(z), cond)]  # doctest: +SKIP
     """
 
-    def __init__(self, record: ModelRecord, device: str | torch.device = "cpu"):
+    def __init__(self, record: ModelRecord, device: str | torch.device = "cpu", precision: str = "auto"):
         self.device = torch.device(device)
         self.config = record.model_config
         self.vocab = record.vocab
@@ -92,8 +93,9 @@ class LatentCodec:
         self.model = record.build_model(self.device)
         #: which tokens may start a molecule (atoms): the decoder's mask for its first step
         self.first_allowed = torch.tensor(self.vocab.atom_mask(), device=self.device)
-        #: precision of the decoder's matrix products when sampling: bf16 on a GPU, float32 on a CPU
-        self.sample_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        #: precision of the decoder's matrix products when sampling and decoding (``precision``:
+        #: auto = bf16 on a GPU or a CPU with native bf16, else float32; see resolve_precision)
+        self.sample_dtype = resolve_precision(precision, self.device)
         #: the density prior samples come from: fitted to the training encodings, or None for N(0, I)
         self.prior = record.prior
 

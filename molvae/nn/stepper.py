@@ -15,6 +15,14 @@ class Stepper:
     split into a per-token table (``[V, 3H]``, computed once) and the z/condition part (``[B, 3H]``,
     computed once per sequence), so a step costs one table lookup and the recurrent products.
     Gate order and formulas are those of :class:`torch.nn.GRU`.
+
+    With a lower ``dtype`` (bf16) the matrix products run in it and everything else in float32:
+    each layer's new state is cast once, and that copy serves as the next layer's input now and
+    as this layer's recurrent input at the next step; each layer's recurrent product is one
+    matrix product (r, z and n parts at once); the float32 sums take the bf16 products as they
+    are (type promotion, no cast copies). The output projection stays float32: with a vocabulary
+    of a few dozen tokens it costs about 1% of a step, and the logits are not rounded to bf16.
+    ``benchmarks/pretrained/precision.py`` measures how far the two precisions' distributions are.
     """
 
     def __init__(self, dec: Any, z: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype | None):
@@ -36,6 +44,13 @@ class Stepper:
         self.w_ih: list[Any] = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
         self.b_ih: list[Any] = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
         self.w_out, self.b_out = cast(dec.out.weight), dec.out.bias.float()
+        self.low = self.dtype != torch.float32
+        if self.low:  # r and z parts of the recurrent bias folded into the input bias of layers > 0
+            for i in range(1, gru.num_layers):
+                self.b_ih[i] = self.b_ih[i].clone()
+                self.b_ih[i][: 2 * hs] += self.b_hh[i][: 2 * hs]
+            self.hidden_low = [h.to(self.dtype) for h in self.hidden]
+            self.w_out_exact = dec.out.weight.detach().float().t()
 
     def _mm_add(self, base: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """``base + x @ w`` in float32, the product in ``self.dtype``."""
@@ -45,6 +60,8 @@ class Stepper:
 
     def __call__(self, token: torch.Tensor) -> torch.Tensor:
         """Float32 logits [B, V] of the next token after ``token`` [B]; advances the state."""
+        if self.low:
+            return self._low_step(token)
         hs = self.h_size
         x: Any = None
         for i, h in enumerate(self.hidden):
@@ -61,7 +78,26 @@ class Stepper:
             self.hidden[i] = x = n.lerp_(h, rz[:, hs:])  # (1 - u) * n + u * h, in n's memory
         return self._mm_add(self.b_out, x, self.w_out)
 
+    def _low_step(self, token: torch.Tensor) -> torch.Tensor:
+        """:meth:`__call__` with the matrix products in ``self.dtype`` (see the class)."""
+        hs = self.h_size
+        x_low: Any = None
+        for i, h in enumerate(self.hidden):
+            gh = self.hidden_low[i] @ self.w_hh[i]  # [B, 3H]: the r, z and n recurrent products
+            if i == 0:
+                gi = self.token_gates.index_select(0, token).add_(self.side_gates)
+            else:
+                gi = torch.add(self.b_ih[i], x_low @ self.w_ih[i])  # float32; r/z parts hold b_hh
+            rz = gi[:, : 2 * hs].add_(gh[:, : 2 * hs]).sigmoid_()
+            gh_n = torch.add(self.b_hh[i][2 * hs :], gh[:, 2 * hs :])
+            n = torch.addcmul(gi[:, 2 * hs :], rz[:, :hs], gh_n).tanh_()
+            self.hidden[i] = n.lerp_(h, rz[:, hs:])
+            self.hidden_low[i] = x_low = self.hidden[i].to(self.dtype)
+        return torch.addmm(self.b_out, self.hidden[-1], self.w_out_exact)  # [H, V] with V ~ 30: cheap in float32
+
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the rows ``keep`` of the batch."""
         self.side_gates = self.side_gates[keep]
         self.hidden = [h[keep] for h in self.hidden]
+        if self.low:
+            self.hidden_low = [h[keep] for h in self.hidden_low]

@@ -42,3 +42,14 @@ def test_interpolate_between_stereo_molecules(tmp_path):
     res = run("interpolate", SITAGLIPTIN, "C[C@H](N)Cc1ccccc1", "--steps", 3)
     assert res.exit_code == 0, res.output
     assert len(res.stdout.strip().splitlines()) == 4  # header and 3 steps
+
+
+def test_decode_takes_a_precision_and_refuses_an_unknown_one(tmp_path):
+    z = tmp_path / "z.npy"
+    np.save(z, np.zeros((2, 48), dtype=np.float32))
+    out = tmp_path / "d.csv"
+    res = run("decode", z, "--precision", "fp32", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert len(out.read_text().splitlines()) == 3
+    res = CliRunner().invoke(cli, ["decode", str(z), "--precision", "fp16"])
+    assert res.exit_code == 2 and "fp16" in res.output

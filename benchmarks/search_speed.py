@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--method", default="ga")
     ap.add_argument("--model", default=None, help="a checkpoint (default: the shipped model)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="decoder precision")
     ap.add_argument("--profile", default=None, help="write cProfile statistics of the first seed here")
     args = ap.parse_args()
 
@@ -61,7 +62,8 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = MolVAE.load(args.model, device="cpu") if args.model else MolVAE.pretrained(device="cpu")
+    kw = {"device": "cpu", "precision": args.precision}
+    model = MolVAE.load(args.model, **kw) if args.model else MolVAE.pretrained(**kw)
     objective = as_objective(args.objective)
     print(machine())
     print(

@@ -43,6 +43,14 @@ from molvae_cli.common import (
     "lowers the error for every property, 0.5 more for logP, QED and TPSA; the README has the figures). "
     "Sampling takes about twice as long.",
 )
+@click.option(
+    "--prior-draws",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="With --condition: each molecule's latent point is the one of this many prior draws whose "
+    "property-head prediction is nearest the request (1: a plain prior draw).",
+)
 @click.option("--seed", type=int, default=None, help="Random seed for reproducible output.")
 @click.option("--unique", is_flag=True, help="Remove duplicates and sample until N unique valid molecules.")
 @click.option("--around", metavar="SMILES", default=None, help="Sample near this molecule.")
@@ -93,6 +101,7 @@ def generate(
     conditions,
     temperature,
     guidance,
+    prior_draws,
     seed,
     unique,
     around,
@@ -144,6 +153,7 @@ def generate(
             condition=condition,
             temperature=temperature,
             guidance=guidance,
+            prior_draws=prior_draws,
             seed=seed,
             unique=unique,
             around=around,

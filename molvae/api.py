@@ -201,6 +201,7 @@ class MolVAE:
         seed: int | None = None,
         n_jobs: int | None = None,
         guidance: float = 0.0,
+        prior_draws: int = generation.PRIOR_DRAWS,
     ) -> list[str | None]:
         """Sample ``n`` molecules from the prior at the requested properties.
 
@@ -209,13 +210,15 @@ class MolVAE:
         sample whose hydrogens the check restored is returned as the molecule it now is). Use
         :meth:`generate` for properties, novelty, de-duplication and the count of those repairs. Large requests are checked
         by ``n_jobs`` worker processes (default: all cores) while sampling goes on. ``guidance``:
-        classifier-free guidance on the condition (see :class:`~molvae.generate.stream.SampleOptions`).
+        classifier-free guidance on the condition, and ``prior_draws`` (see
+        :class:`~molvae.generate.stream.SampleOptions`).
 
         >>> model.sample(2, condition={"logp": 3.0}, seed=1)  # doctest: +SKIP
         ['Cc1ccc(NC(=O)c2ccco2)cc1C', 'CCN(CC)C(=O)c1ccc(Cl)cc1']
         """
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
+        generation.check_prior_draws(prior_draws)
         out: list[str | None] = []
         codec = self.codec
         stream = generation.StreamSpec(
@@ -226,6 +229,7 @@ class MolVAE:
             n_jobs=n_jobs,
             expected=n,
             guidance=guidance,
+            prior_draws=prior_draws,
         )
         for part in generation.stream_checked(codec, stream):
             out.extend(part.smiles)

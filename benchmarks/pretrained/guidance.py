@@ -1,8 +1,11 @@
-"""Condition control with classifier-free guidance: how closely samples follow a requested property.
+"""Condition control with classifier-free guidance and prior draws: how closely samples follow a requested property.
 
-    python benchmarks/pretrained/guidance.py [--model pretrained] [--n 200] [--weights 0,0.5,1,2] [--temperature T]
+    python benchmarks/pretrained/guidance.py [--model pretrained] [--n 200] [--weights 0,0.5,1,2] [--draws 16]
+                                             [--temperature T]
 
-For each conditioning property and each guidance weight w, the card's condition sweep
+For each conditioning property, each number of prior draws K (``--draws``: each molecule's latent
+point is the one of K prior draws whose property-head prediction is nearest the request; 1 = a
+plain draw; ``molvae generate --prior-draws K``) and each guidance weight w, the card's condition sweep
 (:func:`molvae.evaluate.diagnostics.condition_control`): nine requested values spread over the
 property's 5th-95th training percentiles, ``n`` prior samples each (seed 0, the other properties
 free), at the model's default temperature unless ``--temperature`` is given. One line per property
@@ -30,12 +33,14 @@ def main() -> int:
     ap.add_argument("--model", default="pretrained", help="'pretrained', a .ckpt or a run folder")
     ap.add_argument("--n", type=int, default=200, help="samples per requested value (nine values per property)")
     ap.add_argument("--weights", default="0,0.5,1,2", help="comma-separated guidance weights")
+    ap.add_argument("--draws", default="16", help="comma-separated prior draws per molecule (1: plain prior draws)")
     ap.add_argument("--temperature", type=float, default=None, help="decoder temperature (default: the model's)")
     ap.add_argument("--properties", default=None, help="comma-separated properties (default: the model's)")
     args = ap.parse_args()
     weights = [float(w) for w in args.weights.split(",")]
-    if args.n <= 0 or any(not 0 <= w < float("inf") for w in weights):
-        raise SystemExit("--n must be positive and the weights non-negative numbers")
+    draws = [int(k) for k in args.draws.split(",")]
+    if args.n <= 0 or any(not 0 <= w < float("inf") for w in weights) or min(draws) < 1:
+        raise SystemExit("--n and the draws must be positive, the weights non-negative numbers")
 
     from molvae import MolVAE
     from molvae.evaluate.diagnostics import condition_control
@@ -47,19 +52,20 @@ def main() -> int:
     print(
         f"model {args.model}; temperature {temperature:g}; 9 requested values x {args.n} samples per property, seed 0"
     )
-    print(f"{'property':>9} {'w':>5} {'MAE':>9} {'within tol':>11} {'validity':>9}  seconds")
+    print(f"{'property':>9} {'K':>4} {'w':>5} {'MAE':>9} {'within tol':>11} {'validity':>9}  seconds")
     for name in names:
-        for w in weights:
-            t0 = time.time()
-            c = condition_control(
-                model.codec, n_per_value=args.n, properties=[name], temperature=temperature, guidance=w
-            )
-            r = c[name]
-            print(
-                f"{name:>9} {w:>5g} {r['mae']:>9.4f} {100 * r['within_tolerance']:>9.1f} % {r['validity']:>9.3f}"
-                f"  {time.time() - t0:.0f}",
-                flush=True,
-            )
+        for k in draws:
+            for w in weights:
+                t0 = time.time()
+                c = condition_control(
+                    model.codec, args.n, properties=[name], temperature=temperature, guidance=w, prior_draws=k
+                )
+                r = c[name]
+                print(
+                    f"{name:>9} {k:>4} {w:>5g} {r['mae']:>9.4f} {100 * r['within_tolerance']:>9.1f} % "
+                    f"{r['validity']:>9.3f}  {time.time() - t0:.0f}",
+                    flush=True,
+                )
     return 0
 
 

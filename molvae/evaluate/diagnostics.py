@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molvae.generate.stream import GenerationRequest, collect, generate_chunks
+from molvae.generate.stream import PRIOR_DRAWS, GenerationRequest, collect, generate_chunks
 from molvae.nn.model import ConditionalVAE, gaussian_kl
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,11 +135,13 @@ def condition_control(
     properties: Sequence[str] | None = None,
     temperature: float | None = None,
     guidance: float = 0.0,
+    prior_draws: int = PRIOR_DRAWS,
 ) -> dict[str, Any]:
     """For each conditioning property: requested values spread over its 5th–95th training
     percentiles, ``n_per_value`` samples each (other properties free, decoder ``temperature``,
-    default the model's; classifier-free ``guidance``, default none); measured MAE, share within
-    tolerance, and per-value mean/std of the measured property (for sweep plots).
+    default the model's; classifier-free ``guidance``, default none; ``prior_draws`` as in
+    generation); measured MAE, share within tolerance, and per-value mean/std of the measured
+    property (for sweep plots).
     """
     out: dict[str, Any] = {}
     for name in properties or codec.property_names:
@@ -150,7 +152,12 @@ def condition_control(
         n_valid = n_total = 0
         for k, value in enumerate(np.linspace(lo, hi, n_values)):
             req = GenerationRequest(
-                n_per_value, condition={name: float(value)}, seed=seed + k, temperature=temperature, guidance=guidance
+                n_per_value,
+                condition={name: float(value)},
+                seed=seed + k,
+                temperature=temperature,
+                guidance=guidance,
+                prior_draws=prior_draws,
             )
             gen = collect(generate_chunks(codec, req))
             got = np.array([m.properties[name] for m in gen.molecules], dtype=np.float64)

@@ -35,8 +35,17 @@ log = logging.getLogger(__name__)
 #: molecules sampled at once on a CPU: the decoder's per-step state (a few MB) stays in cache; with
 #: the large decoder in bf16, 1,024 rows sample 20-35% faster than 4,096 (float32: no difference)
 CPU_BATCH = 1024
+#: prior draws per conditioned molecule (see SampleOptions): condition errors fell by 4-18% at
+#: 16 on two models; 64 and 256 gained nothing more (the property head's accuracy is the limit)
+PRIOR_DRAWS = 16
 
 Condition = Mapping[str, float]
+
+
+def check_prior_draws(k: object) -> None:
+    """``prior_draws`` must be a whole number >= 1 (:class:`BadInputError` otherwise)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise BadInputError(f"prior_draws must be a whole number >= 1, got {k!r}")
 
 
 class SampleOptions(TypedDict, total=False):
@@ -49,6 +58,10 @@ class SampleOptions(TypedDict, total=False):
       step's logits are pushed away from those with no property given, by this factor, so that
       molecules follow the requested values more closely (the README gives the errors measured
       on the shipped model at 0.25, 0.5 and 1; sampling costs twice as much).
+    - ``prior_draws``: with a ``condition``, each molecule's latent point is the one of this many
+      prior draws whose property-head prediction is nearest the requested values (default 16;
+      1 = a plain prior draw). Molecules then follow the condition more closely (the README gives
+      the errors), at no measurable cost. Without a condition, or with ``around``, it does nothing.
     - ``seed``: random seed for reproducible samples (the same ``seed`` and ``batch_size`` give
       the same molecules whatever ``n_jobs`` is).
     - ``unique``: drop duplicates (by 64-bit hashes of the canonical SMILES) and keep sampling
@@ -73,6 +86,7 @@ class SampleOptions(TypedDict, total=False):
     condition: Condition | None
     temperature: float | None
     guidance: float
+    prior_draws: int
     seed: int | None
     unique: bool
     around: str | None
@@ -93,6 +107,7 @@ class GenerationRequest:
     condition: Condition | None = None
     temperature: float | None = None  # None: the model's default_temperature
     guidance: float = 0.0  # classifier-free guidance on the condition (0: none)
+    prior_draws: int = PRIOR_DRAWS  # prior points per molecule, the nearest to the condition kept
     seed: int | None = None
     unique: bool = False
     around: str | None = None
@@ -109,6 +124,7 @@ class GenerationRequest:
         if self.n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {self.n}")
         check_sampling_setting("guidance", self.guidance, "none")
+        check_prior_draws(self.prior_draws)
         if self.properties is not None:
             from molvae.chem.properties import resolve
 
@@ -209,6 +225,7 @@ class StreamSpec:
     generator: torch.Generator
     condition: Condition | None = None
     guidance: float = 0.0
+    prior_draws: int = 1
     center: torch.Tensor | None = None
     radius: float = 0.0
     properties: Sequence[str] = ()
@@ -237,9 +254,11 @@ def stream_checked(codec: LatentCodec, spec: StreamSpec) -> Iterator[CheckedChun
         produced, size = 0, min(bs, CHUNK)  # small first batches: the workers start at once
         while (m := min(size, spec.wanted(produced))) > 0:
             with torch_threads(threads):
-                noise = torch.randn((m, codec.latent_dim), generator=g, device=codec.device)
-                z = center + spec.radius * noise if center is not None else codec.prior_latents(noise, g)
                 cond = codec.condition_tensor(spec.condition, m, warn=produced == 0)
+                if center is not None:
+                    z = center + spec.radius * torch.randn((m, codec.latent_dim), generator=g, device=codec.device)
+                else:
+                    z = codec.conditioned_prior_latents(m, cond, spec.prior_draws, g)
                 ids = codec.model.generate(
                     z,
                     cond,
@@ -285,6 +304,7 @@ def generate_chunks(codec: LatentCodec, req: GenerationRequest) -> Iterator[Gene
         generator=g,
         condition=condition,
         guidance=req.guidance,
+        prior_draws=req.prior_draws,
         center=center,
         radius=req.radius,
         properties=names,

@@ -99,29 +99,37 @@ class Run:
 
 
 # ------------------------------------------------------------------ running
-_MODELS: dict[str | None, Any] = {}  # one model per worker process
+_MODELS: dict[tuple[str | None, str], Any] = {}  # one model per worker process
 
 
-def _model(path: str | None) -> Any:
-    if path not in _MODELS:
+def _model(path: str | None, precision: str) -> Any:
+    if (path, precision) not in _MODELS:
         import torch
 
         from molvae import MolVAE
 
         torch.set_num_threads(1)
-        _MODELS[path] = MolVAE.load(path, device="cpu") if path else MolVAE.pretrained(device="cpu")
-    return _MODELS[path]
+        kw = {"device": "cpu", "precision": precision}
+        _MODELS[path, precision] = MolVAE.load(path, **kw) if path else MolVAE.pretrained(**kw)
+    return _MODELS[path, precision]
 
 
 def run_molvae(
-    task: str, budget: int, seed: int, model: str | None, search: str, guards: bool, changes: dict[str, Any]
+    task: str,
+    budget: int,
+    seed: int,
+    model: str | None,
+    search: str,
+    guards: bool,
+    changes: dict[str, Any],
+    precision: str = "auto",
 ) -> Run:
     from molvae.chem.guards import as_guards
     from molvae.optimize.config import search_settings
     from molvae.optimize.objectives import as_objective
     from molvae.optimize.run import run_search
 
-    codec = _model(model).codec
+    codec = _model(model, precision).codec
     oracle = CallCounter(TASKS[task].score, budget)
     module = types.ModuleType("_pmo_objective")
     module.score = oracle  # type: ignore[attr-defined]
@@ -174,7 +182,20 @@ def settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
 
         version = getattr(mol_ga, "__version__", "?")
         return dict(budget=args.budget, start=args.start, offspring=GA_OFFSPRING, mol_ga=version)
-    return dict(budget=args.budget, model=args.model, search=args.search, set=args.changes, commit=_commit())
+    import torch
+
+    from molvae.runtime.device import resolve_precision
+
+    # the decoder's precision as resolved on this machine: a bf16 run is not reused for a float32 one
+    precision = "bf16" if resolve_precision(args.precision, torch.device("cpu")) == torch.bfloat16 else "fp32"
+    return dict(
+        budget=args.budget,
+        model=args.model,
+        search=args.search,
+        set=args.changes,
+        commit=_commit(),
+        precision=precision,
+    )
 
 
 def execute(job: tuple[str, str, int, dict[str, Any]]) -> Run:
@@ -182,7 +203,7 @@ def execute(job: tuple[str, str, int, dict[str, Any]]) -> Run:
     if method == "mol-ga":
         run = run_mol_ga(task, s["budget"], seed, s["start"])
     else:
-        run = run_molvae(task, s["budget"], seed, s["model"], s["search"], method == "molvae", s["set"])
+        run = run_molvae(task, s["budget"], seed, s["model"], s["search"], method == "molvae", s["set"], s["precision"])
     run.method = method
     run.meta = {**run.meta, **s}
     return run
@@ -434,6 +455,12 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (processes)")
     ap.add_argument("--out", type=Path, default=Path("runs/pmo"), help="output folder")
     ap.add_argument("--draw", default=None, help="tasks whose best molecules are drawn (default: the first three)")
+    ap.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="molvae's decoder precision (auto: bf16 where the CPU has bf16 instructions)",
+    )
     ap.add_argument("--reuse", action="store_true", help="read back runs logged before with the same settings")
     args = ap.parse_args()
 

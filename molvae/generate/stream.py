@@ -61,7 +61,8 @@ class SampleOptions(TypedDict, total=False):
     - ``prior_draws``: with a ``condition``, each molecule's latent point is the one of this many
       prior draws whose property-head prediction is nearest the requested values (default 16;
       1 = a plain prior draw). Molecules then follow the condition more closely (the README gives
-      the errors), at no measurable cost. Without a condition, or with ``around``, it does nothing.
+      the errors), at no measurable cost. Without a condition, with ``around`` or with a
+      ``scaffold``, it does nothing.
     - ``seed``: random seed for reproducible samples (the same ``seed`` and ``batch_size`` give
       the same molecules whatever ``n_jobs`` is).
     - ``unique``: drop duplicates (by 64-bit hashes of the canonical SMILES) and keep sampling

@@ -31,7 +31,7 @@ from molvae.generate.stream import (  # noqa: F401  (Generation* are part of thi
     SampleOptions,
 )
 from molvae.nn import checkpoint
-from molvae.nn.codec import Encoded, LatentCodec
+from molvae.nn.codec import Encoded, LatentCodec, check_prior_draws
 from molvae.runtime.device import resolve_device
 from molvae.runtime.parallel import warn_if_openmp_spins
 
@@ -218,7 +218,7 @@ class MolVAE:
         """
         if n <= 0:
             raise BadInputError(f"number of molecules must be positive, got {n}")
-        generation.check_prior_draws(prior_draws)
+        check_prior_draws(prior_draws)
         out: list[str | None] = []
         codec = self.codec
         stream = generation.StreamSpec(

@@ -53,7 +53,8 @@ def test_generate_uses_the_shipped_model_by_default(tmp_path):
     assert res.exit_code == 0, res.output
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 20 and REQUIRED <= set(rows[0])
+    assert len(rows) >= 18 and REQUIRED <= set(rows[0])  # validity is about 0.99: a sample may be rejected
+    assert f"sampled 20: wrote {len(rows)} valid molecules" in res.output
 
 
 def test_condition_control_moves_the_measured_property_the_requested_way(shipped):

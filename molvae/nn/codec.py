@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 FINE_TUNE = "molvae train YOUR_MOLECULES --init pretrained"
 
 
+def check_prior_draws(k: object) -> None:
+    """``prior_draws`` (:meth:`LatentCodec.conditioned_prior_latents`) must be a whole number >= 1."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise BadInputError(f"prior_draws must be a whole number >= 1, got {k!r}")
+
+
 @dataclass
 class Encoded:
     """Latent vectors of the molecules that could be encoded, and reasons for the others."""

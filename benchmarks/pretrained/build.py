@@ -3,7 +3,7 @@
     python benchmarks/pretrained/build.py data                # write the training subset
     python benchmarks/pretrained/build.py train [--resume]    # train (resumable, chunk after chunk)
     python benchmarks/pretrained/build.py hashes              # hash table of MOSES train (cached)
-    python benchmarks/pretrained/build.py package             # copy best.ckpt into molvae/pretrained/
+    python benchmarks/pretrained/build.py package [--from F]  # copy best.ckpt (or F) into molvae/pretrained/
     python benchmarks/pretrained/build.py candidate --run R --dest F   # weights-only bf16 copy (git, <= 20 MB)
     python benchmarks/pretrained/build.py prior --model M --dest F [--components K] [--prior-n N]
                                               # M with a latent prior fitted to N training encodings
@@ -118,7 +118,8 @@ def moses_train_hashes(args):
 
 
 def cmd_package(args) -> None:
-    src = Path(args.run) / "best.ckpt"
+    # --from: a candidate kept in git (bf16 weights, as measured) instead of a run's best.ckpt
+    src = Path(args.source) if args.source else Path(args.run) / "best.ckpt"
     payload = checkpoint.load(src)
     payload.pop("training_state", None)
     shipped = checkpoint.load(checkpoint.pretrained_path())
@@ -205,6 +206,7 @@ def main() -> None:
     ap.add_argument("--run", default="runs/pretrained")
     ap.add_argument("--config", default=str(HERE / "train.toml"), help="training settings (TOML)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--from", dest="source", default=None, help="package: this checkpoint, not the run's best.ckpt")
     ap.add_argument("--max-minutes", type=float, default=None, help="training minutes in all (resumed chunks included)")
     ap.add_argument(
         "--chunk-minutes", type=float, default=None, help="train this many more minutes, then stop with a checkpoint"

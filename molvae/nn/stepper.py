@@ -43,14 +43,14 @@ class Stepper:
         self.b_hh = [getattr(gru, f"bias_hh_l{i}").float() for i in range(gru.num_layers)]
         self.w_ih: list[Any] = [None] + [cast(getattr(gru, f"weight_ih_l{i}")) for i in range(1, gru.num_layers)]
         self.b_ih: list[Any] = [None] + [getattr(gru, f"bias_ih_l{i}").float() for i in range(1, gru.num_layers)]
-        self.w_out, self.b_out = cast(dec.out.weight), dec.out.bias.float()
+        # the output projection is float32 at every precision ([H, V], V ~ 30: cheap; logits not rounded)
+        self.w_out, self.b_out = dec.out.weight.detach().float().t(), dec.out.bias.float()
         self.low = self.dtype != torch.float32
         if self.low:  # r and z parts of the recurrent bias folded into the input bias of layers > 0
             for i in range(1, gru.num_layers):
                 self.b_ih[i] = self.b_ih[i].clone()
                 self.b_ih[i][: 2 * hs] += self.b_hh[i][: 2 * hs]
             self.hidden_low = [h.to(self.dtype) for h in self.hidden]
-            self.w_out_exact = dec.out.weight.detach().float().t()
 
     def _mm_add(self, base: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """``base + x @ w`` in float32, the product in ``self.dtype``."""
@@ -76,7 +76,7 @@ class Stepper:
             gh_n = self._mm_add(b_n, h, self.w_hh[i][:, 2 * hs :])
             n = torch.addcmul(gi[:, 2 * hs :], rz[:, :hs], gh_n).tanh_()
             self.hidden[i] = x = n.lerp_(h, rz[:, hs:])  # (1 - u) * n + u * h, in n's memory
-        return self._mm_add(self.b_out, x, self.w_out)
+        return torch.addmm(self.b_out, x, self.w_out)
 
     def _low_step(self, token: torch.Tensor) -> torch.Tensor:
         """:meth:`__call__` with the matrix products in ``self.dtype`` (see the class)."""
@@ -93,7 +93,7 @@ class Stepper:
             n = torch.addcmul(gi[:, 2 * hs :], rz[:, :hs], gh_n).tanh_()
             self.hidden[i] = n.lerp_(h, rz[:, hs:])
             self.hidden_low[i] = x_low = self.hidden[i].to(self.dtype)
-        return torch.addmm(self.b_out, self.hidden[-1], self.w_out_exact)  # [H, V] with V ~ 30: cheap in float32
+        return torch.addmm(self.b_out, self.hidden[-1], self.w_out)
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the rows ``keep`` of the batch."""

@@ -73,7 +73,7 @@ def device_option(f: Callable) -> Callable:
     """``--device`` and ``--precision``: the command takes both as ``device`` and ``precision``."""
     f = click.option(
         "--precision",
-        type=click.Choice(["auto", "fp32", "bf16"]),
+        type=click.Choice(["auto", "fp32", "bf16"]),  # molvae.runtime.device.PRECISIONS (torch-free here)
         default="auto",
         show_default=True,
         help="Precision of the decoder's matrix products: auto = bf16 on a GPU or on a CPU with native bf16 "

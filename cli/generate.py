@@ -39,14 +39,13 @@ from molvae_cli.common import (
     default=0.0,
     show_default=True,
     help="Classifier-free guidance on --condition: each decoder step pushed away from the unconditioned "
-    "model by this factor, so molecules follow the requested values more closely (on the shipped model 0.25 "
-    "lowers the error for every property, 0.5 more for logP, QED and TPSA; the README has the figures). "
+    "model by this factor, so molecules follow the requested values more closely (the README has the figures). "
     "Sampling takes about twice as long.",
 )
 @click.option(
     "--prior-draws",
     type=click.IntRange(min=1),
-    default=16,
+    default=16,  # molvae.generate.stream.PRIOR_DRAWS (torch-free here)
     show_default=True,
     help="With --condition: each molecule's latent point is the one of this many prior draws whose "
     "property-head prediction is nearest the request (1: a plain prior draw).",

@@ -8,8 +8,8 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #     -d .whl rdkit==2026.9.1 selfies==2.2.0
-#   python benchmarks/pretrained/slim_wheel.py .whl/rdkit-*.whl   # 31.8 -> 28.6 MB: the repo (37.7 MB) and
-#                                                                # the wheels must fit in 64 MiB together
+#   python benchmarks/pretrained/slim_wheel.py .whl/rdkit-*.whl   # 31.8 -> 22.1 MB (LZMA): the repo (43.8 MB)
+#                                                                # and the wheels must fit in 64 MiB together
 # Then one device call after another (device tool `run`, carry [".whl"], timeout_s 600):
 #   CHECKS=1 bash benchmarks/pretrained/gpu_round.sh 1   # first call: CUDA tests, GPU speed figures,
 #                                                       # data, preprocessing (16 cores), 1 minute of training

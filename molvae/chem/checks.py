@@ -17,7 +17,7 @@ reported with a reason, never silently dropped. A molecule RDKit accepts is stil
 
 The rule comes from data: none of the 1,584,663 molecules of the MOSES training set breaks it
 (its 171,000 hypervalent sulfur atoms are sulfoxides, sulfones and the like, none with hydrogen),
-2 of the 249,456 of ZINC250k do (two phosphoranes), and 64 of 5,000 samples of the shipped model
+2 of the 249,456 of ZINC250k do (two phosphoranes), and 64 of 5,000 samples of the model shipped then
 did before this check (12 radicals, 52 sulfur atoms such as ``[SH]`` with three single bonds).
 
 Decoded molecules are **repaired** first, in one case only (:func:`restore_hydrogens`): a SELFIES

@@ -49,7 +49,7 @@ class SampleOptions(TypedDict, total=False):
     - ``guidance``: classifier-free guidance on the ``condition`` (default 0: none): each decoder
       step's logits are pushed away from those with no property given, by this factor, so that
       molecules follow the requested values more closely (the README gives the errors measured
-      on the shipped model at 0.25, 0.5 and 1; sampling costs twice as much).
+      on the model shipped until 2026-12-07 at 0.25, 0.5 and 1; sampling costs twice as much).
     - ``prior_draws``: with a ``condition``, each molecule's latent point is the one of this many
       prior draws whose property-head prediction is nearest the request (default 16; 1 = a plain
       draw): molecules follow the condition more closely (the README gives the errors), at no

@@ -10,6 +10,8 @@
 #     -d .whl rdkit==2026.9.1 selfies==2.2.0
 #   python benchmarks/pretrained/slim_wheel.py .whl/rdkit-*.whl   # 31.8 -> 22.1 MB (LZMA): the repo (43.8 MB)
 #                                                                # and the wheels must fit in 64 MiB together
+#   (a campaign candidate kept in git, benchmarks/pretrained/candidates/*.ckpt, adds 9.1 MB: ship it
+#    first, or move it out of the working tree for the device calls and back afterwards)
 # Then one device call after another (device tool `run`, carry [".whl"], timeout_s 600):
 #   CHECKS=1 bash benchmarks/pretrained/gpu_round.sh 1   # first call: CUDA tests, GPU speed figures,
 #                                                       # data, preprocessing (16 cores), 1 minute of training

@@ -29,12 +29,16 @@ def nll(codec, smiles, z, cond) -> float:
     return float(F.cross_entropy(logits.transpose(1, 2), tokens, ignore_index=codec.vocab.pad_id))
 
 
-def test_the_tuned_copy_learns_the_molecules_and_the_model_passed_in_stays_as_it_was(tiny_model):
-    codec = tiny_model.codec
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_tuned_copy_learns_the_molecules_and_the_model_passed_in_stays_as_it_was(tiny_run, precision):
+    from molvae import MolVAE
+
+    codec = MolVAE.load(tiny_run, device="cpu", precision=precision).codec
     before = {k: v.clone() for k, v in codec.model.state_dict().items()}
     z = codec.encode(ELITE).astype(np.float32)
     cond = codec.condition_tensor(None, len(ELITE))
     tuner = DecoderTuner(codec, steps=30, lr=3e-3, batch=4, seed=0)
+    assert tuner.autocast == (precision == "bf16")  # it learns in the precision the codec decodes in
     assert tuner.fit(ELITE + ["not a molecule"], np.vstack([z, z[:1]]), torch.cat([cond, cond[:1]])) == 4
     assert nll(tuner.codec, ELITE, z, cond) < 0.7 * nll(codec, ELITE, z, cond)
     assert tuner.losses[-1] < tuner.losses[0]

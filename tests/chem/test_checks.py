@@ -140,12 +140,14 @@ def test_decoding_a_radical_gives_a_repaired_molecule():
     assert checked.smiles == "C=CN" and checked.repair.startswith(RESTORED_H)
 
 
-def test_generate_writes_no_radical_and_counts_the_repaired(tmp_path):
+def test_generate_writes_no_radical_and_counts_the_repaired(tmp_path, tiny_run):
+    """The tiny test model repairs about 5 % of its samples (the shipped one none in 8,000 at seeds 0-7)."""
     from molvae import MolVAE
 
-    n = 1000  # the shipped model at seed 0 repairs at least one of these (1 on 2026-12-07)
+    n = 1000
     out = tmp_path / "x.csv"
-    res = CliRunner().invoke(cli, ["generate", "-n", str(n), "--seed", "0", "-o", str(out)], catch_exceptions=False)
+    args = ["generate", "-n", str(n), "--seed", "0", "--model", str(tiny_run), "-o", str(out)]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     with open(out, newline="") as fh:
         written = [r["smiles"] for r in csv.DictReader(fh)]
@@ -153,14 +155,14 @@ def test_generate_writes_no_radical_and_counts_the_repaired(tmp_path):
         rejects = [r["reason"] for r in csv.DictReader(fh)]
     assert len(written) + len(rejects) == n
     assert all(chemistry_problem(Chem.MolFromSmiles(s)) == "" for s in written)
-    assert {reason_kind(r) for r in rejects} == {UNUSUAL_VALENCE}
+    assert RADICAL not in {reason_kind(r) for r in rejects}
     # the CLI's count of repaired molecules is the library's, molecule for molecule
-    library = MolVAE.pretrained().generate(n, seed=0)
+    library = MolVAE.load(tiny_run).generate(n, seed=0)
     assert [m.smiles for m in library.molecules] == written
     repaired = [m for m in library.molecules if m.repair]
     assert repaired and all(m.repair.startswith(RESTORED_H) for m in repaired)
     assert f"wrote {len(written)} valid molecules ({len(repaired)} with hydrogens restored)" in res.stderr
-    assert "unusual valence" in res.stderr and "radical" not in res.stderr
+    assert "radical" not in res.stderr
 
 
 def _problem_atom_by_atom(mol, smiles):

@@ -66,4 +66,6 @@ def test_cli_prior_draws(tmp_path):
         cli, ["generate", "-n", "20", "-c", "qed=0.8", "--prior-draws", "4", "--seed", "0", "-o", str(out)]
     )
     assert res.exit_code == 0, res.output
-    assert len(out.read_text().splitlines()) == 21
+    rejects = tmp_path / "y.rejects.csv"  # a valence reject now and then (about 0.4 % of samples)
+    rejected = len(rejects.read_text().splitlines()) - 1 if rejects.exists() else 0
+    assert len(out.read_text().splitlines()) - 1 + rejected == 20 and rejected <= 2

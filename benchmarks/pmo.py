@@ -37,7 +37,8 @@ Output in ``--out`` (default ``runs/pmo/``, git-ignored): ``<task>.png`` (curves
 ``top_<task>.png`` (pictures, first seed), ``curves.csv`` (per run: calls, top-1/10/100 every
 100 calls), ``runs.csv`` (per run: calls, AUC, top-k, guards share, seconds) and
 ``calls/<task>.<method>.s<seed>.csv.gz`` (every call in order; ``--reuse`` reads these back
-instead of running again a run made with the same settings).
+instead of running again a run made with the same settings, code and model: a digest of molvae's
+source, the harness's and the model file, so that a commit of documentation keeps them).
 
     python benchmarks/pmo.py [--tasks dev] [--budget 10000] [--seeds 3] [--methods molvae,molvae-noguards,mol-ga]
                              [--model PATH] [--search ga] [--jobs 2] [--out runs/pmo] [--draw T1,T2,T3] [--reuse]
@@ -181,7 +182,7 @@ def settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
         import mol_ga
 
         version = getattr(mol_ga, "__version__", "?")
-        return dict(budget=args.budget, start=args.start, offspring=GA_OFFSPRING, mol_ga=version)
+        return dict(budget=args.budget, start=args.start, offspring=GA_OFFSPRING, mol_ga=version, code=code_digest())
     import torch
 
     from molvae.runtime.device import resolve_precision
@@ -193,9 +194,36 @@ def settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
         model=args.model,
         search=args.search,
         set=args.changes,
-        commit=_commit(),
+        code=code_digest(args.model, molvae=True),
         precision=precision,
     )
+
+
+def code_digest(model: str | None = None, molvae: bool = False) -> str:
+    """A digest of what a run's calls depend on: this harness's source and its oracles', and for
+    molvae (``molvae`` or a ``model``) the library's source and the model file. A run is reused
+    when it matches: commits that change only documentation keep it, any change to the code or
+    the model does not."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted(Path(__file__).resolve().parent.glob("pmo*.py"))
+    if molvae or model is not None:
+        files += sorted((root / "molvae").rglob("*.py"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    if not (molvae or model is not None):
+        return h.hexdigest()[:16]
+    if model is None:
+        from molvae.nn.checkpoint import pretrained_path
+
+        weights = Path(pretrained_path())
+    else:
+        weights = Path(model) / "best.ckpt" if Path(model).is_dir() else Path(model)
+    if weights.is_file():
+        h.update(weights.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def execute(job: tuple[str, str, int, dict[str, Any]]) -> Run:
@@ -205,7 +233,7 @@ def execute(job: tuple[str, str, int, dict[str, Any]]) -> Run:
     else:
         run = run_molvae(task, s["budget"], seed, s["model"], s["search"], method == "molvae", s["set"], s["precision"])
     run.method = method
-    run.meta = {**run.meta, **s}
+    run.meta = {**run.meta, **s, "commit": _commit()}  # the commit for the record; `code` decides reuse
     return run
 
 

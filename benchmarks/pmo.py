@@ -200,15 +200,17 @@ def settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def code_digest(model: str | None = None, molvae: bool = False) -> str:
-    """A digest of what a run's calls depend on: this harness's source and its oracles', and for
-    molvae (``molvae`` or a ``model``) the library's source and the model file. A run is reused
-    when it matches: commits that change only documentation keep it, any change to the code or
-    the model does not."""
+    """A digest of what a run's calls depend on: the oracles and the call counting
+    (``pmo_oracles.py``, ``pmo_protocol.py``), and for molvae (``molvae`` or a ``model``) the
+    library's source and the model file. A run is reused when it matches: commits that change
+    only documentation or the reporting keep it, a change to those files or the model does not.
+    (A change to how this file starts a method's run should go with a new ``--out``.)"""
     import hashlib
 
     here = Path(__file__).resolve().parent
     molvae = molvae or model is not None
-    files = sorted(here.glob("pmo*.py")) + (sorted((here.parent / "molvae").rglob("*.py")) if molvae else [])
+    files = [here / "pmo_oracles.py", here / "pmo_protocol.py"]
+    files += sorted((here.parent / "molvae").rglob("*.py")) if molvae else []
     h = hashlib.sha256()
     for f in files:
         h.update(str(f.relative_to(here.parent)).encode() + b"\0" + f.read_bytes())

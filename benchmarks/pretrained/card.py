@@ -126,7 +126,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.from_json:
         result = json.loads(args.from_json.read_text())
-        how = f"from {args.from_json}"
+        how = result.get("card_measured") or f"from {args.from_json}"  # how the evaluation was run, if card.py ran it
     else:
         import torch
 
@@ -155,6 +155,10 @@ def main() -> None:
             f"{cpu_name()}, torch {torch.__version__}, RDKit {rdkit.__version__}, load average "
             f"{os.getloadavg()[0]:.1f} at the end; {time.strftime('%Y-%m-%d')})"
         )
+        if args.model != "pretrained":
+            how = how.replace("card.py`", f"card.py --model {args.model}`", 1)
+        kept = json.loads(args.json.read_text())  # as evaluate() wrote it, plus how: --from-json says so
+        args.json.write_text(json.dumps({**kept, "card_measured": how}, indent=2))
     text = args.card.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{args.card} lacks the {START} / {END} markers")

@@ -37,8 +37,9 @@ Output in ``--out`` (default ``runs/pmo/``, git-ignored): ``<task>.png`` (curves
 ``top_<task>.png`` (pictures, first seed), ``curves.csv`` (per run: calls, top-1/10/100 every
 100 calls), ``runs.csv`` (per run: calls, AUC, top-k, guards share, seconds) and
 ``calls/<task>.<method>.s<seed>.csv.gz`` (every call in order; ``--reuse`` reads these back
-instead of running again a run made with the same settings, code and model: a digest of molvae's
-source, the harness's and the model file, so that a commit of documentation keeps them).
+instead of running again a run made with the same settings, code and model: a digest of the
+oracles, the call counting, molvae's source and the model file, so that a commit of documentation
+keeps them; see :func:`code_digest`).
 
     python benchmarks/pmo.py [--tasks dev] [--budget 10000] [--seeds 3] [--methods molvae,molvae-noguards,mol-ga]
                              [--model PATH] [--search ga] [--jobs 2] [--out runs/pmo] [--draw T1,T2,T3] [--reuse]
@@ -529,10 +530,11 @@ def main() -> int:
     )
     runs: dict[tuple[str, str, int], Run] = {}
     jobs = []
+    settings_by_method = {m: settings_of(m, args) for m in methods}  # one code digest per method, not per run
     for t in tasks:
         for m in methods:
+            settings = settings_by_method[m]
             for s in range(args.seeds):
-                settings = settings_of(m, args)
                 old = read_log(args.out, t, m, s, settings) if args.reuse else None
                 if old is not None:
                     runs[(t, m, s)] = old

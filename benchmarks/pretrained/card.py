@@ -150,13 +150,14 @@ def main() -> None:
         )
         import rdkit
 
+        command = "python benchmarks/pretrained/card.py" + (
+            "" if args.model == "pretrained" else f" --model {args.model}"
+        )
         how = (
-            f"with `python benchmarks/pretrained/card.py` ({time.time() - t:.0f} s on {os.cpu_count()} CPU cores, "
+            f"with `{command}` ({time.time() - t:.0f} s on {os.cpu_count()} CPU cores, "
             f"{cpu_name()}, torch {torch.__version__}, RDKit {rdkit.__version__}, load average "
             f"{os.getloadavg()[0]:.1f} at the end; {time.strftime('%Y-%m-%d')})"
         )
-        if args.model != "pretrained":
-            how = how.replace("card.py`", f"card.py --model {args.model}`", 1)
         kept = json.loads(args.json.read_text())  # as evaluate() wrote it, plus how: --from-json says so
         args.json.write_text(json.dumps({**kept, "card_measured": how}, indent=2))
     text = args.card.read_text()

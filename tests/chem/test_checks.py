@@ -165,6 +165,21 @@ def test_generate_writes_no_radical_and_counts_the_repaired(tmp_path, tiny_run):
     assert "radical" not in res.stderr
 
 
+def test_the_shipped_model_writes_no_radical_and_rejects_only_unusual_valences(tmp_path):
+    """The check the repaired-count test above made with the shipped model before it moved to the tiny one."""
+    out = tmp_path / "x.csv"
+    res = CliRunner().invoke(cli, ["generate", "-n", "1000", "--seed", "0", "-o", str(out)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    with open(out, newline="") as fh:
+        written = [r["smiles"] for r in csv.DictReader(fh)]
+    with open(tmp_path / "x.rejects.csv", newline="") as fh:
+        rejects = [r["reason"] for r in csv.DictReader(fh)]
+    assert len(written) + len(rejects) == 1000
+    assert all(chemistry_problem(Chem.MolFromSmiles(s)) == "" for s in written)
+    assert {reason_kind(r) for r in rejects} == {UNUSUAL_VALENCE}
+    assert "unusual valence" in res.stderr and "radical" not in res.stderr
+
+
 def _problem_atom_by_atom(mol, smiles):
     """The rule as first written, every atom visited in Python: the reference for the C++ queries."""
     table = Chem.GetPeriodicTable()

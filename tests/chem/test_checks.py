@@ -176,8 +176,11 @@ def test_the_shipped_model_writes_no_radical_and_rejects_only_unusual_valences(t
         rejects = [r["reason"] for r in csv.DictReader(fh)]
     assert len(written) + len(rejects) == 1000
     assert all(chemistry_problem(Chem.MolFromSmiles(s)) == "" for s in written)
-    assert {reason_kind(r) for r in rejects} == {UNUSUAL_VALENCE}
-    assert "unusual valence" in res.stderr and "radical" not in res.stderr
+    # how many are rejected (1-3 in 1,000 so far) depends on the decoder's precision on this CPU,
+    # and may be none: what is rejected must be an unusual valence, never a radical
+    assert {reason_kind(r) for r in rejects} <= {UNUSUAL_VALENCE}
+    assert "radical" not in res.stderr
+    assert ("unusual valence" in res.stderr) == bool(rejects)
 
 
 def _problem_atom_by_atom(mol, smiles):

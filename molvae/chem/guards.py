@@ -51,6 +51,8 @@ REACTIVE: dict[str, str] = {
     "alkyl iodide or bromide": "[CX4][Br,I]",
     "nitroso": "[#6,#7][NX2]=[OX1]",
     "ketene": "[CX3]=[CX2]=[OX1]",
+    "allene, ketenimine or carbodiimide": "[#6,#7]=[#6X2]=[#6,#7]",  # cumulated double bonds
+    "aryne or small-ring alkyne": "[*;r3,r4,r5,r6,r7]#*",  # a triple bond in a ring of 3 to 7 atoms
     "acyl cyanide": "[CX3](=[OX1])C#N",
     "diazonium (N#N)": "[#7]#[#7]",
 }

@@ -25,6 +25,8 @@ CASES = {
     "alkyl iodide or bromide": ("BrCc1ccccc1C(N)=O", "Brc1ccccc1C(N)=O"),
     "nitroso": ("CN(N=O)c1ccccc1", "CN(C(C)=O)c1ccccc1"),
     "ketene": ("O=C=Cc1ccccc1", "CC(=O)Cc1ccccc1"),
+    "allene, ketenimine or carbodiimide": ("C=C=Cc1ccccc1C(N)=O", "C=CCc1ccccc1C(N)=O"),
+    "aryne or small-ring alkyne": ("NC(=O)c1cc#ccc1", "NC(=O)c1ccccc1"),
     "acyl cyanide": ("N#CC(=O)c1ccccc1", "N#Cc1ccc(C(C)=O)cc1"),
     "diazonium (N#N)": ("N#[N+]c1ccccc1", "N#Cc1ccccc1"),
     "ring_size": ("O=C1CCCCCCCN1", "O=C1CCCCCN1"),  # 9-membered lactam / caprolactam
@@ -89,3 +91,29 @@ def test_as_guards():
         Guards(max_chain=0)
     with pytest.raises(ConfigError):
         as_guards("yes")
+
+
+@pytest.mark.parametrize(
+    "smiles",
+    [
+        "C#Cc1cccc(Nc2ncnc3cc(OCCOC)c(OCCOC)cc23)c1",  # erlotinib: an aryl alkyne
+        "N#Cc1ccc(C(c2ccc(C#N)cc2)n2cncn2)cc1",  # letrozole: nitriles
+        "C#C[C@]1(O)CC[C@H]2[C@@H]3CCc4cc(O)ccc4[C@H]3CC[C@@]21C",  # ethinylestradiol: an alkyne on a ring
+        "CN=C(NC#N)NCCSCc1nc[nH]c1C",  # cimetidine: a cyanoguanidine, no cumulated bonds
+    ],
+)
+def test_triple_bonds_outside_small_rings_are_not_reactive(smiles):
+    reason = Guards().check(Chem.MolFromSmiles(smiles))
+    assert "allene" not in reason and "alkyne" not in reason
+
+
+def test_no_listed_drug_has_a_cumulated_double_bond_or_a_ring_alkyne():
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "drugs" / "drugs_stereo_charges.csv"
+    with open(path, newline="") as fh:
+        mols = [Chem.MolFromSmiles(r["smiles"]) for r in csv.DictReader(fh)]
+    patterns = [Chem.MolFromSmarts(REACTIVE[k]) for k in ("allene, ketenimine or carbodiimide", "aryne or small-ring alkyne")]
+    assert len(mols) > 10 and all(m is not None for m in mols)
+    assert not [Chem.MolToSmiles(m) for m in mols for p in patterns if m.HasSubstructMatch(p)]

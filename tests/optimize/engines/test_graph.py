@@ -70,3 +70,12 @@ def test_finish_refuses_fragments_and_sizes_out_of_range():
 def test_graph_setting_is_checked():
     with pytest.raises(ConfigError, match="graph must be true or false"):
         Settings(graph="yes")  # type: ignore[arg-type]
+
+
+def test_mutations_write_phosphorus_which_the_model_cannot():
+    """MOSES has no phosphorus, so only the graph operators can make a phosphate or a phosphonate."""
+    mol = Chem.MolFromSmiles("CC(C)Cc1ccc(cc1)C(C)C(=O)O")
+    rng = np.random.default_rng(3)
+    made = sorted({k for k in (graph.mutate(mol, rng) for _ in range(600)) if k is not None})
+    with_p = [k for k in made if any(a.GetSymbol() == "P" for a in Chem.MolFromSmiles(k).GetAtoms())]
+    assert with_p and all(c.valid for c in check_smiles(with_p))

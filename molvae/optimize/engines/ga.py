@@ -16,7 +16,11 @@ made by one of these operators:
 - ``graft``, ``mutate`` (:mod:`molvae.optimize.engines.graph`, with ``graph`` on): a side of one
   parent joined to a side of another, or one change of a parent's graph (an atom or bond added,
   taken out or changed, a ring closed or opened), made by RDKit without the model, so that good
-  fragments of different molecules meet whatever the model would write there.
+  fragments of different molecules meet whatever the model would write there;
+- ``sample`` (with ``sample`` on): a fresh point of the prior (or, in lead optimisation, around
+  the group's seed), owing nothing to the parents. With ``tune`` its decoder has learned the best
+  molecules so far, so these are new molecules like them, written from elsewhere in the latent
+  space: the way out of a population that has converged on a local optimum.
 
 A parent's latent vector is its encoding (the posterior mean), not the point that happened to
 decode to it. Each operator is chosen in proportion to how often its recent children entered the
@@ -67,7 +71,7 @@ from molvae.optimize.types import INFEASIBLE, check_numbers
 
 log = logging.getLogger(__name__)
 
-OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross", "graft", "mutate")
+OPERATORS = ("latent", "prefix", "point", "insert", "delete", "grow", "cross", "graft", "mutate", "sample")
 GRAPH = ("graft", "mutate")  # the operators that need no model (on with ``Settings.graph``)
 
 
@@ -87,6 +91,7 @@ class Settings:
     noise: float = 0.1  # noise variance of the surrogate, in units of the scores' variance
     stall: int = 4000  # calls (per group) without a better best before a group's population starts afresh
     graph: bool = True  # also breed with the graph operators (crossover and mutation by RDKit)
+    sample: bool = False  # also breed fresh prior points, decoded by the (tuned) decoder (the ``sample`` operator)
     tune: int = 10  # optimiser steps of decoder fine-tuning on the best molecules, each refresh (0: off)
     tune_every: int = 250  # calls between refreshes
     tune_top: int = 128  # the best this many molecules are what the decoder learns
@@ -102,6 +107,7 @@ class Settings:
              "offspring, initial, oversample and stall must be positive"),
             (min(self.train_top, self.train_recent) >= 1, "train_top and train_recent must be positive"),
             (isinstance(self.graph, bool), f"graph must be true or false, got {self.graph!r}"),
+            (isinstance(self.sample, bool), f"sample must be true or false, got {self.sample!r}"),
             (self.tune >= 0 and min(self.tune_every, self.tune_top) >= 1 and self.tune_lr > 0,
              "tune must be non-negative; tune_every, tune_top and tune_lr positive"),
             (self.mutation >= 0 and self.edit_temperature >= 0 and self.noise > 0,
@@ -192,7 +198,7 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
     ids = vocab.index
     max_length = codec.max_length
     codes: dict[str, np.ndarray] = {}  # canonical SMILES -> posterior mean
-    operators = OPERATORS if ga.graph else tuple(o for o in OPERATORS if o not in GRAPH)
+    operators = tuple(o for o in OPERATORS if (ga.graph or o not in GRAPH) and (ga.sample or o != "sample"))
     successes, tries = np.zeros(len(operators)), np.zeros(len(operators))
     mols: dict[str, object] = {}  # canonical SMILES -> RDKit molecule, of parents (each parsed once)
 
@@ -278,6 +284,7 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
             tune()
         latent, edits, made = _Batch(), _Batch(), _Batch()
         made_smiles: list[str] = []
+        samples = np.zeros(groups, dtype=int)  # fresh points each group asks for (the ``sample`` operator)
         bar = np.full(groups, -np.inf)  # the score a child needs to enter its group's population
         share = operator_shares(successes, tries, ga.floor)
         log.debug("used %d, best %.3f, operator shares %s", search.used(), np.max(search.best), np.round(share, 2))
@@ -300,6 +307,9 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
             ranks = parent_ranks(rng, len(pop), 2 * kids).reshape(2, kids)
             for op, a, b in zip(rng.choice(len(operators), kids, p=share), *ranks):
                 name = operators[op]
+                if name == "sample":
+                    samples[g] += 1
+                    continue
                 if name in GRAPH:
                     pa, pb = parent_mol(pop[a].smiles), parent_mol(pop[b].smiles)
                     made_smi = (
@@ -325,6 +335,12 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
                 else:
                     row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
                     edits.add(x[a], g, op, row)
+        if samples.any():  # prior points, decoded by the (tuned) decoder like latent children
+            n = int(samples.max())
+            drawn = fresh(n).reshape(groups, n, width)
+            for g in range(groups):
+                for x in drawn[g, : samples[g]]:
+                    latent.add(x, g, operators.index("sample"))
         made.rows = [[k] for k in range(len(made_smiles))]  # which SMILES each is, through interleave()
         for batch, temperature in ((latent, None), (edits, ga.edit_temperature), (made, None)):
             if not batch.x or search.spent():

@@ -99,3 +99,19 @@ def test_graph_operators_breed_only_when_on(tiny_model, monkeypatch, on):
     s = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings)
     assert s.used() == 150
     assert bool(made) == on
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_sample_operator_breeds_fresh_prior_points_only_when_on(tiny_model, monkeypatch, on):
+    from molvae.optimize.config import search_settings
+
+    draws = []
+    real = type(tiny_model.codec).prior_points
+    monkeypatch.setattr(
+        type(tiny_model.codec), "prior_points", lambda self, z, rng: draws.append(len(z)) or real(self, z, rng)
+    )
+    settings = search_settings(dict(budget=150, budget_counts="distinct", seed=0, sample=on, initial=40))
+    s = run_search(tiny_model.codec, Objective.build(maximize=["qed"]), settings)
+    assert s.used() == 150
+    first = [2 * initial_size(150, 40)]  # the first generation's draws (twice, to score those that pass the guards)
+    assert draws[:1] == first and (len(draws) > 1) == on  # then the operator's, each generation

@@ -336,11 +336,11 @@ def _run(search: Oracle, settings: Settings, tuner: DecoderTuner | None) -> None
                     row = template(symbols, name, rng, pad=vocab.pad_id, end=vocab.end_id, ids=ids)
                     edits.add(x[a], g, op, row)
         if samples.any():  # prior points, decoded by the (tuned) decoder like latent children
-            n = int(samples.max())
+            n, op = int(samples.max()), operators.index("sample")
             drawn = fresh(n).reshape(groups, n, width)
             for g in range(groups):
                 for x in drawn[g, : samples[g]]:
-                    latent.add(x, g, operators.index("sample"))
+                    latent.add(x, g, op)
         made.rows = [[k] for k in range(len(made_smiles))]  # which SMILES each is, through interleave()
         for batch, temperature in ((latent, None), (edits, ga.edit_temperature), (made, None)):
             if not batch.x or search.spent():
